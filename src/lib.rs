@@ -1,1 +1,24 @@
+//! doorstep: a self-hosted, single-user IndieAuth server.
+//!
+//! A request travels through the crate like this. `app` builds the actix
+//! server from validated `config::Settings`. `http` holds one module per
+//! endpoint; each parses its request and calls the protocol rules in
+//! `oauth` (authorization requests, codes, tokens, verification, metadata)
+//! or the owner rules in `owner` (password, sessions, login throttle).
+//! Those work on the pure types of `domain` — profile URLs, client ids,
+//! redirect URIs, scopes, PKCE values, secrets — and reach SQLite only
+//! through `store`, which runs all SQL off the async workers. `views`
+//! holds the askama page structs; `clock` is the one reader of the wall
+//! clock; `cli` and `telemetry` serve the binary.
 
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod oauth;
+pub mod owner;
+pub mod store;
+pub mod telemetry;
+pub mod views;

@@ -1,1 +1,151 @@
-fn main() {}
+//! The `doorstep` binary: parse the command line, load configuration, start
+//! logging, and dispatch. Everything else lives in the library.
+
+use clap::Parser;
+use doorstep::app::Application;
+use doorstep::cli::{Cli, Command};
+use doorstep::clock::Clock;
+use doorstep::config::{self, Settings};
+use doorstep::domain::Secret;
+use doorstep::owner::password;
+use doorstep::store::{Store, owner};
+use std::io::Read;
+use std::process::ExitCode;
+
+fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
+    let mut raw = config::RawValues::new();
+    if let Some(path) = &cli.config {
+        raw.extend(config::read_toml(path)?);
+    }
+    raw.extend(config::read_env(std::env::vars()));
+    raw.extend(cli.flags.to_raw());
+    Settings::from_raw(&raw)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("doorstep: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    doorstep::telemetry::init(&settings.log);
+    let result = match &cli.command {
+        Command::Serve => serve(settings),
+        Command::Password { stdin } => set_password(&settings, *stdin),
+        Command::Backup { file } => backup(&settings, file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("doorstep: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Renders an error with its chain of causes, for the person at the terminal.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    if settings.local_development {
+        tracing::warn!(
+            issuer = settings.issuer_str(),
+            "LOCAL DEVELOPMENT MODE: the issuer is a loopback http address. IndieAuth requires https \
+             endpoints (DISC-19) and a profile URL without a port or IP host (DISC-16); real clients \
+             on other machines cannot use this. Set `issuer` (and `me`) to your public https URLs."
+        );
+    }
+    if settings.allow_private_client_fetch {
+        tracing::warn!(
+            "allow_private_client_fetch is ON: doorstep will fetch client_id URLs on loopback and \
+             private addresses. Use this only for tests and local development."
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| chain(&e))?;
+    runtime.block_on(async move {
+        let issuer = settings.issuer_str().to_owned();
+        let listen = settings.listen;
+        let serves_homepage = settings.serves_homepage();
+        let tags = doorstep::http::link_tags(&settings);
+        let app = Application::build(settings, Clock::system()).map_err(|e| chain(&e))?;
+        let store = app.store().clone();
+        if store.read(owner::password_hash).await.map_err(|e| chain(&e))?.is_none() {
+            let link = Secret::generate();
+            let hash = link.hash();
+            let expires = Clock::system().now() + 3600;
+            store
+                .write(move |tx| owner::create_setup_link(tx, &hash, expires))
+                .await
+                .map_err(|e| chain(&e))?;
+            println!(
+                "\nNo password is set yet. Open this one-time link within an hour to set it:\n\n    {issuer}setup?token={}\n",
+                link.expose()
+            );
+        }
+        if !serves_homepage {
+            println!("Add these to the <head> of your homepage:\n{tags}\n");
+        }
+        tracing::info!(%listen, %issuer, "doorstep is listening");
+        app.run_until_stopped().await.map_err(|e| chain(&e))
+    })
+}
+
+fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
+    if !stdin {
+        return Err("use `doorstep password --stdin` and pipe the password in".into());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    let hashed = password::hash(password::from_stdin_text(&text)).map_err(|e| e.to_string())?;
+    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let now = Clock::system().now();
+    store
+        .write_now(|tx| {
+            owner::set_password_hash(tx, &hashed, now)?;
+            doorstep::store::events::record(
+                tx,
+                now,
+                "password_set",
+                None,
+                Some("from the command line"),
+            )
+        })
+        .map_err(|e| chain(&e))?;
+    println!("Password set. Every signed-in browser was signed out.");
+    Ok(())
+}
+
+fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
+    if file.exists() {
+        return Err(format!(
+            "{} already exists; choose a new file",
+            file.display()
+        ));
+    }
+    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    store.backup_now(file).map_err(|e| chain(&e))?;
+    println!(
+        "Backed up {} to {}",
+        settings.database.display(),
+        file.display()
+    );
+    Ok(())
+}

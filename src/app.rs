@@ -1,0 +1,102 @@
+//! Building and running the server. `Application::build` binds the listener
+//! first and exposes its port (STYLE habit 1): `doorstep serve` and every
+//! integration test go through this one path, tests with port 0.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::owner::throttle::LoginThrottle;
+use crate::store::{Store, StoreError};
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+}
+
+/// Headers on every response (CONS-9, CONS-10, SEC-6, SEC-9): no framing,
+/// no referrer, no sniffing, and a CSP with no inline script and no
+/// third-party anything.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Content-Type-Options", "nosniff"))
+}
+
+impl Application {
+    /// Opens the store (applying migrations), binds, and prepares the
+    /// server without running it.
+    pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
+        let store = Store::open(&settings.database)?;
+        let listener = TcpListener::bind(settings.listen).map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen,
+                source,
+            })?
+            .port();
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            store: store.clone(),
+            clock,
+            login_throttle: LoginThrottle::default(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .wrap(security_headers())
+                .configure(http::routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            source,
+        })?
+        .workers(2)
+        .shutdown_timeout(5)
+        .run();
+        Ok(Application {
+            port,
+            server,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,119 @@
+//! Random secrets (codes, tokens, session ids, setup links) and their hashes.
+//!
+//! Every secret is 256 bits from the operating system's RNG (CODE-5, SEC-8),
+//! handed out base64url without padding so it is URL-safe as it is (CODE-6),
+//! and stored only as its SHA-256 hash. `Debug` never prints the value.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::TryRng;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// A freshly generated secret, to be shown once and then forgotten.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+/// SHA-256 of a secret's text: what the database keeps.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretHash(pub [u8; 32]);
+
+impl Secret {
+    /// 32 bytes from the OS RNG. Failing to read the OS RNG is not
+    /// recoverable for a security server, so it aborts the process rather
+    /// than hand out a weak secret.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        if rand::rngs::SysRng.try_fill_bytes(&mut bytes).is_err() {
+            tracing::error!("the operating system's random number generator failed");
+            std::process::abort();
+        }
+        Secret(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Wrap a value received from a client (it may be anything).
+    pub fn from_presented(value: &str) -> Self {
+        Secret(value.to_owned())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> SecretHash {
+        SecretHash::of(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl SecretHash {
+    pub fn of(text: &str) -> Self {
+        SecretHash(Sha256::digest(text.as_bytes()).into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(SecretHash)
+    }
+
+    /// A short prefix for logs (SEC-17: never log the secret itself).
+    pub fn log_id(&self) -> String {
+        self.0[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretHash({}…)", self.log_id())
+    }
+}
+
+/// Constant-time equality for secrets and values derived from them (SEC-19).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_256_bit_base64url_without_padding() {
+        let s = Secret::generate();
+        assert_eq!(s.expose().len(), 43);
+        assert!(
+            s.expose()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(s, Secret::generate());
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = Secret::generate();
+        assert!(!format!("{s:?}").contains(s.expose()));
+    }
+
+    #[test]
+    fn hash_is_sha256_of_the_text() {
+        let h = SecretHash::of("abc");
+        assert_eq!(h.log_id(), "ba7816bf");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_lengths_and_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

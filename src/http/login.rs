@@ -1,0 +1,325 @@
+//! Signing in and out, and the one-time setup link that sets the first
+//! password. Failed logins are throttled per address and globally.
+
+use super::AppState;
+use super::respond::{body_text, error_page, html, internal_error_page, is_form, see_other};
+use super::session;
+use crate::domain::SecretHash;
+use crate::oauth::Params;
+use crate::owner::password;
+use crate::store::{owner, sessions};
+use crate::views::{LoginPage, SetupPage};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// Only doorstep's own authorization endpoint may be continued to after a
+/// login: it re-validates everything, so this is no open redirect (SEC-4).
+pub fn safe_continue(target: Option<&str>) -> Option<&str> {
+    let t = target?;
+    let ok = (t == "/auth" || t.starts_with("/auth?"))
+        && !t.contains(['\\', '\r', '\n', '#'])
+        && !t.starts_with("//");
+    ok.then_some(t)
+}
+
+/// Renders the login form (also used by the authorization endpoint).
+pub fn render_login(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    continue_to: &str,
+    client: Option<&str>,
+    message: Option<&str>,
+) -> HttpResponse {
+    let (secret, new_cookie) = session::login_secret(req, state);
+    let csrf = crate::owner::session::csrf_token(&secret);
+    let mut resp = html(
+        status,
+        &LoginPage {
+            footer_host: state.footer_host(),
+            me: state.settings.me.as_str(),
+            csrf: &csrf,
+            continue_to,
+            client,
+            message,
+        },
+    );
+    if let Some(c) = new_cookie {
+        let _ = resp.add_cookie(&c);
+    }
+    resp
+}
+
+pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = Params::parse(req.query_string());
+    let cont = safe_continue(params.get("continue").ok().flatten()).unwrap_or("");
+    render_login(&req, &state, StatusCode::OK, cont, None, None)
+}
+
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    if !is_form(&req) {
+        return error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Unexpected request",
+            "The sign-in form must be sent as a form.",
+        );
+    }
+    let params = Params::parse(body_text(&body));
+    let cont = safe_continue(params.get("continue").ok().flatten())
+        .unwrap_or("")
+        .to_owned();
+    if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
+        return render_login(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            &cont,
+            None,
+            Some("This form has expired. Please sign in again."),
+        );
+    }
+    let addr = session::client_addr(&req, &state);
+    let now = state.now();
+    if let Err(t) = state.login_throttle.check(addr, now) {
+        let msg = format!(
+            "Too many failed attempts. Try again in {} seconds.",
+            t.retry_after
+        );
+        let mut resp = render_login(
+            &req,
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &cont,
+            None,
+            Some(&msg),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let presented = params
+        .get("password")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let stored = match state.store.read(owner::password_hash).await {
+        Ok(h) => h,
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    let Some(stored) = stored else {
+        return error_page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No password is set yet",
+            "Open the setup link doorstep printed when it started, or run `doorstep password --stdin`.",
+        );
+    };
+    // argon2 is slow by design: off the async workers.
+    let ok = tokio::task::spawn_blocking(move || password::verify(&presented, &stored))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        state.login_throttle.record_failure(addr, now);
+        tracing::warn!(%addr, "failed sign-in");
+        return render_login(
+            &req,
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &cont,
+            None,
+            Some("That password is not right."),
+        );
+    }
+    state.login_throttle.record_success(addr);
+    signed_in(
+        &req,
+        &state,
+        if cont.is_empty() { "/dashboard" } else { &cont },
+    )
+    .await
+}
+
+/// Replaces any old session with a fresh one and redirects (303).
+async fn signed_in(req: &HttpRequest, state: &AppState, to: &str) -> HttpResponse {
+    if let Ok(Some(old)) = session::owner(req, state).await {
+        let h = old.hash();
+        let _ = state.store.write(move |tx| sessions::delete(tx, &h)).await;
+    }
+    match session::start(state).await {
+        Ok(cookie) => {
+            let mut resp = see_other(to);
+            let _ = resp.add_cookie(&cookie);
+            resp
+        }
+        Err(e) => internal_error_page(state, &e),
+    }
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::parse(body_text(&body));
+    if let Ok(Some(s)) = session::owner(&req, &state).await {
+        if !s.csrf_ok(params.get("csrf").ok().flatten()) {
+            return error_page(
+                &state,
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "Reload the page and try again.",
+            );
+        }
+        let h = s.hash();
+        if let Err(e) = state.store.write(move |tx| sessions::delete(tx, &h)).await {
+            return internal_error_page(&state, &e);
+        }
+    }
+    let mut resp = see_other("/login");
+    let _ = resp.add_cookie(&session::clear(&state));
+    resp
+}
+
+fn setup_form(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    token: &str,
+    message: Option<&str>,
+) -> HttpResponse {
+    let (secret, new_cookie) = session::login_secret(req, state);
+    let csrf = crate::owner::session::csrf_token(&secret);
+    let mut resp = html(
+        status,
+        &SetupPage {
+            footer_host: state.footer_host(),
+            me: state.settings.me.as_str(),
+            csrf: &csrf,
+            token,
+            min_len: password::MIN_LEN,
+            message,
+        },
+    );
+    if let Some(c) = new_cookie {
+        let _ = resp.add_cookie(&c);
+    }
+    resp
+}
+
+fn expired_link(state: &AppState) -> HttpResponse {
+    error_page(
+        state,
+        StatusCode::NOT_FOUND,
+        "This setup link is not valid",
+        "Setup links work once and expire. Restart doorstep to print a new one, or run `doorstep password --stdin`.",
+    )
+}
+
+pub async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = Params::parse(req.query_string());
+    let token = params.get("token").ok().flatten().unwrap_or("").to_owned();
+    let hash = SecretHash::of(&token);
+    let now = state.now();
+    match state
+        .store
+        .read(move |c| owner::setup_link_valid(c, &hash, now))
+        .await
+    {
+        Ok(true) => setup_form(&req, &state, StatusCode::OK, &token, None),
+        Ok(false) => expired_link(&state),
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let params = Params::parse(body_text(&body));
+    let token = params.get("token").ok().flatten().unwrap_or("").to_owned();
+    if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
+        return setup_form(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            &token,
+            Some("This form has expired. Please try again."),
+        );
+    }
+    let pw = params
+        .get("password")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    if params.get("confirm").ok().flatten().unwrap_or("") != pw {
+        return setup_form(
+            &req,
+            &state,
+            StatusCode::BAD_REQUEST,
+            &token,
+            Some("The two passwords differ."),
+        );
+    }
+    let hashed = match tokio::task::spawn_blocking(move || password::hash(&pw)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            return setup_form(
+                &req,
+                &state,
+                StatusCode::BAD_REQUEST,
+                &token,
+                Some(&e.to_string()),
+            );
+        }
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    let link = SecretHash::of(&token);
+    let now = state.now();
+    let taken = state
+        .store
+        .write(move |tx| {
+            if !owner::take_setup_link(tx, &link, now)? {
+                return Ok(false);
+            }
+            owner::set_password_hash(tx, &hashed, now)?;
+            crate::store::events::record(
+                tx,
+                now,
+                "password_set",
+                None,
+                Some("through the setup link"),
+            )?;
+            Ok(true)
+        })
+        .await;
+    match taken {
+        Ok(true) => signed_in(&req, &state, "/dashboard").await,
+        Ok(false) => expired_link(&state),
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_continue;
+
+    #[test]
+    fn only_the_authorization_endpoint_can_be_continued_to() {
+        assert_eq!(
+            safe_continue(Some("/auth?client_id=x")),
+            Some("/auth?client_id=x")
+        );
+        for bad in [
+            "https://evil/",
+            "//evil/",
+            "/auth\\@evil",
+            "/dashboard",
+            "/authx",
+            "/auth?x#y",
+        ] {
+            assert_eq!(safe_continue(Some(bad)), None, "{bad}");
+        }
+    }
+}

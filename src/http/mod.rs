@@ -1,0 +1,66 @@
+//! The HTTP edge: one module per endpoint, each thin — parse the request,
+//! call into `oauth/` or `owner/`, shape the response. Only this module,
+//! `views.rs` and `app.rs` know that actix exists.
+
+mod authorize;
+mod dashboard;
+pub use dashboard::link_tags;
+mod discovery;
+mod login;
+mod respond;
+mod session;
+mod token;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::owner::throttle::LoginThrottle;
+use crate::store::Store;
+use actix_web::web;
+use std::sync::Arc;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub clock: Clock,
+    pub login_throttle: LoginThrottle,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The host shown in page footers.
+    pub fn footer_host(&self) -> &str {
+        self.settings.me.url().host_str().unwrap_or("")
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(discovery::homepage))
+        .route("/", web::head().to(discovery::homepage))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::get().to(discovery::metadata),
+        )
+        .route("/static/style.css", web::get().to(discovery::stylesheet))
+        .route("/health", web::get().to(discovery::health))
+        .route("/auth", web::get().to(authorize::get))
+        .route("/auth", web::post().to(authorize::post))
+        .route("/auth/request", web::get().to(authorize::resume))
+        .route("/auth/consent", web::post().to(authorize::consent))
+        .route("/auth/pkce", web::post().to(authorize::pkce_decision))
+        .route("/login", web::get().to(login::login_page))
+        .route("/login", web::post().to(login::login))
+        .route("/logout", web::post().to(login::logout))
+        .route("/setup", web::get().to(login::setup_page))
+        .route("/setup", web::post().to(login::setup))
+        .route("/dashboard", web::get().to(dashboard::show))
+        .route(
+            "/dashboard/pkce/remove",
+            web::post().to(dashboard::remove_pkce_exemption),
+        )
+        .route("/token", web::get().to(token::verify))
+        .route("/token", web::post().to(token::post));
+}

@@ -1,0 +1,127 @@
+//! Response shapes shared by the handlers: HTML pages, OAuth JSON errors,
+//! redirects, and the headers sensitive responses carry.
+
+use super::AppState;
+use crate::oauth::OAuthError;
+use crate::views::ErrorPage;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use askama::Template;
+
+/// Renders a page; a template failure is logged and becomes a plain 500.
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Something went wrong inside doorstep.")
+        }
+    }
+}
+
+/// A human-facing error page (ERR-3): never a redirect, never internals.
+pub fn error_page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            footer_host: state.footer_host(),
+            title,
+            message,
+        },
+    )
+}
+
+/// Logs the whole cause once and shows nothing of it (STYLE habit 4).
+pub fn internal_error_page(state: &AppState, err: &dyn std::error::Error) -> HttpResponse {
+    log_chain(err);
+    error_page(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "doorstep could not finish this request. Please try again in a moment.",
+    )
+}
+
+pub fn log_chain(err: &dyn std::error::Error) {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %text, "request failed");
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (ERR-10, REDT-6).
+pub fn no_store(mut b: HttpResponseBuilder) -> HttpResponseBuilder {
+    b.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    b
+}
+
+pub fn json(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
+    no_store(HttpResponse::build(status))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(serde_json::to_string(body).unwrap_or_else(|_| "{}".into()))
+}
+
+/// RFC 6749 §5.2 JSON error with its status.
+pub fn oauth_error(e: &OAuthError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    json(status, &e.to_json())
+}
+
+/// A redirect after a form POST: 303, never 307 (CONS-11).
+pub fn see_other(location: &str) -> HttpResponse {
+    match HeaderValue::from_str(location) {
+        Ok(v) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, v))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(_) => HttpResponse::BadRequest().body("invalid redirect"),
+    }
+}
+
+/// A redirect answering a GET (the authorization endpoint's responses).
+pub fn found(location: &str) -> HttpResponse {
+    match HeaderValue::from_str(location) {
+        Ok(v) => HttpResponse::Found()
+            .insert_header((header::LOCATION, v))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(_) => HttpResponse::BadRequest().body("invalid redirect"),
+    }
+}
+
+/// True for `application/x-www-form-urlencoded`, with any parameters
+/// (a `charset` is common and harmless).
+pub fn is_form(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+        .unwrap_or(false)
+}
+
+/// The body as UTF-8 form text; anything else reads as no parameters.
+pub fn body_text(body: &[u8]) -> &str {
+    std::str::from_utf8(body).unwrap_or("")
+}

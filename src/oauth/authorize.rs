@@ -1,0 +1,514 @@
+//! Authorization request validation (AREQ-*), in two phases that the type
+//! system keeps apart (STYLE habit 3):
+//!
+//! 1. `parse_client` checks `client_id` and `redirect_uri`. Its errors are
+//!    shown on a page and never redirected (AREQ-4, AREQ-5).
+//! 2. `verify_redirect` checks the redirect against what the client
+//!    publishes and is the only way to build a `VerifiedRedirect`; after it,
+//!    `parse_request` reports every other error by redirecting (AREQ-14) —
+//!    and only to a `VerifiedRedirect`.
+
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::config::PkcePolicy;
+use crate::domain::{ClientId, CodeChallenge, PkceMethod, RedirectUri, ScopeSet, State, UrlError};
+use serde::{Deserialize, Serialize};
+
+/// A problem that must be shown to the person, never sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageError {
+    pub title: &'static str,
+    pub message: String,
+}
+
+fn page(title: &'static str, message: impl Into<String>) -> PageError {
+    PageError {
+        title,
+        message: message.into(),
+    }
+}
+
+fn url_problem(what: &str, e: UrlError) -> PageError {
+    page(
+        "This sign-in request is not valid",
+        format!("The app's {what} {e}."),
+    )
+}
+
+/// Phase 1 (AREQ-4, AREQ-5): the two parameters that decide where errors go.
+pub fn parse_client(params: &Params) -> Result<(ClientId, RedirectUri), PageError> {
+    let client_id = params
+        .get("client_id")
+        .map_err(|_| {
+            page(
+                "This sign-in request is not valid",
+                "The client_id parameter is repeated.",
+            )
+        })?
+        .ok_or_else(|| {
+            page(
+                "This sign-in request is not valid",
+                "The app did not say who it is (client_id is missing).",
+            )
+        })?;
+    let client_id = ClientId::parse(client_id).map_err(|e| url_problem("client_id", e))?;
+    let redirect = params
+        .get("redirect_uri")
+        .map_err(|_| {
+            page(
+                "This sign-in request is not valid",
+                "The redirect_uri parameter is repeated.",
+            )
+        })?
+        .ok_or_else(|| {
+            page(
+                "This sign-in request is not valid",
+                "The app did not say where to return (redirect_uri is missing).",
+            )
+        })?;
+    let redirect = RedirectUri::parse(redirect).map_err(|e| url_problem("redirect_uri", e))?;
+    Ok((client_id, redirect))
+}
+
+/// A redirect URI known to belong to the client. The only constructor is
+/// `verify_redirect`; only this type can be redirected to.
+#[derive(Debug, Clone)]
+pub struct VerifiedRedirect {
+    client_id: ClientId,
+    redirect_uri: RedirectUri,
+}
+
+/// True for `http://127.0.0.1:…` and `http://[::1]:…` (RFC 8252 §7.3).
+fn is_loopback_ip_redirect(uri: &url::Url) -> bool {
+    uri.scheme() == "http" && matches!(uri.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || uri.scheme() == "http"
+            && matches!(uri.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+}
+
+/// CID-26: a loopback IP redirect matches a published one whatever its port.
+fn matches_ignoring_loopback_port(requested: &RedirectUri, published: &str) -> bool {
+    let Ok(mut published) = url::Url::parse(published) else {
+        return false;
+    };
+    let mut requested = requested.url().clone();
+    if !is_loopback_ip_redirect(&requested) || !is_loopback_ip_redirect(&published) {
+        return false;
+    }
+    let _ = requested.set_port(None);
+    let _ = published.set_port(None);
+    requested == published
+}
+
+/// Phase 2 gate (CID-23..26): same origin as the client id, or an exact
+/// match in the list the client publishes. Anything else is a page error.
+pub fn verify_redirect(
+    client_id: ClientId,
+    redirect_uri: RedirectUri,
+    published: &[String],
+) -> Result<VerifiedRedirect, PageError> {
+    let ok = redirect_uri.same_origin_as(&client_id)
+        || published.iter().any(|p| p == redirect_uri.as_str())
+        || published
+            .iter()
+            .any(|p| matches_ignoring_loopback_port(&redirect_uri, p));
+    if ok {
+        Ok(VerifiedRedirect {
+            client_id,
+            redirect_uri,
+        })
+    } else {
+        Err(page(
+            "doorstep will not send a code there",
+            format!(
+                "The app asked to return to {}, which is on another site than the app ({}), and the app does not publish that address as one of its redirect URLs. This is how phishing attempts look, so the request was stopped.",
+                redirect_uri.as_str(),
+                client_id.as_str()
+            ),
+        ))
+    }
+}
+
+impl VerifiedRedirect {
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
+    }
+
+    /// AREQ-14, ERR-1, ISS-1: `error`, `error_description`, `state` (when
+    /// the request had a valid one) and `iss`, added to the client's query.
+    pub fn error_location(
+        &self,
+        error: &OAuthError,
+        state: Option<&State>,
+        issuer: &str,
+    ) -> String {
+        let mut params = vec![("error", error.code.as_str())];
+        if let Some(d) = &error.description {
+            params.push(("error_description", d));
+        }
+        if let Some(s) = state {
+            params.push(("state", s.as_str()));
+        }
+        params.push(("iss", issuer));
+        self.redirect_uri.with_params(&params)
+    }
+
+    /// The success redirect: `code`, `state`, `iss`, and `me` (micro.blog's
+    /// apps will not finish without it).
+    pub fn code_location(&self, code: &str, state: &State, issuer: &str, me: &str) -> String {
+        self.redirect_uri.with_params(&[
+            ("code", code),
+            ("state", state.as_str()),
+            ("iss", issuer),
+            ("me", me),
+        ])
+    }
+}
+
+/// A fully validated authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    pub redirect: VerifiedRedirect,
+    pub state: State,
+    /// Requested scopes; empty means authentication only (AREQ-10).
+    pub scope: ScopeSet,
+    /// None: the client sent no PKCE challenge.
+    pub pkce: Option<(CodeChallenge, PkceMethod)>,
+    /// The unverified `me` hint (AREQ-12): shown, never trusted.
+    pub me_hint: Option<String>,
+}
+
+/// An error that goes back to the client by redirect (after login).
+#[derive(Debug, Clone)]
+pub struct RedirectError {
+    pub redirect: VerifiedRedirect,
+    pub state: Option<State>,
+    pub error: OAuthError,
+}
+
+impl RedirectError {
+    pub fn location(&self, issuer: &str) -> String {
+        self.redirect
+            .error_location(&self.error, self.state.as_ref(), issuer)
+    }
+}
+
+/// Phase 2: every other parameter (AREQ-2, 3, 6..11), in the order that
+/// gives the most useful error first. `policy` decides which PKCE methods
+/// are acceptable; whether a client may skip PKCE is decided by the caller.
+pub fn parse_request(
+    params: &Params,
+    redirect: VerifiedRedirect,
+    policy: PkcePolicy,
+) -> Result<AuthorizationRequest, Box<RedirectError>> {
+    // State first, so that every later error can carry it back.
+    let state = match params.get("state") {
+        Ok(Some(s)) => State::parse(s).ok(),
+        _ => None,
+    };
+    let fail = |redirect: VerifiedRedirect, state: Option<State>, error: OAuthError| {
+        Box::new(RedirectError {
+            redirect,
+            state,
+            error,
+        })
+    };
+
+    if let Some(rep) = params.first_repeated(&[
+        "response_type",
+        "state",
+        "scope",
+        "code_challenge",
+        "code_challenge_method",
+        "me",
+    ]) {
+        let _ = rep;
+        return Err(fail(
+            redirect,
+            state,
+            OAuthError::invalid_request("a parameter is repeated"),
+        ));
+    }
+    let identity_only = match params.get("response_type").ok().flatten() {
+        None => {
+            return Err(fail(
+                redirect,
+                state,
+                OAuthError::invalid_request("response_type is required"),
+            ));
+        }
+        Some("code") => false,
+        // LEG-5: pre-2020 authentication requests; never yields a token.
+        Some("id") => true,
+        Some(_) => {
+            return Err(fail(
+                redirect,
+                state,
+                OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                ),
+            ));
+        }
+    };
+    let state = match (params.get("state").ok().flatten(), state) {
+        (None, _) => {
+            return Err(fail(
+                redirect,
+                None,
+                OAuthError::invalid_request("state is required"),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(fail(
+                redirect,
+                None,
+                OAuthError::invalid_request("state must be printable ASCII"),
+            ));
+        }
+        (Some(_), Some(s)) => s,
+    };
+    let scope = match ScopeSet::parse(params.get("scope").ok().flatten().unwrap_or("")) {
+        Ok(s) if identity_only => {
+            let _ = s;
+            ScopeSet::default()
+        }
+        Ok(s) => s,
+        Err(_) => {
+            return Err(fail(
+                redirect,
+                Some(state),
+                OAuthError::new(ErrorCode::InvalidScope, "a requested scope is malformed"),
+            ));
+        }
+    };
+    let challenge = params.get("code_challenge").ok().flatten();
+    let method = params.get("code_challenge_method").ok().flatten();
+    let pkce = match (challenge, method) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(fail(
+                redirect,
+                Some(state),
+                OAuthError::invalid_request(
+                    "code_challenge_method was sent without code_challenge",
+                ),
+            ));
+        }
+        (Some(c), m) => {
+            let Ok(challenge) = CodeChallenge::parse(c) else {
+                return Err(fail(
+                    redirect,
+                    Some(state),
+                    OAuthError::invalid_request(
+                        "code_challenge must be 43 to 128 unreserved characters",
+                    ),
+                ));
+            };
+            // RFC 7636 §4.3: a missing method means plain.
+            let method = match m.map(PkceMethod::parse).unwrap_or(Ok(PkceMethod::Plain)) {
+                Ok(PkceMethod::S256) => PkceMethod::S256,
+                Ok(PkceMethod::Plain) if policy != PkcePolicy::S256 => PkceMethod::Plain,
+                _ => {
+                    return Err(fail(
+                        redirect,
+                        Some(state),
+                        OAuthError::invalid_request("transform algorithm not supported; use S256"),
+                    ));
+                }
+            };
+            Some((challenge, method))
+        }
+    };
+    Ok(AuthorizationRequest {
+        redirect,
+        state,
+        scope,
+        pkce,
+        me_hint: params.get("me").ok().flatten().map(str::to_owned),
+    })
+}
+
+/// What is kept on the server between the consent page and its answer
+/// (CONS-7). Restoring it re-runs the same validation, so nothing in it is
+/// trusted without being checked again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub published_redirects: Vec<String>,
+    pub state: String,
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub me_hint: Option<String>,
+}
+
+impl PendingRequest {
+    pub fn from_request(req: &AuthorizationRequest, published_redirects: Vec<String>) -> Self {
+        PendingRequest {
+            client_id: req.redirect.client_id().as_str().to_owned(),
+            redirect_uri: req.redirect.redirect_uri().as_str().to_owned(),
+            published_redirects,
+            state: req.state.as_str().to_owned(),
+            scope: req.scope.to_string(),
+            code_challenge: req.pkce.as_ref().map(|(c, _)| c.as_str().to_owned()),
+            code_challenge_method: req.pkce.as_ref().map(|(_, m)| m.as_str().to_owned()),
+            me_hint: req.me_hint.clone(),
+        }
+    }
+
+    /// Rebuilds and re-validates the request.
+    pub fn restore(&self, policy: PkcePolicy) -> Option<AuthorizationRequest> {
+        let client_id = ClientId::parse(&self.client_id).ok()?;
+        let redirect_uri = RedirectUri::parse(&self.redirect_uri).ok()?;
+        let redirect = verify_redirect(client_id, redirect_uri, &self.published_redirects).ok()?;
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("response_type", "code");
+        query.append_pair("state", &self.state);
+        query.append_pair("scope", &self.scope);
+        if let Some(c) = &self.code_challenge {
+            query.append_pair("code_challenge", c);
+        }
+        if let Some(m) = &self.code_challenge_method {
+            query.append_pair("code_challenge_method", m);
+        }
+        if let Some(m) = &self.me_hint {
+            query.append_pair("me", m);
+        }
+        parse_request(&Params::parse(&query.finish()), redirect, policy).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn happy() -> String {
+        format!(
+            "response_type=code&client_id=https%3A%2F%2Fapp.example.com%2F&redirect_uri=https%3A%2F%2Fapp.example.com%2Fredirect&state=1234567890&code_challenge={CHALLENGE}&code_challenge_method=S256&scope=profile+create&me=https%3A%2F%2Fuser.example.net%2F"
+        )
+    }
+
+    fn run(query: &str, policy: PkcePolicy) -> Result<AuthorizationRequest, Box<RedirectError>> {
+        let p = Params::parse(query);
+        let (c, r) = parse_client(&p).unwrap();
+        let v = verify_redirect(c, r, &[]).unwrap();
+        parse_request(&p, v, policy)
+    }
+
+    #[test]
+    fn tv6_happy_path_parses() {
+        let r = run(&happy(), PkcePolicy::S256).unwrap();
+        assert_eq!(r.state.as_str(), "1234567890");
+        assert_eq!(r.scope.to_string(), "profile create");
+        assert_eq!(r.pkce.unwrap().1, PkceMethod::S256);
+    }
+
+    #[test]
+    fn tv8_redirected_errors() {
+        let cases = [
+            (
+                happy().replace("response_type=code", "response_type=token"),
+                "unsupported_response_type",
+            ),
+            (
+                happy().replace("response_type=code&", ""),
+                "invalid_request",
+            ),
+            (
+                happy().replace("scope=profile+create", "scope=create%22"),
+                "invalid_scope",
+            ),
+            (
+                happy().replace("code_challenge_method=S256", "code_challenge_method=plain"),
+                "invalid_request",
+            ),
+            (
+                happy().replace("&code_challenge_method=S256", ""),
+                "invalid_request",
+            ),
+            (
+                happy().replace("code_challenge_method=S256", "code_challenge_method=s256"),
+                "invalid_request",
+            ),
+            (
+                happy().replace(CHALLENGE, &CHALLENGE[..42]),
+                "invalid_request",
+            ),
+            (format!("{}&state=again", happy()), "invalid_request"),
+        ];
+        for (q, code) in cases {
+            let e = run(&q, PkcePolicy::S256).unwrap_err();
+            assert_eq!(e.error.code.as_str(), code, "{q}");
+            let loc = e.location("https://auth.example.com/");
+            assert!(
+                loc.contains("iss=https%3A%2F%2Fauth.example.com%2F"),
+                "{loc}"
+            );
+        }
+    }
+
+    #[test]
+    fn tv8f_missing_state_redirects_without_state() {
+        let e = run(&happy().replace("state=1234567890&", ""), PkcePolicy::S256).unwrap_err();
+        assert_eq!(e.error.code, ErrorCode::InvalidRequest);
+        assert!(!e.location("https://a/").contains("state="));
+    }
+
+    #[test]
+    fn pkce_policy_any_accepts_plain_and_missing_method() {
+        let q = happy().replace("&code_challenge_method=S256", "");
+        assert_eq!(
+            run(&q, PkcePolicy::Any).unwrap().pkce.unwrap().1,
+            PkceMethod::Plain
+        );
+    }
+
+    #[test]
+    fn tv7_page_errors_never_redirect() {
+        for q in [
+            happy().replace("client_id=https%3A%2F%2Fapp.example.com%2F&", ""),
+            happy().replace("redirect_uri=https%3A%2F%2Fapp.example.com%2Fredirect&", ""),
+            format!("{}&client_id=https%3A%2F%2Fapp.example.com%2F", happy()),
+            happy().replace("%2Fredirect", "%2Fredirect%23x"),
+            happy().replace(
+                "https%3A%2F%2Fapp.example.com%2Fredirect",
+                "javascript%3Aalert(1)",
+            ),
+        ] {
+            assert!(parse_client(&Params::parse(&q)).is_err(), "{q}");
+        }
+        let p = Params::parse(&happy().replace(
+            "https%3A%2F%2Fapp.example.com%2Fredirect",
+            "https%3A%2F%2Fapp.example.com.evil.example%2Fredirect",
+        ));
+        let (c, r) = parse_client(&p).unwrap();
+        assert!(verify_redirect(c, r, &[]).is_err());
+    }
+
+    #[test]
+    fn cid_26_loopback_redirect_port_is_ignored_only_for_loopback_ips() {
+        let c = ClientId::parse("https://app.example.com/").unwrap();
+        let r = RedirectUri::parse("http://127.0.0.1:5555/cb").unwrap();
+        assert!(verify_redirect(c.clone(), r, &["http://127.0.0.1/cb".into()]).is_ok());
+        let r = RedirectUri::parse("http://127.0.0.1:5555/other").unwrap();
+        assert!(verify_redirect(c.clone(), r, &["http://127.0.0.1/cb".into()]).is_err());
+        let r = RedirectUri::parse("https://app2.example.com:5555/cb").unwrap();
+        assert!(verify_redirect(c, r, &["https://app2.example.com/cb".into()]).is_err());
+    }
+
+    #[test]
+    fn pending_request_round_trips_through_validation() {
+        let r = run(&happy(), PkcePolicy::S256).unwrap();
+        let p = PendingRequest::from_request(&r, vec![]);
+        let back = p.restore(PkcePolicy::S256).unwrap();
+        assert_eq!(back.state, r.state);
+        assert_eq!(back.scope, r.scope);
+    }
+}

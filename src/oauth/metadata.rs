@@ -1,0 +1,60 @@
+//! The RFC 8414 authorization server metadata document (DISC-1..12).
+
+use crate::config::{PkcePolicy, Settings};
+use serde_json::{Value, json};
+
+/// Scopes advertised (DISC-7): the IndieAuth and Micropub/Microsub names.
+pub const SCOPES_SUPPORTED: &[&str] = &[
+    "profile", "email", "create", "update", "delete", "undelete", "media", "draft", "read",
+    "follow", "mute", "block", "channels",
+];
+
+pub fn document(settings: &Settings) -> Value {
+    let methods: &[&str] = match settings.pkce {
+        PkcePolicy::S256 | PkcePolicy::Optional => &["S256"],
+        PkcePolicy::Any => &["S256", "plain"],
+    };
+    json!({
+        "issuer": settings.issuer_str(),
+        "authorization_endpoint": settings.endpoint("auth"),
+        "token_endpoint": settings.endpoint("token"),
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": methods,
+        "authorization_response_iss_parameter_supported": true,
+        "token_endpoint_auth_methods_supported": ["none"],
+        "service_documentation": "https://indieauth.spec.indieweb.org/",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawValues;
+
+    #[test]
+    fn disc_2_12_required_members_and_no_empty_arrays() {
+        let s = Settings::from_raw(&RawValues::new()).unwrap();
+        let d = document(&s);
+        for key in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "code_challenge_methods_supported",
+        ] {
+            assert!(d.get(key).is_some(), "{key}");
+        }
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            d["authorization_response_iss_parameter_supported"],
+            json!(true)
+        );
+        for (_, v) in d.as_object().unwrap() {
+            if let Some(a) = v.as_array() {
+                assert!(!a.is_empty());
+            }
+        }
+    }
+}

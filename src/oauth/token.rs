@@ -1,0 +1,483 @@
+//! Codes and tokens: issuing a code when the owner approves, redeeming it at
+//! either endpoint (REDA-*, REDT-*), and issuing access and refresh tokens.
+//! Everything runs inside one immediate transaction handed in by the caller,
+//! so taking a code and issuing its tokens is atomic, and a replay's
+//! revocation is committed even though the request fails (STYLE habit 6).
+
+use super::error::OAuthError;
+use super::params::Params;
+use crate::clock::UnixTime;
+use crate::config::Settings;
+use crate::domain::{ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret};
+use crate::store::{StoreResult, codes, events, tokens};
+use rusqlite::Transaction;
+use serde::Serialize;
+
+/// The profile object (IA §5.3.4): `email` only with the `email` scope.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Profile {
+    /// PROF-1, PROF-4, PROF-6: from configuration, for the granted scopes.
+    pub fn for_scope(settings: &Settings, scope: &ScopeSet) -> Option<Profile> {
+        if !scope.contains("profile") {
+            return None;
+        }
+        Some(Profile {
+            name: settings.name.clone(),
+            url: settings.me.as_str().to_owned(),
+            photo: settings.photo.as_ref().map(|u| u.to_string()),
+            email: if scope.contains("email") {
+                settings.email.clone()
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// REDT-5: the access token response.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub scope: String,
+    pub me: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// REDA-3: the profile URL response from the authorization endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileResponse {
+    pub me: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// REDA-6: only for codes issued without PKCE, for legacy token
+    /// endpoints that verify codes here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// What the owner approved, ready to become a code.
+pub struct Approval<'a> {
+    pub client_id: &'a ClientId,
+    pub client_name: Option<&'a str>,
+    pub redirect_uri: &'a str,
+    pub scope: &'a ScopeSet,
+    pub pkce: Option<&'a (CodeChallenge, PkceMethod)>,
+    /// Seconds; None means until revoked.
+    pub access_lifetime: Option<i64>,
+}
+
+/// Issues a code (CODE-1, 4, 5): random, stored hashed, bound to everything.
+pub fn issue_code(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    settings: &Settings,
+    a: &Approval<'_>,
+) -> StoreResult<Secret> {
+    if let Some((challenge, _)) = a.pkce
+        && codes::challenge_in_use(tx, challenge.as_str(), now)?
+    {
+        // CODE-9: a reused challenge defeats PKCE; worth a warning.
+        tracing::warn!(client_id = %a.client_id, "client reuses a PKCE code_challenge across requests");
+    }
+    let code = Secret::generate();
+    codes::insert(
+        tx,
+        &code.hash(),
+        &codes::CodeRecord {
+            client_id: a.client_id.as_str().to_owned(),
+            client_name: a.client_name.map(str::to_owned),
+            redirect_uri: a.redirect_uri.to_owned(),
+            scope: a.scope.to_string(),
+            me: settings.me.as_str().to_owned(),
+            code_challenge: a.pkce.map(|(c, _)| c.as_str().to_owned()),
+            code_challenge_method: a.pkce.map(|(_, m)| m.as_str().to_owned()),
+            access_lifetime: a.access_lifetime,
+            issued_at: now,
+            expires_at: now + settings.code_lifetime.as_secs() as i64,
+        },
+    )?;
+    events::record(
+        tx,
+        now,
+        "approved",
+        Some(a.client_id.as_str()),
+        Some(&a.scope.to_string()),
+    )?;
+    Ok(code)
+}
+
+/// Where a code is being redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Authorization,
+    Token,
+}
+
+/// A parsed code redemption request (REDA-1, REDT-2).
+#[derive(Debug)]
+pub struct CodeRedemption {
+    code: Secret,
+    client_id: Option<ClientId>,
+    redirect_uri: String,
+    code_verifier: Option<String>,
+}
+
+impl CodeRedemption {
+    /// Missing or repeated parameters are `invalid_request` (REDT-7); a
+    /// legacy `me` is ignored (REDT-8).
+    pub fn parse(p: &Params) -> Result<Self, OAuthError> {
+        if p.first_repeated(&[
+            "code",
+            "client_id",
+            "redirect_uri",
+            "code_verifier",
+            "grant_type",
+        ])
+        .is_some()
+        {
+            return Err(OAuthError::invalid_request("a parameter is repeated"));
+        }
+        let code = p
+            .get("code")?
+            .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+        let client_id = p
+            .get("client_id")?
+            .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
+        let redirect_uri = p
+            .get("redirect_uri")?
+            .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+        Ok(CodeRedemption {
+            code: Secret::from_presented(code),
+            // A client_id that does not even parse cannot match any code.
+            client_id: ClientId::parse(client_id).ok(),
+            redirect_uri: redirect_uri.to_owned(),
+            code_verifier: p.get("code_verifier")?.map(str::to_owned),
+        })
+    }
+}
+
+/// The result of a successful redemption at either endpoint.
+#[derive(Debug)]
+pub enum Redeemed {
+    Profile(ProfileResponse),
+    Token(TokenResponse),
+}
+
+/// REDA-2 / REDT-2..4 and CODE-2, 3, 8, PKCE-6..10. The code is taken first,
+/// so any failure after that consumes it.
+pub fn redeem_code(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    settings: &Settings,
+    req: &CodeRedemption,
+    at: Endpoint,
+) -> StoreResult<Result<Redeemed, OAuthError>> {
+    let hash = req.code.hash();
+    let Some(code) = codes::take(tx, &hash)? else {
+        if let Some(grant) = codes::tombstone(tx, &hash)? {
+            // CODE-3: a replay. Whatever the first redemption produced is
+            // revoked, and the revocation is committed with this failure.
+            if let Some(grant_id) = grant {
+                tokens::revoke_grant(tx, grant_id, now)?;
+            }
+            tracing::warn!(code = %hash.log_id(), "authorization code replayed; its tokens are revoked");
+            events::record(
+                tx,
+                now,
+                "code_replayed",
+                None,
+                Some("tokens from that code were revoked"),
+            )?;
+        }
+        return Ok(Err(OAuthError::invalid_grant(
+            "the code is invalid, expired or already used",
+        )));
+    };
+    if code.expires_at <= now {
+        return Ok(Err(OAuthError::invalid_grant("the code has expired")));
+    }
+    if req.client_id.as_ref().map(ClientId::as_str) != Some(code.client_id.as_str()) {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the code was issued to another client_id",
+        )));
+    }
+    if req.redirect_uri != code.redirect_uri {
+        return Ok(Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        )));
+    }
+    if let Err(e) = check_pkce(&code, req.code_verifier.as_deref()) {
+        return Ok(Err(e));
+    }
+    let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
+    match at {
+        Endpoint::Authorization => {
+            events::record(tx, now, "signed_in", Some(&code.client_id), None)?;
+            Ok(Ok(Redeemed::Profile(ProfileResponse {
+                me: code.me.clone(),
+                profile: Profile::for_scope(settings, &scope),
+                scope: if code.code_challenge.is_none() && !scope.is_empty() {
+                    Some(scope.to_string())
+                } else {
+                    None
+                },
+            })))
+        }
+        Endpoint::Token => {
+            if scope.is_empty() {
+                // REDT-4: an authentication-only code never yields a token.
+                return Ok(Err(OAuthError::invalid_grant(
+                    "the code has no scope; redeem it at the authorization endpoint",
+                )));
+            }
+            let grant_id = tokens::create_grant(
+                tx,
+                &tokens::NewGrant {
+                    client_id: &code.client_id,
+                    client_name: code.client_name.as_deref(),
+                    redirect_uri: &code.redirect_uri,
+                    scope: &code.scope,
+                    me: &code.me,
+                    access_lifetime: code.access_lifetime,
+                },
+                now,
+            )?;
+            codes::link_tombstone(tx, &hash, grant_id)?;
+            let issued = issue_tokens(
+                tx,
+                now,
+                settings,
+                &IssueFor {
+                    grant_id,
+                    client_id: &code.client_id,
+                    me: &code.me,
+                    access_scope: &scope,
+                    refresh_scope: &scope,
+                    access_lifetime: code.access_lifetime,
+                },
+            )?;
+            events::record(
+                tx,
+                now,
+                "token_issued",
+                Some(&code.client_id),
+                Some(&code.scope),
+            )?;
+            Ok(Ok(Redeemed::Token(issued)))
+        }
+    }
+}
+
+/// PKCE-6..10: a code issued with a challenge needs a matching verifier; a
+/// code issued without one must not receive one (downgrade, PKCE-9).
+fn check_pkce(code: &codes::CodeRecord, verifier: Option<&str>) -> Result<(), OAuthError> {
+    match (&code.code_challenge, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier sent for a code issued without a code_challenge",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
+        (Some(challenge), Some(verifier)) => {
+            let method = code
+                .code_challenge_method
+                .as_deref()
+                .map(PkceMethod::parse)
+                .unwrap_or(Ok(PkceMethod::Plain));
+            let ok = match (
+                CodeChallenge::parse(challenge),
+                method,
+                CodeVerifier::parse(verifier),
+            ) {
+                (Ok(c), Ok(m), Ok(v)) => c.is_satisfied_by(m, &v),
+                _ => false,
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ))
+            }
+        }
+    }
+}
+
+/// What a new access (and refresh) token is issued for.
+pub struct IssueFor<'a> {
+    pub grant_id: i64,
+    pub client_id: &'a str,
+    pub me: &'a str,
+    pub access_scope: &'a ScopeSet,
+    /// REF-6: a new refresh token keeps the grant's full scope.
+    pub refresh_scope: &'a ScopeSet,
+    pub access_lifetime: Option<i64>,
+}
+
+/// Issues an access token, and a refresh token when the access token
+/// expires (clients that refresh need one; a token valid until revoked
+/// does not). Only hashes are stored (REDT-9, CODE-5).
+pub fn issue_tokens(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    settings: &Settings,
+    f: &IssueFor<'_>,
+) -> StoreResult<TokenResponse> {
+    let access = Secret::generate();
+    let scope = f.access_scope.to_string();
+    let expires_at = f.access_lifetime.map(|l| now + l);
+    tokens::insert_access_token(
+        tx,
+        &access.hash(),
+        &tokens::NewAccessToken {
+            grant_id: f.grant_id,
+            client_id: f.client_id,
+            me: f.me,
+            scope: &scope,
+            issued_at: now,
+            expires_at,
+        },
+    )?;
+    let refresh = match f.access_lifetime {
+        Some(_) => {
+            let refresh = Secret::generate();
+            tokens::insert_refresh_token(
+                tx,
+                &refresh.hash(),
+                f.grant_id,
+                &f.refresh_scope.to_string(),
+                now,
+                now + settings.refresh_token_lifetime.as_secs() as i64,
+            )?;
+            Some(refresh.expose().to_owned())
+        }
+        None => None,
+    };
+    Ok(TokenResponse {
+        access_token: access.expose().to_owned(),
+        token_type: "Bearer",
+        scope,
+        me: f.me.to_owned(),
+        expires_in: f.access_lifetime,
+        refresh_token: refresh,
+        profile: Profile::for_scope(settings, f.access_scope),
+    })
+}
+
+/// How long after a rotation the old refresh token still works, for a
+/// client that refreshed twice at once (two tabs, a retry after a timeout).
+pub const REFRESH_GRACE_SECONDS: i64 = 30;
+
+/// A parsed refresh request (REF-2).
+#[derive(Debug)]
+pub struct RefreshRequest {
+    token: Secret,
+    client_id: Option<ClientId>,
+    scope: Option<String>,
+}
+
+impl RefreshRequest {
+    pub fn parse(p: &Params) -> Result<Self, OAuthError> {
+        if p.first_repeated(&["refresh_token", "client_id", "scope", "grant_type"])
+            .is_some()
+        {
+            return Err(OAuthError::invalid_request("a parameter is repeated"));
+        }
+        let token = p
+            .get("refresh_token")?
+            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let client_id = p
+            .get("client_id")?
+            .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
+        Ok(RefreshRequest {
+            token: Secret::from_presented(token),
+            client_id: ClientId::parse(client_id).ok(),
+            scope: p.get("scope")?.map(str::to_owned),
+        })
+    }
+}
+
+/// REF-3..9: rotate the refresh token and issue a new access token. A
+/// rotated token presented again after the grace window is a breach: the
+/// whole grant is revoked, and that is committed (REF-8).
+pub fn refresh(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    settings: &Settings,
+    req: &RefreshRequest,
+) -> StoreResult<Result<TokenResponse, OAuthError>> {
+    let hash = req.token.hash();
+    let bad = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let Some(rec) = tokens::find_refresh_token(tx, &hash)? else {
+        return Ok(Err(bad()));
+    };
+    if rec.revoked || rec.expires_at <= now {
+        return Ok(Err(bad()));
+    }
+    if let Some(rotated) = rec.rotated_at
+        && now - rotated > REFRESH_GRACE_SECONDS
+    {
+        tokens::revoke_grant(tx, rec.grant_id, now)?;
+        tracing::warn!(
+            grant = rec.grant_id,
+            "rotated refresh token reused; grant revoked"
+        );
+        events::record(
+            tx,
+            now,
+            "refresh_reused",
+            Some(&rec.client_id),
+            Some("the whole grant was revoked"),
+        )?;
+        return Ok(Err(bad()));
+    }
+    if req.client_id.as_ref().map(ClientId::as_str) != Some(rec.client_id.as_str()) {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client_id",
+        )));
+    }
+    let granted = ScopeSet::parse(&rec.scope).unwrap_or_default();
+    let access_scope = match &req.scope {
+        None => granted.clone(),
+        Some(s) => match ScopeSet::parse(s) {
+            Ok(asked) if asked.is_subset_of(&granted) && !asked.is_empty() => asked,
+            _ => {
+                return Ok(Err(OAuthError::new(
+                    super::ErrorCode::InvalidScope,
+                    "the requested scope exceeds what was granted",
+                )));
+            }
+        },
+    };
+    tokens::mark_refresh_rotated(tx, &hash, now)?;
+    let issued = issue_tokens(
+        tx,
+        now,
+        settings,
+        &IssueFor {
+            grant_id: rec.grant_id,
+            client_id: &rec.client_id,
+            me: &rec.me,
+            access_scope: &access_scope,
+            refresh_scope: &granted,
+            access_lifetime: rec
+                .access_lifetime
+                .or(Some(settings.access_token_lifetime.as_secs() as i64)),
+        },
+    )?;
+    Ok(Ok(issued))
+}

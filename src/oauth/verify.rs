@@ -1,0 +1,101 @@
+//! Token verification for resource servers: looking a bearer token up, and
+//! deciding the legacy GET's answer format (VER-L*).
+
+use crate::clock::UnixTime;
+use crate::domain::Secret;
+use crate::store::{StoreResult, tokens};
+use rusqlite::Connection;
+
+/// The bearer token from an `Authorization` header value, if it is one.
+/// The scheme is case-insensitive (RFC 7235 §2.1).
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    let h = header?.trim();
+    let (scheme, token) = h.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// The live access token behind `presented`, if any.
+pub fn find_access_token(
+    conn: &Connection,
+    presented: &str,
+    now: UnixTime,
+) -> StoreResult<Option<tokens::ActiveToken>> {
+    tokens::find_active_access_token(conn, &Secret::from_presented(presented).hash(), now)
+}
+
+/// SPEC decision on VER-L5: JSON only when `Accept` asks for JSON
+/// (`application/json` or a `+json` type) at a q-value not below any
+/// form-encoded preference; otherwise form-encoded, as the original token
+/// endpoints answered and micropub-express still expects.
+pub fn accept_prefers_json(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    let mut json_q: f32 = 0.0;
+    let mut form_q: f32 = 0.0;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0f32;
+        for param in parts {
+            if let Some((k, v)) = param.split_once('=')
+                && k.trim().eq_ignore_ascii_case("q")
+            {
+                q = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        let is_json = media == "application/json"
+            || (media.starts_with("application/") && media.ends_with("+json"));
+        if is_json {
+            json_q = json_q.max(q);
+        } else if media == "application/x-www-form-urlencoded" {
+            form_q = form_q.max(q);
+        }
+    }
+    json_q > 0.0 && json_q >= form_q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(Some("Basic abc")), None);
+        assert_eq!(bearer(Some("Bearer ")), None);
+        assert_eq!(bearer(None), None);
+    }
+
+    #[test]
+    fn ver_l5_reversed_json_only_when_asked() {
+        assert!(!accept_prefers_json(None));
+        assert!(!accept_prefers_json(Some("*/*")));
+        assert!(!accept_prefers_json(Some("text/plain")));
+        assert!(!accept_prefers_json(Some("application/*")));
+        assert!(accept_prefers_json(Some("application/json")));
+        assert!(accept_prefers_json(Some("application/ld+json")));
+        assert!(accept_prefers_json(Some(
+            "text/html, application/json;q=0.9, */*;q=0.8"
+        )));
+        assert!(!accept_prefers_json(Some(
+            "application/json;q=0.5, application/x-www-form-urlencoded"
+        )));
+        assert!(accept_prefers_json(Some(
+            "application/x-www-form-urlencoded;q=0.5, application/json"
+        )));
+        assert!(!accept_prefers_json(Some("application/json;q=0")));
+    }
+
+    proptest! {
+        #[test]
+        fn accept_parsing_never_panics(s in "\\PC{0,200}") {
+            let _ = accept_prefers_json(Some(&s));
+            let _ = bearer(Some(&s));
+        }
+    }
+}

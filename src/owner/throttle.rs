@@ -1,0 +1,166 @@
+//! Login throttling (SEC-16): per client address, a growing lockout after a
+//! few failures; across all addresses, a cap on failures per minute so a
+//! distributed guesser gains little. State is in memory: a restart forgets
+//! it, which only helps the owner.
+
+use crate::clock::UnixTime;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+/// Failures allowed from one address before the lockout starts.
+const FREE_FAILURES: u32 = 5;
+/// The lockout doubles per further failure, up to this many seconds.
+const MAX_LOCKOUT: i64 = 15 * 60;
+/// Failures from all addresses together per minute before everyone waits.
+const GLOBAL_FAILURES_PER_MINUTE: u32 = 30;
+/// Addresses remembered at most; the oldest are forgotten beyond that.
+const MAX_TRACKED: usize = 10_000;
+
+#[derive(Debug, Default)]
+struct Entry {
+    failures: u32,
+    locked_until: UnixTime,
+    last_failure: UnixTime,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_addr: HashMap<IpAddr, Entry>,
+    window_start: UnixTime,
+    window_failures: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    inner: Mutex<Inner>,
+}
+
+/// Why an attempt may not proceed, with how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub retry_after: i64,
+}
+
+/// IPv6 clients usually own a whole /64, so that is the unit throttled.
+fn key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+impl LoginThrottle {
+    /// May an attempt from `addr` go ahead now?
+    pub fn check(&self, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
+        let Ok(inner) = self.inner.lock() else {
+            return Err(Throttled { retry_after: 60 });
+        };
+        if now < inner.window_start + 60 && inner.window_failures >= GLOBAL_FAILURES_PER_MINUTE {
+            return Err(Throttled {
+                retry_after: inner.window_start + 60 - now,
+            });
+        }
+        if let Some(e) = inner.by_addr.get(&key(addr))
+            && e.locked_until > now
+        {
+            return Err(Throttled {
+                retry_after: e.locked_until - now,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn record_failure(&self, addr: IpAddr, now: UnixTime) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if now >= inner.window_start + 60 {
+            inner.window_start = now;
+            inner.window_failures = 0;
+        }
+        inner.window_failures += 1;
+        if inner.by_addr.len() >= MAX_TRACKED
+            && !inner.by_addr.contains_key(&key(addr))
+            && let Some(oldest) = inner
+                .by_addr
+                .iter()
+                .min_by_key(|(_, e)| e.last_failure)
+                .map(|(k, _)| *k)
+        {
+            inner.by_addr.remove(&oldest);
+        }
+        let e = inner.by_addr.entry(key(addr)).or_default();
+        // A day without failures starts the count afresh.
+        if now - e.last_failure > 24 * 3600 {
+            e.failures = 0;
+        }
+        e.failures += 1;
+        e.last_failure = now;
+        if e.failures > FREE_FAILURES {
+            let exp = (e.failures - FREE_FAILURES - 1).min(20);
+            e.locked_until = now + (1i64 << exp).min(MAX_LOCKOUT);
+        }
+    }
+
+    pub fn record_success(&self, addr: IpAddr) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.by_addr.remove(&key(addr));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_grows_after_free_failures_and_success_clears_it() {
+        let t = LoginThrottle::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let now = 1_000_000;
+        for _ in 0..FREE_FAILURES {
+            assert!(t.check(a, now).is_ok());
+            t.record_failure(a, now);
+        }
+        assert!(t.check(a, now).is_ok());
+        t.record_failure(a, now);
+        assert_eq!(t.check(a, now), Err(Throttled { retry_after: 1 }));
+        t.record_failure(a, now);
+        assert_eq!(t.check(a, now), Err(Throttled { retry_after: 2 }));
+        assert!(t.check(a, now + 2).is_ok());
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(t.check(other, now).is_ok());
+        t.record_success(a);
+        assert!(t.check(a, now).is_ok());
+    }
+
+    #[test]
+    fn global_cap_stops_distributed_guessing() {
+        let t = LoginThrottle::default();
+        let now = 5_000;
+        for i in 0..GLOBAL_FAILURES_PER_MINUTE {
+            let a = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
+            t.record_failure(a, now);
+        }
+        let fresh: IpAddr = "198.51.100.7".parse().unwrap();
+        assert!(t.check(fresh, now + 10).is_err());
+        assert!(t.check(fresh, now + 60).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_in_one_64_share_a_counter() {
+        let t = LoginThrottle::default();
+        for i in 0..=FREE_FAILURES {
+            let a: IpAddr = format!("2001:db8::{i:x}").parse().unwrap();
+            t.record_failure(a, 0);
+        }
+        assert!(t.check("2001:db8::ffff".parse().unwrap(), 0).is_err());
+    }
+}

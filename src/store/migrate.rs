@@ -1,0 +1,49 @@
+//! Plain SQL migrations from `migrations/`, compiled in and applied at
+//! start-up. `PRAGMA user_version` records how far a database has come; a
+//! database from a newer doorstep is refused rather than guessed at.
+
+use super::{StoreError, StoreResult};
+use rusqlite::Connection;
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_newer_databases_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        apply(&mut conn, &path).unwrap();
+        apply(&mut conn, &path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        match apply(&mut conn, &path) {
+            Err(StoreError::TooNew { found: 99, .. }) => {}
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+    }
+}

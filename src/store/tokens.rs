@@ -1,0 +1,272 @@
+//! Grants and the access and refresh tokens issued under them. A grant is
+//! one approval by the owner; revoking it ends every token it produced.
+
+use super::StoreResult;
+use crate::clock::UnixTime;
+use crate::domain::SecretHash;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub client_id: &'a str,
+    pub client_name: Option<&'a str>,
+    pub redirect_uri: &'a str,
+    pub scope: &'a str,
+    pub me: &'a str,
+    pub access_lifetime: Option<i64>,
+}
+
+pub fn create_grant(tx: &Transaction<'_>, g: &NewGrant<'_>, now: UnixTime) -> StoreResult<i64> {
+    tx.execute(
+        "INSERT INTO grants (client_id, client_name, redirect_uri, scope, me, created_at, access_lifetime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![g.client_id, g.client_name, g.redirect_uri, g.scope, g.me, now, g.access_lifetime],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Revokes a grant and every token under it. Returns whether anything changed.
+pub fn revoke_grant(tx: &Transaction<'_>, grant_id: i64, now: UnixTime) -> StoreResult<bool> {
+    let changed = tx.execute(
+        "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![grant_id, now],
+    )?;
+    tx.execute(
+        "UPDATE access_tokens SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",
+        params![grant_id, now],
+    )?;
+    tx.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",
+        params![grant_id, now],
+    )?;
+    Ok(changed > 0)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccessToken<'a> {
+    pub grant_id: i64,
+    pub client_id: &'a str,
+    pub me: &'a str,
+    pub scope: &'a str,
+    pub issued_at: UnixTime,
+    pub expires_at: Option<UnixTime>,
+}
+
+pub fn insert_access_token(
+    tx: &Transaction<'_>,
+    hash: &SecretHash,
+    t: &NewAccessToken<'_>,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO access_tokens (token_hash, grant_id, client_id, me, scope, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![hash.as_bytes(), t.grant_id, t.client_id, t.me, t.scope, t.issued_at, t.expires_at],
+    )?;
+    Ok(())
+}
+
+/// What a live access token stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveToken {
+    pub grant_id: i64,
+    pub client_id: String,
+    pub me: String,
+    pub scope: String,
+    pub issued_at: UnixTime,
+    pub expires_at: Option<UnixTime>,
+}
+
+/// The verification query: one indexed read by primary key. Revocation of a
+/// grant marks its tokens too, so the token row alone decides.
+pub fn find_active_access_token(
+    conn: &Connection,
+    hash: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<Option<ActiveToken>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT grant_id, client_id, me, scope, issued_at, expires_at FROM access_tokens
+         WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+    )?;
+    Ok(stmt
+        .query_row(params![hash.as_bytes(), now], |r| {
+            Ok(ActiveToken {
+                grant_id: r.get(0)?,
+                client_id: r.get(1)?,
+                me: r.get(2)?,
+                scope: r.get(3)?,
+                issued_at: r.get(4)?,
+                expires_at: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Marks grants as used, in one statement per batch (STYLE habit 7).
+pub fn touch_grants(tx: &Transaction<'_>, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE grants SET last_used_at = MAX(COALESCE(last_used_at, 0), ?2) WHERE id = ?1",
+    )?;
+    for (id, at) in uses {
+        stmt.execute(params![id, at])?;
+    }
+    Ok(())
+}
+
+/// A grant as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct GrantSummary {
+    pub id: i64,
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub scope: String,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+    /// Latest expiry among its live access tokens; None = until revoked.
+    pub expires_at: Option<UnixTime>,
+}
+
+/// Grants that still have a live access or refresh token.
+pub fn active_grants(conn: &Connection, now: UnixTime) -> StoreResult<Vec<GrantSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.client_id, g.client_name, g.scope, g.created_at, g.last_used_at,
+                (SELECT CASE WHEN COUNT(*) > COUNT(expires_at) THEN NULL ELSE MAX(expires_at) END
+                   FROM access_tokens t
+                  WHERE t.grant_id = g.id AND t.revoked_at IS NULL
+                    AND (t.expires_at IS NULL OR t.expires_at > ?1))
+           FROM grants g
+          WHERE g.revoked_at IS NULL
+            AND (EXISTS (SELECT 1 FROM access_tokens t WHERE t.grant_id = g.id AND t.revoked_at IS NULL
+                          AND (t.expires_at IS NULL OR t.expires_at > ?1))
+              OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id AND r.revoked_at IS NULL
+                          AND r.rotated_at IS NULL AND r.expires_at > ?1))
+          ORDER BY g.created_at DESC",
+    )?;
+    let rows = stmt.query_map([now], |r| {
+        Ok(GrantSummary {
+            id: r.get(0)?,
+            client_id: r.get(1)?,
+            client_name: r.get(2)?,
+            scope: r.get(3)?,
+            created_at: r.get(4)?,
+            last_used_at: r.get(5)?,
+            expires_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn grant_client(conn: &Connection, grant_id: i64) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT client_id FROM grants WHERE id = ?1",
+            [grant_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Removes tokens that can no longer matter: expired or revoked a day ago.
+pub fn purge_dead(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
+    let cutoff = now - 24 * 3600;
+    let a = tx.execute(
+        "DELETE FROM access_tokens WHERE (expires_at IS NOT NULL AND expires_at <= ?1) OR revoked_at <= ?1",
+        [cutoff],
+    )?;
+    let r = tx.execute(
+        "DELETE FROM refresh_tokens WHERE expires_at <= ?1 OR revoked_at <= ?1",
+        [cutoff],
+    )?;
+    Ok(a + r)
+}
+
+pub fn insert_refresh_token(
+    tx: &Transaction<'_>,
+    hash: &SecretHash,
+    grant_id: i64,
+    scope: &str,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash.as_bytes(), grant_id, scope, now, expires_at],
+    )?;
+    Ok(())
+}
+
+/// A refresh token as stored, with what its grant says.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    pub grant_id: i64,
+    pub scope: String,
+    pub expires_at: UnixTime,
+    pub rotated_at: Option<UnixTime>,
+    pub revoked: bool,
+    pub client_id: String,
+    pub me: String,
+    pub access_lifetime: Option<i64>,
+}
+
+pub fn find_refresh_token(
+    tx: &Transaction<'_>,
+    hash: &SecretHash,
+) -> StoreResult<Option<RefreshRecord>> {
+    Ok(tx
+        .query_row(
+            "SELECT r.grant_id, r.scope, r.expires_at, r.rotated_at,
+                    (r.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL),
+                    g.client_id, g.me, g.access_lifetime
+               FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+              WHERE r.token_hash = ?1",
+            [hash.as_bytes()],
+            |r| {
+                Ok(RefreshRecord {
+                    grant_id: r.get(0)?,
+                    scope: r.get(1)?,
+                    expires_at: r.get(2)?,
+                    rotated_at: r.get(3)?,
+                    revoked: r.get(4)?,
+                    client_id: r.get(5)?,
+                    me: r.get(6)?,
+                    access_lifetime: r.get(7)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn mark_refresh_rotated(
+    tx: &Transaction<'_>,
+    hash: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE refresh_tokens SET rotated_at = ?2 WHERE token_hash = ?1 AND rotated_at IS NULL",
+        params![hash.as_bytes(), now],
+    )?;
+    Ok(())
+}
+
+/// The grant and client behind any token, access or refresh (REV-1: the
+/// hint never limits the search).
+pub fn grant_of_token(conn: &Connection, hash: &SecretHash) -> StoreResult<Option<(i64, String)>> {
+    let access = conn
+        .query_row(
+            "SELECT grant_id, client_id FROM access_tokens WHERE token_hash = ?1",
+            [hash.as_bytes()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if access.is_some() {
+        return Ok(access);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT r.grant_id, g.client_id FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
+              WHERE r.token_hash = ?1",
+            [hash.as_bytes()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
