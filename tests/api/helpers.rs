@@ -1,0 +1,405 @@
+//! The test harness: `TestApp` starts doorstep, `Browser` is a cookie-keeping
+//! client with redirects off that reads and submits HTML forms, and
+//! `TestClient` plays an IndieAuth client with PKCE.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use doorstep::app::Application;
+use doorstep::clock::Clock;
+use doorstep::config::Settings;
+use doorstep::owner::password;
+use doorstep::store::{Store, owner};
+use reqwest::header::LOCATION;
+use scraper::{Html, Selector};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tempfile::TempDir;
+use url::Url;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// RFC 7636 Appendix B.
+pub const RFC_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const RFC_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub clock: Clock,
+    pub store: Store,
+    pub settings: Settings,
+    /// A plain client for API calls (no cookies, no redirects).
+    pub api: reqwest::Client,
+    _dir: TempDir,
+}
+
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts doorstep with test settings adjusted by `f`. The issuer is the
+    /// real loopback address and port, so redirects and metadata are true.
+    pub async fn spawn_with(f: impl FnOnce(&mut Settings)) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Bind a port first to learn it, so the issuer can name it.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = probe.local_addr().expect("addr").port();
+        drop(probe);
+        let mut raw = doorstep::config::RawValues::new();
+        raw.insert("listen".into(), format!("127.0.0.1:{port}"));
+        raw.insert(
+            "database".into(),
+            dir.path().join("doorstep.db").display().to_string(),
+        );
+        raw.insert("allow_private_client_fetch".into(), "true".into());
+        raw.insert("name".into(), "Test Owner".into());
+        raw.insert("email".into(), "owner@example.net".into());
+        raw.insert("photo".into(), "https://example.net/photo.jpg".into());
+        let mut settings = Settings::from_raw(&raw).expect("settings");
+        f(&mut settings);
+        let clock = Clock::system();
+        let app = Application::build(settings.clone(), clock.clone()).expect("build");
+        let port = app.port();
+        let store = app.store().clone();
+        tokio::spawn(app.run_until_stopped());
+        let test = TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            clock,
+            store,
+            settings,
+            api: plain_client(),
+            _dir: dir,
+        };
+        test.set_password(PASSWORD).await;
+        test
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn issuer(&self) -> String {
+        self.settings.issuer.to_string()
+    }
+
+    pub fn me(&self) -> String {
+        self.settings.me.as_str().to_owned()
+    }
+
+    pub async fn set_password(&self, pw: &str) {
+        let hashed = password::hash(pw).expect("hash");
+        let now = self.clock.now();
+        self.store
+            .write(move |tx| owner::set_password_hash(tx, &hashed, now))
+            .await
+            .expect("set password");
+    }
+
+    /// A browser that is not signed in yet.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: self.base.clone(),
+        }
+    }
+
+    /// A browser signed in as the owner.
+    pub async fn signed_in_browser(&self) -> Browser {
+        let b = self.browser();
+        let page = b.get("/login").await;
+        assert_eq!(page.status, 200);
+        let resp = b
+            .submit(&page, "form#login", &[("password", PASSWORD)], None)
+            .await;
+        assert_eq!(resp.status, 303, "login failed: {}", resp.body);
+        b
+    }
+
+    /// The whole browser flow, approving everything requested, returning
+    /// the redirect URL the client receives.
+    pub async fn approve(&self, browser: &Browser, auth_query: &str) -> Url {
+        let page = browser.get(&format!("/auth?{auth_query}")).await;
+        assert_eq!(page.status, 200, "consent page: {}", page.body);
+        let resp = browser
+            .submit(&page, "form#consent", &[], Some(("action", "approve")))
+            .await;
+        assert_eq!(resp.status, 303, "{}", resp.body);
+        Url::parse(resp.location.as_deref().expect("location")).expect("redirect url")
+    }
+
+    /// Code from a full approval of `client`'s request for `scope`.
+    pub async fn code_for(&self, client: &TestClient, scope: &str) -> String {
+        let browser = self.signed_in_browser().await;
+        let redirect = self
+            .approve(&browser, &client.auth_query(scope, "state-1"))
+            .await;
+        query_param(&redirect, "code").expect("code in redirect")
+    }
+
+    /// POST a form to doorstep (as a client or resource server would).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).expect("encode");
+        self.api
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Redeems a code at the token endpoint; returns the status and JSON.
+    pub async fn redeem(&self, client: &TestClient, code: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .post_form(
+                "/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("client_id", &client.client_id),
+                    ("redirect_uri", &client.redirect_uri),
+                    ("code_verifier", &client.verifier),
+                ],
+            )
+            .await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A token for `scope` through the whole flow.
+    pub async fn token_for(&self, client: &TestClient, scope: &str) -> serde_json::Value {
+        let code = self.code_for(client, scope).await;
+        let (status, body) = self.redeem(client, &code).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Legacy GET verification: (status, body text).
+    pub async fn verify_get(&self, token: &str, accept: Option<&str>) -> (u16, String) {
+        let mut req = self.api.get(self.url("/token")).bearer_auth(token);
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        let resp = req.send().await.expect("request");
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
+    }
+}
+
+/// An IndieAuth client on loopback with PKCE (S256 by default).
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub verifier: String,
+    pub challenge: String,
+    /// None: send no PKCE at all.
+    pub method: Option<&'static str>,
+}
+
+impl TestClient {
+    /// A client whose redirect is on its own origin (no fetch needed to
+    /// verify it). The port names a client that need not be listening.
+    pub fn new(port: u16) -> TestClient {
+        TestClient {
+            client_id: format!("http://127.0.0.1:{port}/"),
+            redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+            verifier: RFC_VERIFIER.into(),
+            challenge: RFC_CHALLENGE.into(),
+            method: Some("S256"),
+        }
+    }
+
+    pub fn with_verifier(mut self, verifier: &str) -> TestClient {
+        self.verifier = verifier.into();
+        self.challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        self
+    }
+
+    pub fn without_pkce(mut self) -> TestClient {
+        self.method = None;
+        self
+    }
+
+    pub fn auth_params(&self, scope: &str, state: &str) -> Vec<(String, String)> {
+        let mut p = vec![
+            ("response_type".to_string(), "code".to_string()),
+            ("client_id".into(), self.client_id.clone()),
+            ("redirect_uri".into(), self.redirect_uri.clone()),
+            ("state".into(), state.into()),
+        ];
+        if !scope.is_empty() {
+            p.push(("scope".into(), scope.into()));
+        }
+        if let Some(m) = self.method {
+            p.push(("code_challenge".into(), self.challenge.clone()));
+            p.push(("code_challenge_method".into(), m.into()));
+        }
+        p
+    }
+
+    pub fn auth_query(&self, scope: &str, state: &str) -> String {
+        serde_urlencoded::to_string(self.auth_params(scope, state)).expect("encode")
+    }
+}
+
+/// A response as the tests need it.
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    async fn from(resp: reqwest::Response) -> Page {
+        Page {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn html(&self) -> Html {
+        Html::parse_document(&self.body)
+    }
+}
+
+/// Reads a form as a browser would: its action, and the values a browser
+/// would send (hidden and text inputs, checked boxes, selected options).
+pub fn form_fields(page: &Page, selector: &str) -> (String, Vec<(String, String)>) {
+    let doc = page.html();
+    let form_sel = Selector::parse(selector).expect("selector");
+    let form = doc
+        .select(&form_sel)
+        .next()
+        .unwrap_or_else(|| panic!("no {selector} in page: {}", page.body));
+    let action = form.value().attr("action").unwrap_or("").to_owned();
+    let mut fields = Vec::new();
+    let input = Selector::parse("input").expect("selector");
+    for i in form.select(&input) {
+        let v = i.value();
+        let Some(name) = v.attr("name") else { continue };
+        let value = v.attr("value").unwrap_or("").to_owned();
+        match v.attr("type").unwrap_or("text") {
+            "checkbox" | "radio" => {
+                if v.attr("checked").is_some() {
+                    fields.push((name.to_owned(), value));
+                }
+            }
+            "submit" | "button" => {}
+            _ => fields.push((name.to_owned(), value)),
+        }
+    }
+    let select = Selector::parse("select").expect("selector");
+    let option = Selector::parse("option").expect("selector");
+    for s in form.select(&select) {
+        let Some(name) = s.value().attr("name") else {
+            continue;
+        };
+        let opts: Vec<_> = s.select(&option).collect();
+        let chosen = opts
+            .iter()
+            .find(|o| o.value().attr("selected").is_some())
+            .or(opts.first());
+        if let Some(o) = chosen {
+            fields.push((
+                name.to_owned(),
+                o.value().attr("value").unwrap_or("").to_owned(),
+            ));
+        }
+    }
+    (action, fields)
+}
+
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Browser {
+    fn abs(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Page::from(self.http.get(self.abs(path)).send().await.expect("get")).await
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).expect("encode");
+        Page::from(
+            self.http
+                .post(self.abs(path))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("post"),
+        )
+        .await
+    }
+
+    /// Submits the form `selector` of `page`, with `overrides` replacing
+    /// (or adding) fields and `button` as the pressed submit button.
+    pub async fn submit(
+        &self,
+        page: &Page,
+        selector: &str,
+        overrides: &[(&str, &str)],
+        button: Option<(&str, &str)>,
+    ) -> Page {
+        let (action, mut fields) = form_fields(page, selector);
+        for (k, v) in overrides {
+            fields.retain(|(name, _)| name != k);
+            fields.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        if let Some((k, v)) = button {
+            fields.push((k.to_owned(), v.to_owned()));
+        }
+        self.post(&action, &fields).await
+    }
+}
+
+pub fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn query_map(url: &Url) -> HashMap<String, String> {
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
