@@ -4,8 +4,11 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::housekeeping;
 use crate::http::{self, AppState};
+use crate::oauth::introspect::SelfAuthThrottle;
 use crate::owner::throttle::LoginThrottle;
+use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
 use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
@@ -28,6 +31,8 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    clock: Clock,
+    usage: Arc<Usage>,
 }
 
 /// Headers on every response (CONS-9, CONS-10, SEC-6, SEC-9): no framing,
@@ -60,11 +65,14 @@ impl Application {
                 source,
             })?
             .port();
+        let usage = Arc::new(Usage::default());
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
             login_throttle: LoginThrottle::default(),
+            self_auth_throttle: SelfAuthThrottle::default(),
+            usage: usage.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -85,6 +93,8 @@ impl Application {
             port,
             server,
             store,
+            clock,
+            usage,
         })
     }
 
@@ -96,7 +106,20 @@ impl Application {
         &self.store
     }
 
+    /// Serves until stopped, with the housekeeping task (batched last-used
+    /// flushes, periodic purges) beside the server; on the way out, the
+    /// last notes are flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let chores = tokio::spawn(housekeeping::run(
+            self.store.clone(),
+            self.clock.clone(),
+            self.usage.clone(),
+        ));
+        let result = self.server.await;
+        chores.abort();
+        if let Err(e) = self.usage.flush(&self.store).await {
+            tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
+        }
+        result
     }
 }

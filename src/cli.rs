@@ -1,5 +1,6 @@
-//! The command line: `serve`, `password --stdin`, `backup`, and one flag per
-//! configuration key (flags override the file and the environment).
+//! The command line: `serve`, `password --stdin`, `backup`, `tokens`,
+//! `resource-server`, and one flag per configuration key (flags override
+//! the file and the environment).
 
 use crate::config::RawValues;
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +36,36 @@ pub enum Command {
     },
     /// Write a consistent copy of the database to FILE
     Backup { file: PathBuf },
+    /// List or revoke the apps that hold tokens
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+    },
+    /// Create, list or revoke the secrets resource servers introspect with
+    #[command(name = "resource-server")]
+    ResourceServer {
+        #[command(subcommand)]
+        action: ResourceServerAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensAction {
+    /// Every grant with live tokens: id, app, scopes, granted, last used, expires
+    List,
+    /// Revoke a grant and every token it produced (takes effect at once,
+    /// also in a running server)
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceServerAction {
+    /// Create a secret for NAME and print it once (only its hash is kept)
+    Add { name: String },
+    /// List the resource servers
+    List,
+    /// Revoke a resource server's secret
+    Revoke { id: i64 },
 }
 
 /// One flag per configuration key; see `config::KEYS`.

@@ -9,13 +9,17 @@
 //! redirect URIs, scopes, PKCE values, secrets — and reach SQLite only
 //! through `store`, which runs all SQL off the async workers. `views`
 //! holds the askama page structs; `clock` is the one reader of the wall
-//! clock; `cli` and `telemetry` serve the binary.
+//! clock; `housekeeping` runs the periodic chores (flushing batched "last
+//! used" times, purging what has expired); `cli`, `admin` (the owner's
+//! commands) and `telemetry` serve the binary.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod housekeeping;
 pub mod http;
 pub mod oauth;
 pub mod owner;

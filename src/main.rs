@@ -2,6 +2,7 @@
 //! logging, and dispatch. Everything else lives in the library.
 
 use clap::Parser;
+use doorstep::admin;
 use doorstep::app::Application;
 use doorstep::cli::{Cli, Command};
 use doorstep::clock::Clock;
@@ -36,6 +37,10 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Password { stdin } => set_password(&settings, *stdin),
         Command::Backup { file } => backup(&settings, file),
+        Command::Tokens { action } => admin::tokens(&settings, action, Clock::system().now()),
+        Command::ResourceServer { action } => {
+            admin::resource_servers(&settings, action, Clock::system().now())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -96,6 +96,32 @@ pub struct ExemptionRow {
     pub since: String,
 }
 
+/// One app the owner signed in to (SEC-22).
+pub struct GrantRow {
+    pub id: i64,
+    pub app_name: String,
+    pub client_id: String,
+    pub logo_url: Option<String>,
+    pub scopes: Vec<String>,
+    pub granted: String,
+    pub last_used: String,
+    pub expires: String,
+}
+
+pub struct EventRow {
+    pub at: String,
+    pub what: String,
+    pub client_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub struct ResourceServerRow {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct Dashboard<'a> {
@@ -105,6 +131,41 @@ pub struct Dashboard<'a> {
     pub serves_homepage: bool,
     pub link_tags: &'a str,
     pub pkce_exemptions: Vec<ExemptionRow>,
+    pub grants: Vec<GrantRow>,
+    pub resource_servers: Vec<ResourceServerRow>,
+    pub introspection_endpoint: &'a str,
+    pub events: Vec<EventRow>,
+}
+
+/// Shown once, right after the owner creates a resource-server secret.
+#[derive(Template)]
+#[template(path = "resource_server_created.html")]
+pub struct ResourceServerCreated<'a> {
+    pub footer_host: &'a str,
+    pub name: &'a str,
+    pub secret: &'a str,
+    pub introspection_endpoint: &'a str,
+}
+
+/// Words for an event kind in the owner's activity log.
+pub fn describe_event(kind: &str) -> String {
+    match kind {
+        "approved" => "Approved a request".into(),
+        "signed_in" => "Signed in to an app".into(),
+        "token_issued" => "Granted access".into(),
+        "revoked" => "Revoked access".into(),
+        "refresh_reused" => "Revoked access: a used refresh token came back".into(),
+        "code_replayed" => "Revoked access: a used code came back".into(),
+        "denied" => "Denied a request".into(),
+        "login" => "Signed in to doorstep".into(),
+        "password_set" => "Password set".into(),
+        "resource_server_added" => "Resource-server secret created".into(),
+        "resource_server_revoked" => "Resource-server secret revoked".into(),
+        "pkce_exemption_added" => "Allowed an app without PKCE".into(),
+        "pkce_exemption_removed" => "Withdrew a PKCE exemption".into(),
+        "pkce_refused" => "Refused an app without PKCE".into(),
+        other => other.replace('_', " "),
+    }
 }
 
 /// A date for people: `2026-11-21 08:34 UTC`.

@@ -467,6 +467,7 @@ pub async fn consent(
                 &Approval {
                     client_id: request.redirect.client_id(),
                     client_name: client.name.as_deref(),
+                    client_logo: client.logo_url.as_deref(),
                     redirect_uri: request.redirect.redirect_uri().as_str(),
                     scope: &granted,
                     pkce: request.pkce.as_ref(),

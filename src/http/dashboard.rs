@@ -1,14 +1,25 @@
-//! The owner's dashboard: the link tags for their homepage, and the apps
-//! they allowed to sign in without PKCE (withdrawable).
+//! The owner's dashboard (SEC-22; issue 4, item 7): the link tags for their
+//! homepage, every app with live access (name, logo, scopes, when granted,
+//! last used, expiry) with a revoke button each and one for all, the
+//! resource-server secrets for introspection, the apps allowed without
+//! PKCE, and the recent activity. Every form that changes anything carries
+//! the session's CSRF token and is refused without it (SEC-5).
 
 use super::AppState;
 use super::respond::{body_text, error_page, html, internal_error_page, see_other};
 use super::session;
+use crate::domain::Secret;
 use crate::oauth::Params;
-use crate::store::{clients, events};
-use crate::views::{Dashboard, ExemptionRow, format_time};
+use crate::store::{clients, events, resource_servers, tokens};
+use crate::views::{
+    Dashboard, EventRow, ExemptionRow, GrantRow, ResourceServerCreated, ResourceServerRow,
+    describe_event, format_time,
+};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+
+/// Activity entries shown.
+const RECENT_EVENTS: usize = 30;
 
 /// The `<link>` tags the owner puts on their homepage (DISC-13, DISC-14).
 pub fn link_tags(s: &crate::config::Settings) -> String {
@@ -27,17 +38,78 @@ pub fn link_tags(s: &crate::config::Settings) -> String {
     out
 }
 
+fn when(t: Option<i64>, none: &str) -> String {
+    t.map(format_time).unwrap_or_else(|| none.to_owned())
+}
+
+struct Loaded {
+    exemptions: Vec<(String, i64)>,
+    grants: Vec<tokens::GrantSummary>,
+    servers: Vec<resource_servers::ResourceServer>,
+    events: Vec<events::Event>,
+}
+
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let owner = match session::owner(&req, &state).await {
         Ok(Some(o)) => o,
         Ok(None) => return see_other("/login"),
         Err(e) => return internal_error_page(&state, &e),
     };
-    let exemptions = match state.store.read(clients::pkce_exemptions).await {
-        Ok(e) => e,
+    let now = state.now();
+    let loaded = state
+        .store
+        .read(move |c| {
+            Ok(Loaded {
+                exemptions: clients::pkce_exemptions(c)?,
+                grants: tokens::active_grants(c, now)?,
+                servers: resource_servers::list(c)?,
+                events: events::recent(c, RECENT_EVENTS)?,
+            })
+        })
+        .await;
+    let loaded = match loaded {
+        Ok(l) => l,
         Err(e) => return internal_error_page(&state, &e),
     };
+    let usage = &state.usage;
+    let grants = loaded
+        .grants
+        .into_iter()
+        .map(|g| {
+            // Unflushed uses are newer than the stored time (`store::usage`).
+            let last_used = match (g.last_used_at, usage.pending_grant(g.id)) {
+                (a, None) => a,
+                (None, b) => b,
+                (Some(a), Some(b)) => Some(a.max(b)),
+            };
+            GrantRow {
+                id: g.id,
+                app_name: g.client_name.clone().unwrap_or_else(|| g.client_id.clone()),
+                logo_url: g.client_logo,
+                scopes: g.scope.split(' ').map(str::to_owned).collect(),
+                granted: format_time(g.created_at),
+                last_used: when(last_used, "never"),
+                expires: when(g.expires_at, "when revoked"),
+                client_id: g.client_id,
+            }
+        })
+        .collect();
+    let resource_servers = loaded
+        .servers
+        .into_iter()
+        .filter(|s| s.revoked_at.is_none())
+        .map(|s| ResourceServerRow {
+            last_used: when(
+                usage.pending_resource_server(s.id).or(s.last_used_at),
+                "never",
+            ),
+            id: s.id,
+            name: s.name,
+            created: format_time(s.created_at),
+        })
+        .collect();
     let tags = link_tags(&state.settings);
+    let introspection_endpoint = state.settings.endpoint("introspect");
     html(
         StatusCode::OK,
         &Dashboard {
@@ -46,15 +118,53 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             csrf: &owner.csrf(),
             serves_homepage: state.settings.serves_homepage(),
             link_tags: &tags,
-            pkce_exemptions: exemptions
+            pkce_exemptions: loaded
+                .exemptions
                 .into_iter()
                 .map(|(client_id, at)| ExemptionRow {
                     client_id,
                     since: format_time(at),
                 })
                 .collect(),
+            grants,
+            resource_servers,
+            introspection_endpoint: &introspection_endpoint,
+            events: loaded
+                .events
+                .into_iter()
+                .map(|e| EventRow {
+                    at: format_time(e.at),
+                    what: describe_event(&e.kind),
+                    client_id: e.client_id,
+                    detail: e.detail,
+                })
+                .collect(),
         },
     )
+}
+
+/// The form's fields, if it comes from the signed-in owner with the right
+/// CSRF token; otherwise the page to answer with (403, nothing changed).
+async fn owner_form(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<Params, HttpResponse> {
+    let params = Params::parse(body_text(body));
+    match session::owner(req, state).await {
+        Ok(Some(o)) if o.csrf_ok(params.get("csrf").ok().flatten()) => Ok(params),
+        Ok(_) => Err(error_page(
+            state,
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "Reload the dashboard and try again.",
+        )),
+        Err(e) => Err(internal_error_page(state, &e)),
+    }
+}
+
+fn id_param(params: &Params, name: &'static str) -> Option<i64> {
+    params.get(name).ok().flatten()?.parse().ok()
 }
 
 pub async fn remove_pkce_exemption(
@@ -62,19 +172,10 @@ pub async fn remove_pkce_exemption(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = Params::parse(body_text(&body));
-    match session::owner(&req, &state).await {
-        Ok(Some(o)) if o.csrf_ok(params.get("csrf").ok().flatten()) => {}
-        Ok(_) => {
-            return error_page(
-                &state,
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "Reload the dashboard and try again.",
-            );
-        }
-        Err(e) => return internal_error_page(&state, &e),
-    }
+    let params = match owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
     let client_id = params
         .get("client_id")
         .ok()
@@ -87,6 +188,146 @@ pub async fn remove_pkce_exemption(
         .write(move |tx| {
             if clients::remove_pkce_exemption(tx, &client_id)? {
                 events::record(tx, now, "pkce_exemption_removed", Some(&client_id), None)?;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => see_other("/dashboard"),
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+/// Revokes one grant: every token it produced stops working at once.
+pub async fn revoke_grant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let Some(id) = id_param(&params, "grant") else {
+        return see_other("/dashboard");
+    };
+    let now = state.now();
+    let result = state
+        .store
+        .write(move |tx| {
+            if tokens::revoke_grant(tx, id, now)? {
+                let client = tokens::grant_client(tx, id)?;
+                events::record(
+                    tx,
+                    now,
+                    "revoked",
+                    client.as_deref(),
+                    Some("on the dashboard"),
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => see_other("/dashboard"),
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+/// Revokes every grant (for example after losing a device).
+pub async fn revoke_all(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(resp) = owner_form(&req, &state, &body).await {
+        return resp;
+    }
+    let now = state.now();
+    let result = state
+        .store
+        .write(move |tx| {
+            for (_, client) in tokens::revoke_all_grants(tx, now)? {
+                events::record(
+                    tx,
+                    now,
+                    "revoked",
+                    Some(&client),
+                    Some("all apps, on the dashboard"),
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+    match result {
+        Ok(()) => see_other("/dashboard"),
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+/// Creates a resource-server secret and shows it once (only its hash is
+/// kept, VER-4 a). The page answers the POST directly: the secret never
+/// travels in a URL.
+pub async fn add_resource_server(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let name = params
+        .get("name")
+        .ok()
+        .flatten()
+        .map(|n| n.trim().chars().take(100).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "resource server".to_owned());
+    let secret = Secret::generate();
+    let hash = secret.hash();
+    let now = state.now();
+    let stored_name = name.clone();
+    let result = state
+        .store
+        .write(move |tx| {
+            resource_servers::create(tx, &stored_name, &hash, now)?;
+            events::record(tx, now, "resource_server_added", None, Some(&stored_name))
+        })
+        .await;
+    if let Err(e) = result {
+        return internal_error_page(&state, &e);
+    }
+    let introspection_endpoint = state.settings.endpoint("introspect");
+    html(
+        StatusCode::OK,
+        &ResourceServerCreated {
+            footer_host: state.footer_host(),
+            name: &name,
+            secret: secret.expose(),
+            introspection_endpoint: &introspection_endpoint,
+        },
+    )
+}
+
+pub async fn revoke_resource_server(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = match owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let Some(id) = id_param(&params, "id") else {
+        return see_other("/dashboard");
+    };
+    let now = state.now();
+    let result = state
+        .store
+        .write(move |tx| {
+            if let Some(name) = resource_servers::revoke(tx, id, now)? {
+                events::record(tx, now, "resource_server_revoked", None, Some(&name))?;
             }
             Ok(())
         })

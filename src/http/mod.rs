@@ -6,15 +6,20 @@ mod authorize;
 mod dashboard;
 pub use dashboard::link_tags;
 mod discovery;
+mod introspect;
 mod login;
 mod respond;
+mod revoke;
 mod session;
 mod token;
+mod userinfo;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::oauth::introspect::SelfAuthThrottle;
 use crate::owner::throttle::LoginThrottle;
 use crate::store::Store;
+use crate::store::usage::Usage;
 use actix_web::web;
 use std::sync::Arc;
 
@@ -24,6 +29,11 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
+    /// SEC-16 for introspection's self-auth fallback.
+    pub self_auth_throttle: SelfAuthThrottle,
+    /// Batched "last used" of grants and resource servers; flushed by the
+    /// housekeeping task.
+    pub usage: Arc<Usage>,
 }
 
 impl AppState {
@@ -61,6 +71,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/dashboard/pkce/remove",
             web::post().to(dashboard::remove_pkce_exemption),
         )
+        .route(
+            "/dashboard/grants/revoke",
+            web::post().to(dashboard::revoke_grant),
+        )
+        .route(
+            "/dashboard/grants/revoke-all",
+            web::post().to(dashboard::revoke_all),
+        )
+        .route(
+            "/dashboard/resource-servers",
+            web::post().to(dashboard::add_resource_server),
+        )
+        .route(
+            "/dashboard/resource-servers/revoke",
+            web::post().to(dashboard::revoke_resource_server),
+        )
         .route("/token", web::get().to(token::verify))
-        .route("/token", web::post().to(token::post));
+        .route("/token", web::post().to(token::post))
+        .route("/introspect", web::post().to(introspect::post))
+        .route("/revoke", web::post().to(revoke::post))
+        .route("/userinfo", web::get().to(userinfo::get));
 }

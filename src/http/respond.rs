@@ -125,3 +125,43 @@ pub fn is_form(req: &actix_web::HttpRequest) -> bool {
 pub fn body_text(body: &[u8]) -> &str {
     std::str::from_utf8(body).unwrap_or("")
 }
+
+/// An RFC 6750 §3 challenge: `WWW-Authenticate: Bearer`, with `error` (and
+/// the `scope` needed) when the request carried a token. A small JSON body
+/// names the error too (VER-L2); nothing else is said.
+pub fn bearer_challenge(
+    status: StatusCode,
+    error: Option<&str>,
+    scope: Option<&str>,
+) -> HttpResponse {
+    let challenge = match (error, scope) {
+        (Some(e), Some(s)) => format!("Bearer error=\"{e}\", scope=\"{s}\""),
+        (Some(e), None) => format!("Bearer error=\"{e}\""),
+        (None, _) => "Bearer".to_owned(),
+    };
+    let mut b = no_store(HttpResponse::build(status));
+    b.insert_header((header::WWW_AUTHENTICATE, challenge));
+    match error {
+        Some(e) => b
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(serde_json::json!({ "error": e }).to_string()),
+        None => b.finish(),
+    }
+}
+
+/// 503 with `Retry-After` (REV-7) when the database fails; the cause is
+/// logged, never shown.
+pub fn unavailable(err: &dyn std::error::Error) -> HttpResponse {
+    log_chain(err);
+    no_store(HttpResponse::ServiceUnavailable())
+        .insert_header((header::RETRY_AFTER, "5"))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(
+            OAuthError::new(
+                crate::oauth::ErrorCode::TemporarilyUnavailable,
+                "try again in a moment",
+            )
+            .to_json()
+            .to_string(),
+        )
+}

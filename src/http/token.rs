@@ -4,18 +4,19 @@
 //! `Cache-Control: no-store` and `Pragma: no-cache` (REDT-6).
 
 use super::AppState;
-use super::respond::{body_text, is_form, json, log_chain, no_store, oauth_error};
-use crate::domain::Secret;
+use super::respond::{
+    bearer_challenge, body_text, is_form, json, log_chain, no_store, oauth_error, unavailable,
+};
+use crate::domain::SecretHash;
+use crate::oauth::revoke::{RevokeRequest, RevokedBy};
 use crate::oauth::token::{self, CodeRedemption, Endpoint, Redeemed, RefreshRequest};
-use crate::oauth::verify::{accept_prefers_json, bearer, find_access_token};
+use crate::oauth::verify::{accept_prefers_json, bearer};
 use crate::oauth::{ErrorCode, OAuthError, Params};
-use crate::store::{events, tokens};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json as json_value;
 
-fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+pub(super) fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -36,7 +37,10 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
             ));
         }
         return match params.get("action") {
-            Ok(Some("revoke")) => revoke(&state, &params).await,
+            Ok(Some("revoke")) => match RevokeRequest::parse(&params) {
+                Ok(r) => super::revoke::run(&state, r, RevokedBy::AppLegacy).await,
+                Err(e) => oauth_error(&e),
+            },
             _ => oauth_error(&OAuthError::invalid_request(
                 "the only supported action is revoke",
             )),
@@ -98,91 +102,63 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     }
 }
 
-/// REV-L1 / RFC 7009: revoke the grant behind an access or refresh token.
-/// Unknown tokens are fine (200); a missing token is `invalid_request`.
-pub async fn revoke(state: &AppState, params: &Params) -> HttpResponse {
-    let presented = match params.get("token") {
-        Ok(Some(t)) => t.to_owned(),
-        Ok(None) => return oauth_error(&OAuthError::invalid_request("token is required")),
-        Err(e) => return oauth_error(&e.into()),
-    };
-    let hash = Secret::from_presented(&presented).hash();
-    let now = state.now();
-    let result = state
-        .store
-        .write(move |tx| {
-            if let Some((grant, client)) = tokens::grant_of_token(tx, &hash)?
-                && tokens::revoke_grant(tx, grant, now)?
-            {
-                events::record(tx, now, "revoked", Some(&client), Some("by the app"))?;
-            }
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => no_store(HttpResponse::Ok()).finish(),
-        Err(e) => {
-            log_chain(&e);
-            oauth_error(&OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "try again later",
-            ))
-        }
-    }
-}
-
-fn unauthorized(error: Option<&str>) -> HttpResponse {
-    let challenge = match error {
-        Some(e) => format!("Bearer error=\"{e}\""),
-        None => "Bearer".to_owned(),
-    };
-    let mut b = no_store(HttpResponse::Unauthorized());
-    b.insert_header((header::WWW_AUTHENTICATE, challenge));
-    match error {
-        Some(e) => b
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(json_value!({ "error": e }).to_string()),
-        None => b.finish(),
-    }
-}
-
 /// VER-L1..L5 with SPEC's decision on VER-L5: JSON when `Accept` asks for
-/// it, form-encoded otherwise. Only a token in the `Authorization` header
-/// counts (VER-L4).
+/// it, form-encoded otherwise (micropub-express parses the body as a query
+/// string and sends no `Accept`). Only a token in the `Authorization`
+/// header counts (VER-L4). The lookup runs on this worker thread through
+/// the hot-path view (`store::live`), and "last used" is only noted in
+/// memory (`store::usage`).
 pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(presented) = bearer(header_str(&req, header::AUTHORIZATION)).map(str::to_owned) else {
-        return unauthorized(None);
+    let Some(presented) = bearer(header_str(&req, header::AUTHORIZATION)) else {
+        return bearer_challenge(StatusCode::UNAUTHORIZED, None, None);
     };
     let now = state.now();
-    let found = state
+    let t = match state
         .store
-        .read(move |c| find_access_token(c, &presented, now))
-        .await;
-    let t = match found {
+        .live_access_token(&SecretHash::of(presented), now)
+    {
         Ok(Some(t)) => t,
-        Ok(None) => return unauthorized(Some("invalid_token")),
-        Err(e) => {
-            log_chain(&e);
-            return no_store(HttpResponse::ServiceUnavailable()).finish();
+        Ok(None) => {
+            return bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None);
         }
+        Err(e) => return unavailable(&e),
     };
+    state.usage.note_grant(t.grant_id, now);
     if accept_prefers_json(header_str(&req, header::ACCEPT)) {
         json(
             StatusCode::OK,
-            &json_value!({
-                "me": t.me, "client_id": t.client_id, "scope": t.scope,
-                "issued_at": t.issued_at, "active": true,
-            }),
+            &LegacyVerification {
+                me: &t.me,
+                client_id: &t.client_id,
+                scope: &t.scope,
+                issued_at: t.issued_at,
+                exp: t.expires_at,
+                active: true,
+            },
         )
     } else {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("me", &t.me)
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("me", &t.me)
             .append_pair("client_id", &t.client_id)
             .append_pair("scope", &t.scope)
-            .append_pair("issued_at", &t.issued_at.to_string())
-            .finish();
+            .append_pair("issued_at", &t.issued_at.to_string());
+        if let Some(exp) = t.expires_at {
+            form.append_pair("exp", &exp.to_string());
+        }
         no_store(HttpResponse::Ok())
             .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .body(body)
+            .body(form.finish())
     }
+}
+
+/// VER-L1: `{me, client_id, scope}` plus the optional members.
+#[derive(serde::Serialize)]
+struct LegacyVerification<'a> {
+    me: &'a str,
+    client_id: &'a str,
+    scope: &'a str,
+    issued_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    active: bool,
 }

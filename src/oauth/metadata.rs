@@ -25,6 +25,15 @@ pub fn document(settings: &Settings) -> Value {
         "code_challenge_methods_supported": methods,
         "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported": ["none"],
+        // VER-1, DISC-5. VER-4: no registered auth-method value exists for
+        // a bearer secret, so `introspection_endpoint_auth_methods_supported`
+        // is left out and the method is described in the README.
+        "introspection_endpoint": settings.endpoint("introspect"),
+        // DISC-6: public clients revoke without authenticating.
+        "revocation_endpoint": settings.endpoint("revoke"),
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        // UINFO-1, DISC-11.
+        "userinfo_endpoint": settings.endpoint("userinfo"),
         "service_documentation": "https://indieauth.spec.indieweb.org/",
     })
 }

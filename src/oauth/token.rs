@@ -74,6 +74,8 @@ pub struct ProfileResponse {
 pub struct Approval<'a> {
     pub client_id: &'a ClientId,
     pub client_name: Option<&'a str>,
+    /// Shown on the dashboard; only an http(s) URL is kept.
+    pub client_logo: Option<&'a str>,
     pub redirect_uri: &'a str,
     pub scope: &'a ScopeSet,
     pub pkce: Option<&'a (CodeChallenge, PkceMethod)>,
@@ -101,6 +103,10 @@ pub fn issue_code(
         &codes::CodeRecord {
             client_id: a.client_id.as_str().to_owned(),
             client_name: a.client_name.map(str::to_owned),
+            client_logo: a
+                .client_logo
+                .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+                .map(str::to_owned),
             redirect_uri: a.redirect_uri.to_owned(),
             scope: a.scope.to_string(),
             me: settings.me.as_str().to_owned(),
@@ -250,6 +256,7 @@ pub fn redeem_code(
                 &tokens::NewGrant {
                     client_id: &code.client_id,
                     client_name: code.client_name.as_deref(),
+                    client_logo: code.client_logo.as_deref(),
                     redirect_uri: &code.redirect_uri,
                     scope: &code.scope,
                     me: &code.me,

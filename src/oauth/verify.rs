@@ -1,10 +1,6 @@
-//! Token verification for resource servers: looking a bearer token up, and
-//! deciding the legacy GET's answer format (VER-L*).
-
-use crate::clock::UnixTime;
-use crate::domain::Secret;
-use crate::store::{StoreResult, tokens};
-use rusqlite::Connection;
+//! Token verification for resource servers: reading the bearer token, and
+//! deciding the legacy GET's answer format (VER-L*). The lookup itself is
+//! the hot path in `store::live`.
 
 /// The bearer token from an `Authorization` header value, if it is one.
 /// The scheme is case-insensitive (RFC 7235 §2.1).
@@ -16,15 +12,6 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
     }
     let token = token.trim();
     (!token.is_empty()).then_some(token)
-}
-
-/// The live access token behind `presented`, if any.
-pub fn find_access_token(
-    conn: &Connection,
-    presented: &str,
-    now: UnixTime,
-) -> StoreResult<Option<tokens::ActiveToken>> {
-    tokens::find_active_access_token(conn, &Secret::from_presented(presented).hash(), now)
 }
 
 /// SPEC decision on VER-L5: JSON only when `Accept` asks for JSON

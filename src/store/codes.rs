@@ -10,6 +10,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 pub struct CodeRecord {
     pub client_id: String,
     pub client_name: Option<String>,
+    /// The logo shown at consent (http/https only), for the dashboard.
+    pub client_logo: Option<String>,
     pub redirect_uri: String,
     pub scope: String,
     pub me: String,
@@ -23,8 +25,8 @@ pub struct CodeRecord {
 pub fn insert(tx: &Transaction<'_>, hash: &SecretHash, c: &CodeRecord) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO codes (code_hash, client_id, client_name, redirect_uri, scope, me, code_challenge,
-                            code_challenge_method, access_lifetime, issued_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                            code_challenge_method, access_lifetime, issued_at, expires_at, client_logo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             hash.as_bytes(),
             c.client_id,
@@ -36,7 +38,8 @@ pub fn insert(tx: &Transaction<'_>, hash: &SecretHash, c: &CodeRecord) -> StoreR
             c.code_challenge_method,
             c.access_lifetime,
             c.issued_at,
-            c.expires_at
+            c.expires_at,
+            c.client_logo
         ],
     )?;
     Ok(())
@@ -49,7 +52,7 @@ pub fn take(tx: &Transaction<'_>, hash: &SecretHash) -> StoreResult<Option<CodeR
     let found = tx
         .query_row(
             "SELECT client_id, client_name, redirect_uri, scope, me, code_challenge,
-                    code_challenge_method, access_lifetime, issued_at, expires_at
+                    code_challenge_method, access_lifetime, issued_at, expires_at, client_logo
              FROM codes WHERE code_hash = ?1",
             [hash.as_bytes()],
             |r| {
@@ -64,6 +67,7 @@ pub fn take(tx: &Transaction<'_>, hash: &SecretHash) -> StoreResult<Option<CodeR
                     access_lifetime: r.get(7)?,
                     issued_at: r.get(8)?,
                     expires_at: r.get(9)?,
+                    client_logo: r.get(10)?,
                 })
             },
         )

@@ -6,7 +6,10 @@ use super::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::path::Path;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_grant_logo.sql"),
+];
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;

@@ -11,11 +11,14 @@
 pub mod clients;
 pub mod codes;
 pub mod events;
+pub mod live;
 mod migrate;
 pub mod owner;
 pub mod pending;
+pub mod resource_servers;
 pub mod sessions;
 pub mod tokens;
+pub mod usage;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -50,6 +53,9 @@ pub struct Store {
 }
 
 struct Inner {
+    /// Tells this store's per-thread hot-path views (`live`) apart from
+    /// another store's on the same thread (tests run many servers).
+    id: u64,
     path: PathBuf,
     writer: Mutex<Connection>,
     /// Idle read connections, reused; a new one is opened when all are busy.
@@ -73,6 +79,12 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A process-unique number per opened store (not a handle to anything).
+fn next_store_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Store {
     /// Opens (creating if needed) the database and applies migrations.
     /// Runs at start-up, before the listener binds.
@@ -81,6 +93,7 @@ impl Store {
         migrate::apply(&mut writer, path)?;
         Ok(Store {
             inner: Arc::new(Inner {
+                id: next_store_id(),
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 pub struct NewGrant<'a> {
     pub client_id: &'a str,
     pub client_name: Option<&'a str>,
+    pub client_logo: Option<&'a str>,
     pub redirect_uri: &'a str,
     pub scope: &'a str,
     pub me: &'a str,
@@ -18,9 +19,9 @@ pub struct NewGrant<'a> {
 
 pub fn create_grant(tx: &Transaction<'_>, g: &NewGrant<'_>, now: UnixTime) -> StoreResult<i64> {
     tx.execute(
-        "INSERT INTO grants (client_id, client_name, redirect_uri, scope, me, created_at, access_lifetime)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![g.client_id, g.client_name, g.redirect_uri, g.scope, g.me, now, g.access_lifetime],
+        "INSERT INTO grants (client_id, client_name, redirect_uri, scope, me, created_at, access_lifetime, client_logo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![g.client_id, g.client_name, g.redirect_uri, g.scope, g.me, now, g.access_lifetime, g.client_logo],
     )?;
     Ok(tx.last_insert_rowid())
 }
@@ -118,6 +119,7 @@ pub struct GrantSummary {
     pub id: i64,
     pub client_id: String,
     pub client_name: Option<String>,
+    pub client_logo: Option<String>,
     pub scope: String,
     pub created_at: UnixTime,
     pub last_used_at: Option<UnixTime>,
@@ -128,7 +130,7 @@ pub struct GrantSummary {
 /// Grants that still have a live access or refresh token.
 pub fn active_grants(conn: &Connection, now: UnixTime) -> StoreResult<Vec<GrantSummary>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT g.id, g.client_id, g.client_name, g.scope, g.created_at, g.last_used_at,
+        "SELECT g.id, g.client_id, g.client_name, g.scope, g.created_at, g.last_used_at, g.client_logo,
                 (SELECT CASE WHEN COUNT(*) > COUNT(expires_at) THEN NULL ELSE MAX(expires_at) END
                    FROM access_tokens t
                   WHERE t.grant_id = g.id AND t.revoked_at IS NULL
@@ -149,7 +151,8 @@ pub fn active_grants(conn: &Connection, now: UnixTime) -> StoreResult<Vec<GrantS
             scope: r.get(3)?,
             created_at: r.get(4)?,
             last_used_at: r.get(5)?,
-            expires_at: r.get(6)?,
+            client_logo: r.get(6)?,
+            expires_at: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -269,4 +272,28 @@ pub fn grant_of_token(conn: &Connection, hash: &SecretHash) -> StoreResult<Optio
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+/// Whether a refresh token with this hash exists at all (VER-2: the
+/// introspection search covers every token type).
+pub fn is_refresh_token(conn: &Connection, hash: &SecretHash) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM refresh_tokens WHERE token_hash = ?1")?
+        .query_row([hash.as_bytes()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Revokes every live grant (the dashboard's "revoke all"); returns the
+/// client of each grant that was revoked.
+pub fn revoke_all_grants(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<Vec<(i64, String)>> {
+    let live: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT id, client_id FROM grants WHERE revoked_at IS NULL")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (id, _) in &live {
+        revoke_grant(tx, *id, now)?;
+    }
+    Ok(live)
 }

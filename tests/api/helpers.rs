@@ -403,3 +403,162 @@ pub fn query_map(url: &Url) -> HashMap<String, String> {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
+
+// ---- Token lifecycle helpers (issue 4) ----------------------------------
+
+/// A response reduced to what the token tests look at.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub async fn from(resp: reqwest::Response) -> Answer {
+        Answer {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+impl TestApp {
+    /// The browser flow with form fields overridden (e.g. the lifetime).
+    pub async fn approve_with(
+        &self,
+        browser: &Browser,
+        auth_query: &str,
+        overrides: &[(&str, &str)],
+    ) -> Url {
+        let page = browser.get(&format!("/auth?{auth_query}")).await;
+        assert_eq!(page.status, 200, "consent page: {}", page.body);
+        let resp = browser
+            .submit(
+                &page,
+                "form#consent",
+                overrides,
+                Some(("action", "approve")),
+            )
+            .await;
+        assert_eq!(resp.status, 303, "{}", resp.body);
+        Url::parse(resp.location.as_deref().expect("location")).expect("redirect url")
+    }
+
+    /// A token whose lifetime the owner chose on the consent page
+    /// (`"never"` or seconds).
+    pub async fn token_with_lifetime(
+        &self,
+        client: &TestClient,
+        scope: &str,
+        lifetime: &str,
+    ) -> serde_json::Value {
+        let browser = self.signed_in_browser().await;
+        let redirect = self
+            .approve_with(
+                &browser,
+                &client.auth_query(scope, "state-1"),
+                &[("lifetime", lifetime)],
+            )
+            .await;
+        let code = query_param(&redirect, "code").expect("code");
+        let (status, body) = self.redeem(client, &code).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// `grant_type=refresh_token` (REF-2), with an optional narrower scope.
+    pub async fn refresh(
+        &self,
+        client_id: &str,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Answer {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        Answer::from(self.post_form("/token", &form).await).await
+    }
+
+    /// `POST /introspect` with an optional bearer and a form body.
+    pub async fn introspect(&self, bearer: Option<&str>, form: &[(&str, &str)]) -> Answer {
+        let mut req = self
+            .api
+            .post(self.url("/introspect"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("encode"));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        Answer::from(req.send().await.expect("request")).await
+    }
+
+    /// `POST /revoke` (RFC 7009).
+    pub async fn revoke(&self, form: &[(&str, &str)]) -> Answer {
+        Answer::from(self.post_form("/revoke", form).await).await
+    }
+
+    /// `GET /userinfo` with an optional bearer.
+    pub async fn userinfo(&self, bearer: Option<&str>) -> Answer {
+        let mut req = self.api.get(self.url("/userinfo"));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        Answer::from(req.send().await.expect("request")).await
+    }
+
+    /// A resource-server secret, created as `doorstep resource-server add`
+    /// does (the CLI itself is tested in `cli_tokens`).
+    pub async fn resource_server_secret(&self, name: &str) -> String {
+        let secret = doorstep::domain::Secret::generate();
+        let hash = secret.hash();
+        let name = name.to_owned();
+        let now = self.clock.now();
+        self.store
+            .write(move |tx| doorstep::store::resource_servers::create(tx, &name, &hash, now))
+            .await
+            .expect("create resource server");
+        secret.expose().to_owned()
+    }
+
+    /// Whether introspection with a resource-server secret says active.
+    pub async fn is_active(&self, token: &str) -> bool {
+        let secret = self.resource_server_secret("checker").await;
+        let a = self.introspect(Some(&secret), &[("token", token)]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()["active"] == serde_json::Value::Bool(true)
+    }
+
+    /// Runs the `doorstep` binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_doorstep"))
+            .arg("--database")
+            .arg(&self.settings.database)
+            .args(args)
+            .env_remove("DOORSTEP_CONFIG")
+            .env("DOORSTEP_LOG", "warn")
+            .output()
+            .expect("run doorstep")
+    }
+}
+
+pub fn str_of(v: &serde_json::Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key} in {v}"))
+        .to_owned()
+}

@@ -5,4 +5,11 @@
 
 mod helpers;
 
+mod cli_tokens;
+mod dashboard;
 mod flow;
+mod introspection;
+mod legacy_verify;
+mod refresh;
+mod revocation;
+mod userinfo;

@@ -1,0 +1,160 @@
+//! The owner's command-line tools beside `serve` (issue 4, item 7):
+//! `doorstep tokens list|revoke ID` and `doorstep resource-server
+//! add NAME|list|revoke ID`. They open the same database as the server, in
+//! this process; a running server notices the change on its next request
+//! (`store::live` watches `PRAGMA data_version`). Output is plain text for
+//! people; errors are returned as messages for `main` to print.
+
+use crate::cli::{ResourceServerAction, TokensAction};
+use crate::clock::UnixTime;
+use crate::config::Settings;
+use crate::domain::Secret;
+use crate::store::{Store, StoreError, events, resource_servers, tokens};
+use crate::views::format_time;
+
+fn chain(e: &StoreError) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+fn or_dash(t: Option<UnixTime>, none: &str) -> String {
+    t.map(format_time).unwrap_or_else(|| none.to_owned())
+}
+
+pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Result<(), String> {
+    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    match action {
+        TokensAction::List => {
+            let grants = store
+                .read_now(|c| tokens::active_grants(c, now))
+                .map_err(|e| chain(&e))?;
+            if grants.is_empty() {
+                println!("No app holds a live token.");
+                return Ok(());
+            }
+            println!("ID\tAPP\tSCOPE\tGRANTED\tLAST USED\tEXPIRES");
+            for g in grants {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    g.id,
+                    g.client_name.as_deref().unwrap_or(&g.client_id),
+                    g.scope,
+                    format_time(g.created_at),
+                    // The server flushes last-used times every 30 s.
+                    or_dash(g.last_used_at, "never"),
+                    or_dash(g.expires_at, "when revoked"),
+                );
+            }
+            Ok(())
+        }
+        TokensAction::Revoke { id } => {
+            let id = *id;
+            let revoked = store
+                .write_now(|tx| {
+                    if !tokens::revoke_grant(tx, id, now)? {
+                        return Ok(false);
+                    }
+                    let client = tokens::grant_client(tx, id)?;
+                    events::record(
+                        tx,
+                        now,
+                        "revoked",
+                        client.as_deref(),
+                        Some("from the command line"),
+                    )?;
+                    Ok(true)
+                })
+                .map_err(|e| chain(&e))?;
+            if revoked {
+                println!("Revoked grant {id}: its tokens no longer work.");
+                Ok(())
+            } else {
+                Err(format!(
+                    "no live grant with id {id} (see `doorstep tokens list`)"
+                ))
+            }
+        }
+    }
+}
+
+pub fn resource_servers(
+    settings: &Settings,
+    action: &ResourceServerAction,
+    now: UnixTime,
+) -> Result<(), String> {
+    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    match action {
+        ResourceServerAction::Add { name } => {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err("give the resource server a name".into());
+            }
+            let secret = Secret::generate();
+            let hash = secret.hash();
+            let id = store
+                .write_now(|tx| {
+                    let id = resource_servers::create(tx, name, &hash, now)?;
+                    events::record(tx, now, "resource_server_added", None, Some(name))?;
+                    Ok(id)
+                })
+                .map_err(|e| chain(&e))?;
+            eprintln!(
+                "Created resource server {id} ({name}). Its secret is printed once, below; \
+                 doorstep keeps only a hash.\nIt introspects with: POST {} and \
+                 `Authorization: Bearer <secret>`.",
+                settings.endpoint("introspect")
+            );
+            println!("{}", secret.expose());
+            Ok(())
+        }
+        ResourceServerAction::List => {
+            let all = store
+                .read_now(resource_servers::list)
+                .map_err(|e| chain(&e))?;
+            if all.is_empty() {
+                println!("No resource servers yet (`doorstep resource-server add NAME`).");
+                return Ok(());
+            }
+            println!("ID\tNAME\tCREATED\tLAST USED\tSTATUS");
+            for s in all {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    s.id,
+                    s.name,
+                    format_time(s.created_at),
+                    or_dash(s.last_used_at, "never"),
+                    match s.revoked_at {
+                        Some(t) => format!("revoked {}", format_time(t)),
+                        None => "active".into(),
+                    }
+                );
+            }
+            Ok(())
+        }
+        ResourceServerAction::Revoke { id } => {
+            let id = *id;
+            let name = store
+                .write_now(|tx| {
+                    let name = resource_servers::revoke(tx, id, now)?;
+                    if let Some(n) = &name {
+                        events::record(tx, now, "resource_server_revoked", None, Some(n))?;
+                    }
+                    Ok(name)
+                })
+                .map_err(|e| chain(&e))?;
+            match name {
+                Some(n) => {
+                    println!("Revoked resource server {id} ({n}).");
+                    Ok(())
+                }
+                None => Err(format!("no active resource server with id {id}")),
+            }
+        }
+    }
+}

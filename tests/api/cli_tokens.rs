@@ -1,0 +1,120 @@
+//! `doorstep tokens list|revoke` and `doorstep resource-server
+//! add|list|revoke`, run as a separate process against a running server's
+//! database: the server must notice changes it did not make (issue 4,
+//! items 7 and 9). Also the periodic purge (item 8).
+
+use crate::helpers::*;
+
+fn stdout(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "doorstep failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn tokens_list_and_revoke_from_another_process_take_effect_at_once() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "profile create").await;
+    let access = str_of(&t, "access_token");
+    // Warm the server's hot-path views.
+    for _ in 0..4 {
+        assert_eq!(app.verify_get(&access, None).await.0, 200);
+    }
+    let list = stdout(&app.cli(&["tokens", "list"]));
+    assert!(list.contains(&client.client_id), "{list}");
+    assert!(list.contains("profile create"), "{list}");
+    let id = list
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split('\t').next())
+        .expect("a grant row")
+        .to_owned();
+    stdout(&app.cli(&["tokens", "revoke", &id]));
+    for _ in 0..4 {
+        assert_eq!(
+            app.verify_get(&access, None).await.0,
+            401,
+            "seen on the next request"
+        );
+    }
+    assert!(!app.is_active(&access).await);
+    let list = stdout(&app.cli(&["tokens", "list"]));
+    assert!(!list.contains(&client.client_id), "{list}");
+    let again = app.cli(&["tokens", "revoke", &id]);
+    assert!(!again.status.success(), "revoking twice says so");
+}
+
+#[tokio::test]
+async fn resource_server_add_prints_a_secret_once_that_introspects() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let secret = stdout(&app.cli(&["resource-server", "add", "micropub"]))
+        .trim()
+        .to_owned();
+    assert_eq!(secret.len(), 43);
+    let a = app
+        .introspect(Some(&secret), &[("token", &str_of(&t, "access_token"))])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["active"], serde_json::json!(true));
+    // Only the hash is stored.
+    let raw: Vec<u8> = app
+        .store
+        .read(|c| Ok(c.query_row("SELECT secret_hash FROM resource_servers", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(raw.len(), 32);
+    assert!(!String::from_utf8_lossy(&raw).contains(&secret));
+    let list = stdout(&app.cli(&["resource-server", "list"]));
+    assert!(
+        list.contains("micropub") && list.contains("active"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret));
+    stdout(&app.cli(&["resource-server", "revoke", "1"]));
+    let a = app.introspect(Some(&secret), &[("token", "x")]).await;
+    assert_eq!(a.status, 401);
+}
+
+#[tokio::test]
+async fn housekeeping_purges_expired_codes_sessions_and_dead_tokens() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let short = app.token_with_lifetime(&client, "create", "3600").await;
+    let _code_left_unused = app.code_for(&client, "create").await;
+    let count = |table: &'static str| {
+        let store = app.store.clone();
+        async move {
+            store
+                .read(move |c| {
+                    Ok(
+                        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                            r.get::<_, i64>(0)
+                        })?,
+                    )
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert!(count("codes").await >= 1);
+    assert!(count("sessions").await >= 1);
+    let later = app.clock.now() + 400 * 86_400;
+    let removed = app
+        .store
+        .write(move |tx| doorstep::housekeeping::purge(tx, later))
+        .await
+        .unwrap();
+    assert!(removed > 0);
+    assert_eq!(count("codes").await, 0);
+    assert_eq!(count("used_codes").await, 0, "tombstones past their use");
+    assert_eq!(count("sessions").await, 0);
+    assert_eq!(count("access_tokens").await, 0);
+    assert_eq!(count("refresh_tokens").await, 0);
+    drop(short);
+}

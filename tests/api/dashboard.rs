@@ -1,0 +1,170 @@
+//! The owner's dashboard (SEC-22; issue 4, item 7): grants with their
+//! details, revoke one or all with the CSRF token (and refused without),
+//! resource-server secrets, recent activity, batched "last used".
+
+use crate::helpers::*;
+use scraper::Selector;
+
+fn texts(page: &Page, selector: &str) -> Vec<String> {
+    let sel = Selector::parse(selector).unwrap();
+    page.html()
+        .select(&sel)
+        .map(|e| e.text().collect::<String>())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_grant_shows_app_scopes_granted_last_used_and_expiry_sec_22() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "profile create").await;
+    let never = app.token_with_lifetime(&client, "media", "never").await;
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(texts(&page, "li.grant").len(), 2, "{}", page.body);
+    assert!(page.body.contains(&client.client_id));
+    let scopes = texts(&page, "li.grant .scopes").join(" ");
+    for s in ["profile", "create", "media"] {
+        assert!(scopes.contains(s), "{scopes}");
+    }
+    assert!(
+        texts(&page, "li.grant .granted")
+            .iter()
+            .all(|g| g.ends_with("UTC"))
+    );
+    assert!(
+        texts(&page, "li.grant .last-used")
+            .iter()
+            .all(|u| u == "never")
+    );
+    let expires = texts(&page, "li.grant .expires");
+    assert!(expires.iter().any(|e| e == "when revoked"), "{expires:?}");
+    assert!(expires.iter().any(|e| e.ends_with("UTC")), "{expires:?}");
+    // A verification shows up as "last used" at once…
+    assert_eq!(
+        app.verify_get(&str_of(&t, "access_token"), None).await.0,
+        200
+    );
+    let page = browser.get("/dashboard").await;
+    let used = texts(&page, "li.grant .last-used");
+    assert!(used.iter().any(|u| u.ends_with("UTC")), "{used:?}");
+    drop(never);
+}
+
+#[tokio::test]
+async fn last_used_is_batched_not_written_per_verification() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.verify_get(&str_of(&t, "access_token"), None).await.0,
+            200
+        );
+    }
+    let stored: Option<i64> = app
+        .store
+        .read(|c| Ok(c.query_row("SELECT last_used_at FROM grants", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(stored, None, "no database write per verification");
+}
+
+#[tokio::test]
+async fn the_revoke_button_with_its_csrf_token_revokes_at_once() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let access = str_of(&t, "access_token");
+    assert_eq!(app.verify_get(&access, None).await.0, 200);
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard").await;
+    let resp = browser.submit(&page, "form.revoke-grant", &[], None).await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    assert_eq!(app.verify_get(&access, None).await.0, 401);
+    let page = browser.get("/dashboard").await;
+    assert!(texts(&page, "li.grant").is_empty());
+    let events = texts(&page, "ul.events li").join("\n");
+    assert!(events.contains("Revoked access"), "{events}");
+    assert!(events.contains("Granted access"), "{events}");
+}
+
+#[tokio::test]
+async fn revoke_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let access = str_of(&t, "access_token");
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard").await;
+    let (action, fields) = form_fields(&page, "form.revoke-grant");
+    let without: Vec<_> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .cloned()
+        .collect();
+    assert_eq!(browser.post(&action, &without).await.status, 403);
+    let mut wrong = without.clone();
+    wrong.push(("csrf".into(), "x".repeat(43)));
+    assert_eq!(browser.post(&action, &wrong).await.status, 403);
+    // Nor from a browser that is not signed in, even with the token.
+    let stranger = app.browser();
+    assert_eq!(stranger.post(&action, &fields).await.status, 403);
+    let (all_action, _) = form_fields(&page, "form#revoke-all");
+    assert_eq!(browser.post(&all_action, &without).await.status, 403);
+    assert_eq!(app.verify_get(&access, None).await.0, 200, "still valid");
+}
+
+#[tokio::test]
+async fn revoke_all_revokes_every_grant() {
+    let app = TestApp::spawn().await;
+    let one = TestClient::new(app.port + 1);
+    let two = TestClient::new(app.port + 2);
+    let a = str_of(&app.token_for(&one, "create").await, "access_token");
+    let b = str_of(&app.token_for(&two, "media").await, "access_token");
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard").await;
+    assert_eq!(texts(&page, "li.grant").len(), 2);
+    let resp = browser.submit(&page, "form#revoke-all", &[], None).await;
+    assert_eq!(resp.status, 303);
+    assert_eq!(app.verify_get(&a, None).await.0, 401);
+    assert_eq!(app.verify_get(&b, None).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_resource_server_secret_made_on_the_dashboard_introspects_until_revoked() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard").await;
+    let created = browser
+        .submit(
+            &page,
+            "form#add-resource-server",
+            &[("name", "my micropub")],
+            None,
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let secret = texts(&created, "#secret").join("");
+    assert_eq!(secret.len(), 43, "{secret}");
+    let a = app
+        .introspect(Some(&secret), &[("token", &str_of(&t, "access_token"))])
+        .await;
+    assert_eq!(a.json()["active"], serde_json::json!(true));
+    let page = browser.get("/dashboard").await;
+    assert!(page.body.contains("my micropub"));
+    assert!(!page.body.contains(&secret), "shown once only");
+    // Creating needs the CSRF token too.
+    let (action, _) = form_fields(&page, "form#add-resource-server");
+    let no_csrf = vec![("name".to_string(), "sneaky".to_string())];
+    assert_eq!(browser.post(&action, &no_csrf).await.status, 403);
+    let resp = browser
+        .submit(&page, "form.revoke-resource-server", &[], None)
+        .await;
+    assert_eq!(resp.status, 303);
+    let a = app.introspect(Some(&secret), &[("token", "x")]).await;
+    assert_eq!(a.status, 401);
+}

@@ -1,0 +1,277 @@
+//! Introspection (VER-1..9, TV-12, LEG-9, SEC-16) and what the metadata
+//! says about the token endpoints (DISC-5, DISC-6, UINFO-1).
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn tv12_active_token_with_a_resource_server_secret_ver_1_ver_5_ver_8() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "profile create").await;
+    let secret = app.resource_server_secret("micropub").await;
+    let a = app
+        .introspect(Some(&secret), &[("token", &str_of(&t, "access_token"))])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(a.header("cache-control"), Some("no-store"), "VER-8");
+    let v = a.json();
+    assert_eq!(v["active"], json!(true), "a JSON boolean");
+    assert_eq!(v["me"], app.me());
+    assert_eq!(v["client_id"], client.client_id);
+    assert_eq!(v["scope"], "profile create");
+    assert!(v["exp"].is_i64(), "exp is a JSON integer: {v}");
+    assert!(v["iat"].is_i64(), "iat is a JSON integer: {v}");
+}
+
+#[tokio::test]
+async fn no_authorization_is_401_with_a_bare_bearer_challenge_ver_3() {
+    let app = TestApp::spawn().await;
+    let a = app.introspect(None, &[("token", "anything")]).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+    assert!(a.body.is_empty(), "no details: {}", a.body);
+}
+
+#[tokio::test]
+async fn an_unknown_bearer_is_401_invalid_token_ver_3() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let a = app
+        .introspect(
+            Some("not-a-secret"),
+            &[("token", &str_of(&t, "access_token"))],
+        )
+        .await;
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_resource_server_secret_is_refused_ver_3() {
+    let app = TestApp::spawn().await;
+    let secret = app.resource_server_secret("old").await;
+    assert_eq!(
+        app.introspect(Some(&secret), &[("token", "x")])
+            .await
+            .status,
+        200
+    );
+    let out = app.cli(&["resource-server", "revoke", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.introspect(Some(&secret), &[("token", "x")])
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn garbage_token_is_exactly_active_false_ver_6_tv_12() {
+    let app = TestApp::spawn().await;
+    let secret = app.resource_server_secret("micropub").await;
+    let a = app.introspect(Some(&secret), &[("token", "garbage")]).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body, r#"{"active":false}"#);
+}
+
+#[tokio::test]
+async fn missing_token_is_invalid_request_ver_1() {
+    let app = TestApp::spawn().await;
+    let secret = app.resource_server_secret("micropub").await;
+    let a = app.introspect(Some(&secret), &[]).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn expired_token_is_inactive_when_the_clock_moves_ver_7() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_with_lifetime(&client, "create", "86400").await;
+    let access = str_of(&t, "access_token");
+    let secret = app.resource_server_secret("micropub").await;
+    let first = app.introspect(Some(&secret), &[("token", &access)]).await;
+    assert_eq!(
+        first.json()["active"],
+        json!(true),
+        "warm in the hot-path view"
+    );
+    app.clock.advance(86_401);
+    let a = app.introspect(Some(&secret), &[("token", &access)]).await;
+    assert_eq!(a.body, r#"{"active":false}"#);
+}
+
+#[tokio::test]
+async fn revoked_token_is_inactive_on_the_very_next_call_ver_7_rev_4() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let access = str_of(&t, "access_token");
+    let secret = app.resource_server_secret("micropub").await;
+    // Several calls, so every worker thread has the token in its view.
+    for _ in 0..6 {
+        let a = app.introspect(Some(&secret), &[("token", &access)]).await;
+        assert_eq!(a.json()["active"], json!(true));
+    }
+    assert_eq!(app.revoke(&[("token", &access)]).await.status, 200);
+    for _ in 0..6 {
+        let a = app.introspect(Some(&secret), &[("token", &access)]).await;
+        assert_eq!(a.body, r#"{"active":false}"#);
+    }
+}
+
+#[tokio::test]
+async fn refresh_token_is_inactive_whatever_the_hint_says_ver_2_ver_9_tv_12() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let refresh = str_of(&t, "refresh_token");
+    let secret = app.resource_server_secret("micropub").await;
+    let mut answers = Vec::new();
+    for hint in [
+        None,
+        Some("access_token"),
+        Some("refresh_token"),
+        Some("bogus"),
+    ] {
+        let mut form = vec![("token", refresh.as_str())];
+        if let Some(h) = hint {
+            form.push(("token_type_hint", h));
+        }
+        let a = app.introspect(Some(&secret), &form).await;
+        assert_eq!(a.status, 200);
+        answers.push(a.body);
+    }
+    assert!(
+        answers.iter().all(|b| b == r#"{"active":false}"#),
+        "{answers:?}"
+    );
+    // And the hint does not hide an access token either (VER-2).
+    let a = app
+        .introspect(
+            Some(&secret),
+            &[
+                ("token", &str_of(&t, "access_token")),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
+    assert_eq!(a.json()["active"], json!(true));
+}
+
+#[tokio::test]
+async fn the_token_may_authorize_its_own_introspection_indiekit_style_ver_4_leg_9() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let access = str_of(&t, "access_token");
+    // Indiekit: the token in the query string, an empty body.
+    let resp = app
+        .api
+        .post(app.url(&format!("/introspect?token={access}")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    let a = Answer::from(resp).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["active"], json!(true));
+    assert_eq!(v["me"], app.me());
+    // And the usual form body works the same way.
+    let a = app.introspect(Some(&access), &[("token", &access)]).await;
+    assert_eq!(a.json()["active"], json!(true));
+}
+
+#[tokio::test]
+async fn self_authorization_can_be_turned_off_ver_4() {
+    let app = TestApp::spawn_with(|s| s.introspection_self_auth = false).await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let access = str_of(&t, "access_token");
+    let a = app.introspect(Some(&access), &[("token", &access)]).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+}
+
+#[tokio::test]
+async fn self_authorization_is_rate_limited_per_address_sec_16() {
+    let app = TestApp::spawn().await;
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let guess = format!("guess-{i}");
+        let a = app.introspect(Some(&guess), &[("token", &guess)]).await;
+        statuses.push(a.status);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
+    let limited: Vec<_> = statuses.iter().filter(|s| **s == 429).collect();
+    assert!(limited.len() >= 15, "scanning is stopped: {statuses:?}");
+    let a = app
+        .introspect(Some("guess-x"), &[("token", "guess-x")])
+        .await;
+    assert_eq!(a.status, 429);
+    assert!(a.header("retry-after").is_some());
+    // Resource servers with a secret are not affected.
+    let secret = app.resource_server_secret("micropub").await;
+    assert_eq!(
+        app.introspect(Some(&secret), &[("token", "x")])
+            .await
+            .status,
+        200
+    );
+    // The bucket refills with time.
+    app.clock.advance(120);
+    assert_eq!(
+        app.introspect(Some("guess-y"), &[("token", "guess-y")])
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn metadata_advertises_introspection_revocation_and_userinfo_disc_5_disc_6_uinfo_1() {
+    let app = TestApp::spawn().await;
+    let v: serde_json::Value = app
+        .api
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["introspection_endpoint"],
+        format!("{}introspect", app.issuer())
+    );
+    assert_eq!(v["revocation_endpoint"], format!("{}revoke", app.issuer()));
+    assert_eq!(
+        v["revocation_endpoint_auth_methods_supported"],
+        json!(["none"])
+    );
+    assert_eq!(v["userinfo_endpoint"], format!("{}userinfo", app.issuer()));
+    // VER-4: no registered value describes a bearer secret, so none is claimed.
+    assert!(
+        v.get("introspection_endpoint_auth_methods_supported")
+            .is_none()
+    );
+    assert_eq!(
+        v["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+}
