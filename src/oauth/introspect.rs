@@ -64,24 +64,38 @@ pub enum Refused {
     InvalidCredentials,
 }
 
-/// Decides who the caller is. `secret_owner` looks a bearer's hash up among
-/// the resource-server secrets (constant-time, in `store::live`).
-pub fn caller<E>(
+/// How the caller claims to be authorized, before any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The bearer is the inspected token and the fallback is on (VER-4 b).
+    TheTokenItself,
+    /// A bearer to look up among the resource-server secrets (VER-4 a).
+    Secret(SecretHash),
+}
+
+/// The first step: no bearer at all is refused outright (VER-3); a bearer
+/// equal to the token (compared in constant time) is the fallback when it
+/// is allowed; anything else must be a resource-server secret.
+pub fn claim(
     bearer: Option<&str>,
     req: &IntrospectRequest,
     self_auth: bool,
-    secret_owner: impl FnOnce(&SecretHash) -> Result<Option<i64>, E>,
-) -> Result<Result<Caller, Refused>, E> {
-    let Some(bearer) = bearer else {
-        return Ok(Err(Refused::NoCredentials));
-    };
+) -> Result<Claim, Refused> {
+    let bearer = bearer.ok_or(Refused::NoCredentials)?;
     if self_auth && constant_time_eq(bearer.as_bytes(), req.token.expose().as_bytes()) {
-        return Ok(Ok(Caller::TheTokenItself));
+        return Ok(Claim::TheTokenItself);
     }
-    Ok(match secret_owner(&SecretHash::of(bearer))? {
-        Some(id) => Ok(Caller::ResourceServer(id)),
-        None => Err(Refused::InvalidCredentials),
-    })
+    Ok(Claim::Secret(SecretHash::of(bearer)))
+}
+
+/// The second step, once the secret was looked up (`store::live`, which
+/// compares secrets in constant time).
+pub fn caller(claim: Claim, resource_server: Option<i64>) -> Result<Caller, Refused> {
+    match (claim, resource_server) {
+        (Claim::TheTokenItself, _) => Ok(Caller::TheTokenItself),
+        (Claim::Secret(_), Some(id)) => Ok(Caller::ResourceServer(id)),
+        (Claim::Secret(_), None) => Err(Refused::InvalidCredentials),
+    }
 }
 
 /// The answer (VER-5, VER-6): `active` a JSON boolean, times JSON integers,
@@ -228,23 +242,16 @@ mod tests {
     #[test]
     fn ver_4_caller_is_a_secret_or_the_token_itself() {
         let r = req("tok");
-        let none = |_: &SecretHash| Ok::<_, ()>(None);
-        let some = |_: &SecretHash| Ok::<_, ()>(Some(7));
+        assert_eq!(claim(None, &r, true), Err(Refused::NoCredentials));
+        assert_eq!(claim(Some("tok"), &r, true), Ok(Claim::TheTokenItself));
+        let off = claim(Some("tok"), &r, false).unwrap();
+        assert_eq!(off, Claim::Secret(SecretHash::of("tok")));
+        assert_eq!(caller(off, None), Err(Refused::InvalidCredentials));
+        let secret = claim(Some("secret"), &r, true).unwrap();
+        assert_eq!(caller(secret, Some(7)), Ok(Caller::ResourceServer(7)));
         assert_eq!(
-            caller(None, &r, true, some),
-            Ok(Err(Refused::NoCredentials))
-        );
-        assert_eq!(
-            caller(Some("tok"), &r, true, none),
-            Ok(Ok(Caller::TheTokenItself))
-        );
-        assert_eq!(
-            caller(Some("tok"), &r, false, none),
-            Ok(Err(Refused::InvalidCredentials))
-        );
-        assert_eq!(
-            caller(Some("secret"), &r, true, some),
-            Ok(Ok(Caller::ResourceServer(7)))
+            caller(Claim::TheTokenItself, None),
+            Ok(Caller::TheTokenItself)
         );
     }
 

@@ -107,6 +107,34 @@ impl View {
     }
 }
 
+impl View {
+    fn find(&mut self, hash: &SecretHash, now: UnixTime) -> StoreResult<Found> {
+        if let Some(t) = self.access_token(hash, now)? {
+            return Ok(Found::Access(t));
+        }
+        Ok(if tokens::is_refresh_token(&self.conn, hash)? {
+            Found::Refresh
+        } else {
+            Found::Nothing
+        })
+    }
+
+    /// Compared in constant time against every active secret (SEC-19).
+    fn resource_server(&mut self, hash: &SecretHash) -> StoreResult<Option<i64>> {
+        if self.resource_servers.is_none() {
+            self.resource_servers = Some(resource_servers::active_hashes(&self.conn)?);
+        }
+        let mut found = None;
+        for (id, h) in self.resource_servers.iter().flatten() {
+            // No early exit: every secret is compared.
+            if constant_time_eq(h.as_bytes(), hash.as_bytes()) {
+                found = Some(*id);
+            }
+        }
+        Ok(found)
+    }
+}
+
 fn data_version(conn: &Connection) -> StoreResult<i64> {
     Ok(conn
         .prepare_cached("PRAGMA data_version")?
@@ -150,33 +178,24 @@ impl Store {
 
     /// Any token with this hash, access or refresh (VER-2).
     pub fn find_token(&self, hash: &SecretHash, now: UnixTime) -> StoreResult<Found> {
-        self.with_view(|v| {
-            if let Some(t) = v.access_token(hash, now)? {
-                return Ok(Found::Access(t));
-            }
-            Ok(if tokens::is_refresh_token(&v.conn, hash)? {
-                Found::Refresh
-            } else {
-                Found::Nothing
-            })
-        })
+        self.with_view(|v| v.find(hash, now))
     }
 
-    /// The resource server whose secret hashes to `hash`, compared in
-    /// constant time against every active one (SEC-19).
-    pub fn resource_server_by_secret(&self, hash: &SecretHash) -> StoreResult<Option<i64>> {
+    /// One introspection's reads, under one `data_version` check: the
+    /// resource server whose secret hashes to `secret` (if one is given),
+    /// and the inspected token (VER-2).
+    pub fn introspection(
+        &self,
+        secret: Option<&SecretHash>,
+        token: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<(Option<i64>, Found)> {
         self.with_view(|v| {
-            if v.resource_servers.is_none() {
-                v.resource_servers = Some(resource_servers::active_hashes(&v.conn)?);
-            }
-            let mut found = None;
-            for (id, h) in v.resource_servers.iter().flatten() {
-                // No early exit: every secret is compared.
-                if constant_time_eq(h.as_bytes(), hash.as_bytes()) {
-                    found = Some(*id);
-                }
-            }
-            Ok(found)
+            let server = match secret {
+                Some(s) => v.resource_server(s)?,
+                None => None,
+            };
+            Ok((server, v.find(token, now)?))
         })
     }
 }
