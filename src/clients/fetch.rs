@@ -9,6 +9,7 @@
 //! never buffer more than the cap, follow a non-http(s) URL, use a proxy or
 //! keep cookies. Callers bound the total time with `tokio::time::timeout`.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -107,14 +108,20 @@ pub struct GuardedClient {
 
 impl GuardedClient {
     pub fn new(policy: &FetchPolicy) -> Result<Self, FetchError> {
+        Self::with_resolver(policy, GuardedResolver::new(policy.allow_private))
+    }
+
+    /// Build with a given resolver (tests use one with a fixed host table).
+    pub fn with_resolver(
+        policy: &FetchPolicy,
+        resolver: GuardedResolver,
+    ) -> Result<Self, FetchError> {
         // reqwest is built with `rustls-no-provider`: a process-wide crypto
         // provider must exist first. Installing twice is harmless (the
         // second call returns Err, which we ignore on purpose).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: policy.allow_private,
-            }))
+            .dns_resolver(Arc::new(resolver))
             // Redirects are followed by hand in `get`, one checked hop at a time.
             .redirect(redirect::Policy::none())
             // A proxy would connect on our behalf to names we never checked.
@@ -288,13 +295,34 @@ pub struct ForbiddenResolution;
 /// (CID-8). reqwest connects only to what this returns, so a second lookup
 /// cannot swap in a private address (DNS rebinding).
 pub struct GuardedResolver {
-    pub allow_private: bool,
+    allow_private: bool,
+    /// A fixed host table instead of the system resolver, so tests can make
+    /// a public-looking name resolve to a private address.
+    static_hosts: Option<Arc<HashMap<String, Vec<IpAddr>>>>,
+}
+
+impl GuardedResolver {
+    pub fn new(allow_private: bool) -> Self {
+        GuardedResolver {
+            allow_private,
+            static_hosts: None,
+        }
+    }
+
+    /// A resolver answering from `hosts` only (for tests).
+    pub fn with_static_hosts(allow_private: bool, hosts: HashMap<String, Vec<IpAddr>>) -> Self {
+        GuardedResolver {
+            allow_private,
+            static_hosts: Some(Arc::new(hosts)),
+        }
+    }
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
+        let static_hosts = self.static_hosts.clone();
         Box::pin(async move {
             if !allow_private && is_loopback_name(&host) {
                 return Err(
@@ -302,8 +330,15 @@ impl Resolve for GuardedResolver {
                 );
             }
             // Port 0: reqwest substitutes the URL's port.
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let found: Vec<SocketAddr> = match static_hosts {
+                Some(table) => table
+                    .get(&host)
+                    .map(|ips| ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect())
+                    .unwrap_or_default(),
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
             let kept: Vec<SocketAddr> = found
+                .into_iter()
                 .filter(|a| allow_private || is_public(a.ip()))
                 .collect();
             if kept.is_empty() {
@@ -324,18 +359,14 @@ mod tests {
 
     #[tokio::test]
     async fn resolver_refuses_localhost_unless_private_allowed() {
-        let strict = GuardedResolver {
-            allow_private: false,
-        };
+        let strict = GuardedResolver::new(false);
         let err = strict
             .resolve(Name::from_str("localhost").unwrap())
             .await
             .err()
             .unwrap();
         assert!(err.is::<ForbiddenResolution>());
-        let lax = GuardedResolver {
-            allow_private: true,
-        };
+        let lax = GuardedResolver::new(true);
         let addrs: Vec<_> = lax
             .resolve(Name::from_str("localhost").unwrap())
             .await
@@ -350,9 +381,7 @@ mod tests {
         // A name that resolves to a private address: the system resolver
         // returns IP-literal "names" as themselves, which exercises the
         // filter without any network.
-        let strict = GuardedResolver {
-            allow_private: false,
-        };
+        let strict = GuardedResolver::new(false);
         for name in ["127.0.0.1", "10.1.2.3", "169.254.169.254"] {
             let res = strict.resolve(Name::from_str(name).unwrap()).await;
             assert!(res.is_err(), "{name}");

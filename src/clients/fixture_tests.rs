@@ -527,20 +527,56 @@ async fn without_allow_private_a_loopback_fixture_gets_zero_connections() {
     assert_eq!(fx.accepts(), 0);
 }
 
-#[tokio::test]
-async fn resolver_blocks_a_name_that_resolves_to_loopback() {
-    // Bypass the name pre-check to prove the resolver alone stops it.
-    let fx = fixture(|_, _| html(TV16_HTML)).await;
-    let client = fetch::GuardedClient::new(&FetchPolicy::default()).unwrap();
-    let url = Url::parse(&format!("http://localhost:{}/", fx.addr.port())).unwrap();
-    // check_target would refuse this name; call the resolver path directly.
-    assert!(client.check_target(&url).is_err());
-    let resolver = fetch::GuardedResolver {
-        allow_private: false,
+/// A fetcher whose resolver answers from a fixed table, standing in for DNS
+/// that points public-looking names at private addresses.
+fn with_hosts(allow_private: bool, hosts: &[(&str, &str)]) -> ClientFetcher {
+    let policy = FetchPolicy {
+        allow_private,
+        total_timeout: Duration::from_secs(1),
+        ..FetchPolicy::default()
     };
-    let res = reqwest::dns::Resolve::resolve(&resolver, "localhost".parse().unwrap()).await;
-    assert!(res.is_err());
+    let table = hosts
+        .iter()
+        .map(|(name, ip)| (name.to_string(), vec![ip.parse().unwrap()]))
+        .collect();
+    let resolver = fetch::GuardedResolver::with_static_hosts(allow_private, table);
+    let client = fetch::GuardedClient::with_resolver(&policy, resolver).unwrap();
+    ClientFetcher::with_client(policy, client)
+}
+
+#[tokio::test]
+async fn a_public_name_resolving_to_a_private_address_is_never_connected() {
+    // TV-16: `loopback-alias.example` resolving to 127.0.0.1 or 10.x: no fetch.
+    let fx = fixture(|_, base| {
+        let port = base.rsplit(':').next().unwrap_or_default();
+        json(&tv16_json(&format!("http://loopback-alias.example:{port}")))
+    })
+    .await;
+    let port = fx.addr.port();
+    let hosts = [
+        ("loopback-alias.example", "127.0.0.1"),
+        ("ten.example", "10.0.0.7"),
+        ("mapped.example", "::ffff:127.0.0.1"),
+    ];
+    let strict = with_hosts(false, &hosts);
+    for name in ["loopback-alias.example", "ten.example", "mapped.example"] {
+        let id = Url::parse(&format!("http://{name}:{port}/")).unwrap();
+        let info = strict.discover(&id).await;
+        assert!(reason(&info).contains("private"), "{name}: {info:?}");
+        assert_eq!(
+            strict.fetch_logo(&id.join("/logo.png").unwrap()).await,
+            None
+        );
+    }
     assert_eq!(fx.accepts(), 0);
+    // The same table with the development knob on connects to exactly the
+    // address the resolver returned: the check and the connection use the
+    // same answer, so DNS cannot change it in between.
+    let lax = with_hosts(true, &hosts);
+    let id = Url::parse(&format!("http://loopback-alias.example:{port}/")).unwrap();
+    let info = lax.discover(&id).await;
+    assert_eq!(info.source, InfoSource::Metadata, "{info:?}");
+    assert_eq!(fx.accepts(), 1);
 }
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";

@@ -136,6 +136,15 @@ impl ClientFetcher {
         })
     }
 
+    /// A fetcher over a given guarded client (tests use a fixed host table).
+    #[cfg(test)]
+    fn with_client(policy: FetchPolicy, client: GuardedClient) -> Self {
+        ClientFetcher {
+            client,
+            policy: std::sync::Arc::new(policy),
+        }
+    }
+
     /// Discover what `client_id` says about itself. Never panics, never
     /// takes longer than `total_timeout`, never returns an error: failures
     /// become [`InfoSource::Unavailable`].
