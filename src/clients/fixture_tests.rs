@@ -20,6 +20,8 @@ use super::*;
 /// What a fixture does with one request.
 enum Reply {
     Bytes(Vec<u8>),
+    /// Wait, then send these bytes.
+    Delayed(Duration, Vec<u8>),
     /// Read the request, then never answer.
     Hang,
     /// Send headers, then a body that never ends, a few bytes at a time.
@@ -84,6 +86,11 @@ async fn handle(
             stream.write_all(&b).await?;
             stream.shutdown().await?;
         }
+        Reply::Delayed(wait, b) => {
+            tokio::time::sleep(wait).await;
+            stream.write_all(&b).await?;
+            stream.shutdown().await?;
+        }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
@@ -101,6 +108,10 @@ async fn handle(
 }
 
 fn response(status: &str, content_type: &str, extra: &[&str], body: &[u8]) -> Reply {
+    Reply::Bytes(raw_response(status, content_type, extra, body))
+}
+
+fn raw_response(status: &str, content_type: &str, extra: &[&str], body: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -112,7 +123,7 @@ fn response(status: &str, content_type: &str, extra: &[&str], body: &[u8]) -> Re
     out.push_str("\r\n");
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(body);
-    Reply::Bytes(bytes)
+    bytes
 }
 
 fn html(body: &str) -> Reply {
@@ -264,6 +275,28 @@ async fn server_that_never_answers_is_cut_off_at_the_total_timeout() {
     assert!(started.elapsed() < Duration::from_millis(1800));
     assert!(matches!(info.source, InfoSource::Unavailable { .. }));
     assert_eq!(fx.accepts(), 1);
+}
+
+#[tokio::test]
+async fn slow_redirect_chain_is_bounded_by_the_total_timeout() {
+    // Each hop answers within the per-request limit; only the bound on the
+    // whole discovery stops the chain in time.
+    let fx = fixture(|path, _| {
+        let location = format!("Location: {path}x");
+        Reply::Delayed(
+            Duration::from_millis(600),
+            raw_response("302 Found", "text/plain", &[&location], b""),
+        )
+    })
+    .await;
+    let started = Instant::now();
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(reason(&info).contains("too long"), "{info:?}");
 }
 
 #[tokio::test]
