@@ -80,7 +80,8 @@ impl FetchError {
 /// Which redirects a fetch may follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Redirects {
-    /// Only to the origin of the first URL (client pages, CID-9).
+    /// Only to the origin of the first URL, or its https upgrade (client
+    /// pages, CID-9).
     SameOrigin,
     /// Anywhere http(s) (logos on CDNs); every hop still passes the guard.
     AnyOrigin,
@@ -199,7 +200,7 @@ impl GuardedClient {
                 if !matches!(next.scheme(), "http" | "https") {
                     return Err(FetchError::UnsupportedScheme);
                 }
-                if redirects == Redirects::SameOrigin && next.origin() != start.origin() {
+                if redirects == Redirects::SameOrigin && !same_origin_or_upgrade(start, &next) {
                     return Err(FetchError::CrossOriginRedirect);
                 }
                 hops += 1;
@@ -223,6 +224,20 @@ impl GuardedClient {
             });
         }
     }
+}
+
+/// Same origin, or the same host moving from `http` to `https` on default
+/// ports: the common "force TLS" redirect of an `http` client_id, which only
+/// makes the fetch safer.
+fn same_origin_or_upgrade(start: &Url, next: &Url) -> bool {
+    if next.origin() == start.origin() {
+        return true;
+    }
+    start.scheme() == "http"
+        && next.scheme() == "https"
+        && start.host() == next.host()
+        && start.port().is_none()
+        && next.port().is_none()
 }
 
 fn is_redirect(status: StatusCode) -> bool {
@@ -428,6 +443,35 @@ mod tests {
             lax.check_target(&Url::parse("ftp://127.0.0.1/").unwrap())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn redirect_origin_rule() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(same_origin_or_upgrade(
+            &u("http://a.example/"),
+            &u("https://a.example/x")
+        ));
+        assert!(same_origin_or_upgrade(
+            &u("https://a.example/"),
+            &u("https://a.example:443/x")
+        ));
+        assert!(!same_origin_or_upgrade(
+            &u("https://a.example/"),
+            &u("http://a.example/")
+        ));
+        assert!(!same_origin_or_upgrade(
+            &u("http://a.example/"),
+            &u("https://b.example/")
+        ));
+        assert!(!same_origin_or_upgrade(
+            &u("http://a.example:8080/"),
+            &u("https://a.example:8443/")
+        ));
+        assert!(!same_origin_or_upgrade(
+            &u("https://a.example/"),
+            &u("https://a.example.evil/")
+        ));
     }
 
     #[test]

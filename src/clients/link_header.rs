@@ -353,6 +353,12 @@ mod tests {
         }
 
         #[test]
+        fn whatever_parses_formats_back_to_itself(s in "[<>;,=\" \\a-z/\t]{0,120}") {
+            let links = parse(&s);
+            prop_assert_eq!(parse(&format(&links)), links);
+        }
+
+        #[test]
         fn format_then_parse_round_trips(links in prop::collection::vec(arb_link(), 0..5)) {
             let parsed = parse(&format(&links));
             prop_assert_eq!(parsed, links);
