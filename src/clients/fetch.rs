@@ -325,6 +325,7 @@ impl GuardedResolver {
     }
 
     /// A resolver answering from `hosts` only (for tests).
+    #[cfg(test)]
     pub fn with_static_hosts(allow_private: bool, hosts: HashMap<String, Vec<IpAddr>>) -> Self {
         GuardedResolver {
             allow_private,

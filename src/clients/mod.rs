@@ -14,7 +14,7 @@
 //! error text into a `reason`. The `client_id` it receives has already been
 //! validated and canonicalised by `domain` (CID-1..5).
 //!
-//! Map: [`fetch`] (guarded HTTP), [`addr`] (address filter), [`metadata`]
+//! Map: `fetch` (guarded HTTP, private), [`addr`] (address filter), [`metadata`]
 //! (JSON), [`html`] (microformats), [`link_header`] (RFC 8288),
 //! [`redirect`] (verification), [`cache_policy`] (TTL), [`canon`] (URL
 //! canonicalisation and name cleaning).
@@ -22,7 +22,7 @@
 pub mod addr;
 pub mod cache_policy;
 pub mod canon;
-pub mod fetch;
+mod fetch;
 pub mod html;
 pub mod link_header;
 pub mod metadata;
