@@ -8,11 +8,13 @@
 //! Those work on the pure types of `domain` — profile URLs, client ids,
 //! redirect URIs, scopes, PKCE values, secrets — and reach SQLite only
 //! through `store`, which runs all SQL off the async workers. `views`
-//! holds the askama page structs; `clock` is the one reader of the wall
+//! holds the askama page structs; `clients` fetches and reads what a
+//! client publishes about itself (safely: the URL is a stranger's); `clock` is the one reader of the wall
 //! clock; `cli` and `telemetry` serve the binary.
 
 pub mod app;
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod domain;
