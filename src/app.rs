@@ -2,6 +2,8 @@
 //! first and exposes its port (STYLE habit 1): `doorstep serve` and every
 //! integration test go through this one path, tests with port 0.
 
+use crate::clients::logo_cache::LogoCache;
+use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{self, AppState};
@@ -17,6 +19,8 @@ use std::sync::Arc;
 pub enum StartError {
     #[error("cannot open the database")]
     Store(#[from] StoreError),
+    #[error("cannot set up the HTTP client for client discovery")]
+    Fetcher(#[from] crate::clients::FetchError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -48,7 +52,13 @@ impl Application {
     /// Opens the store (applying migrations), binds, and prepares the
     /// server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
+        // reqwest is built without a default TLS provider; pick ring once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::open(&settings.database)?;
+        let fetcher = ClientFetcher::new(FetchPolicy {
+            allow_private: settings.allow_private_client_fetch,
+            ..FetchPolicy::default()
+        })?;
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
@@ -65,6 +75,8 @@ impl Application {
             store: store.clone(),
             clock,
             login_throttle: LoginThrottle::default(),
+            fetcher,
+            logos: LogoCache::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -8,9 +8,10 @@
 //! Those work on the pure types of `domain` — profile URLs, client ids,
 //! redirect URIs, scopes, PKCE values, secrets — and reach SQLite only
 //! through `store`, which runs all SQL off the async workers. `views`
-//! holds the askama page structs; `clients` fetches and reads what a
-//! client publishes about itself (safely: the URL is a stranger's); `clock` is the one reader of the wall
-//! clock; `cli` and `telemetry` serve the binary.
+//! holds the askama page structs. `clients` fetches and reads what a
+//! client app publishes about itself — carefully, since its URL is a
+//! stranger's choice. `clock` is the one reader of the wall clock; `cli`
+//! and `telemetry` serve the binary.
 
 pub mod app;
 pub mod cli;

@@ -25,6 +25,7 @@ pub mod canon;
 mod fetch;
 pub mod html;
 pub mod link_header;
+pub mod logo_cache;
 pub mod metadata;
 pub mod redirect;
 

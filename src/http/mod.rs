@@ -11,6 +11,8 @@ mod respond;
 mod session;
 mod token;
 
+use crate::clients::ClientFetcher;
+use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::owner::throttle::LoginThrottle;
@@ -24,6 +26,8 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
+    pub fetcher: ClientFetcher,
+    pub logos: LogoCache,
 }
 
 impl AppState {
@@ -49,6 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth", web::get().to(authorize::get))
         .route("/auth", web::post().to(authorize::post))
         .route("/auth/request", web::get().to(authorize::resume))
+        .route("/auth/logo", web::get().to(authorize::logo))
         .route("/auth/consent", web::post().to(authorize::consent))
         .route("/auth/pkce", web::post().to(authorize::pkce_decision))
         .route("/login", web::get().to(login::login_page))
