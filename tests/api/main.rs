@@ -3,6 +3,8 @@
 //! database and an injected clock, and drives it over HTTP as a browser,
 //! a client app and a Micropub server would.
 
+mod fixtures;
 mod helpers;
 
+mod clients;
 mod flow;
