@@ -52,8 +52,6 @@ impl Application {
     /// Opens the store (applying migrations), binds, and prepares the
     /// server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
-        // reqwest is built without a default TLS provider; pick ring once.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::open(&settings.database)?;
         let fetcher = ClientFetcher::new(FetchPolicy {
             allow_private: settings.allow_private_client_fetch,

@@ -10,8 +10,8 @@
 //! through `store`, which runs all SQL off the async workers. `views`
 //! holds the askama page structs. `clients` fetches and reads what a
 //! client app publishes about itself — carefully, since its URL is a
-//! stranger's choice. `clock` is the one reader of the wall clock; `cli`
-//! and `telemetry` serve the binary.
+//! stranger's choice. `clock` is the one reader of the wall clock; `cli`,
+//! `selfcheck` and `telemetry` serve the binary.
 
 pub mod app;
 pub mod cli;
@@ -22,6 +22,7 @@ pub mod domain;
 pub mod http;
 pub mod oauth;
 pub mod owner;
+pub mod selfcheck;
 pub mod store;
 pub mod telemetry;
 pub mod views;

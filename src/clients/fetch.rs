@@ -117,10 +117,7 @@ impl GuardedClient {
         policy: &FetchPolicy,
         resolver: GuardedResolver,
     ) -> Result<Self, FetchError> {
-        // reqwest is built with `rustls-no-provider`: a process-wide crypto
-        // provider must exist first. Installing twice is harmless (the
-        // second call returns Err, which we ignore on purpose).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        super::ensure_tls_provider();
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(resolver))
             // Redirects are followed by hand in `get`, one checked hop at a time.

@@ -69,6 +69,20 @@ pub fn parse_page(html: &str, page_url: &Url) -> Page {
     page
 }
 
+/// Every `<link>`/`<a>` with `rel` among its tokens, resolved to absolute
+/// http(s) URLs in document order (used for rels other than
+/// `redirect_uri`, such as the start-up check of the owner's homepage).
+pub fn rel_urls(html: &str, page_url: &Url, rel: &str) -> Vec<Url> {
+    let doc = Html::parse_document(html);
+    let base = base_url(&doc, page_url);
+    doc.root_element()
+        .descendent_elements()
+        .filter(|el| matches!(el.value().name(), "link" | "a" | "area") && has_rel(el, rel))
+        .filter_map(|el| el.attr("href").and_then(|h| resolve(&base, h)))
+        .take(MAX_LINKS)
+        .collect()
+}
+
 /// The document base URL: the first `<base href>`, resolved against the
 /// page URL (HTML §4.2.3), if it is http(s); else the page URL.
 fn base_url(doc: &Html, page_url: &Url) -> Url {

@@ -44,6 +44,13 @@ use addr::{is_loopback_ip, is_loopback_name};
 use canon::canonical_url;
 use fetch::{Fetched, GuardedClient, Redirects};
 
+/// reqwest is built without a default TLS crypto provider (to avoid
+/// aws-lc's C build); every outbound client needs `ring` installed first,
+/// or building it panics. Idempotent.
+pub fn ensure_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Limits for every outbound fetch made for a client (CID-10, SEC-7).
 #[derive(Clone, Debug)]
 pub struct FetchPolicy {

@@ -8,3 +8,4 @@ mod helpers;
 
 mod clients;
 mod flow;
+mod selfcheck;
