@@ -39,10 +39,7 @@ pub struct Application {
 /// third-party anything.
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .add(("Content-Security-Policy", http::content_security_policy("")))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Content-Type-Options", "nosniff"))

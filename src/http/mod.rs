@@ -5,6 +5,7 @@
 mod authorize;
 mod dashboard;
 pub use dashboard::link_tags;
+pub use respond::content_security_policy;
 mod discovery;
 mod login;
 mod respond;

@@ -29,3 +29,15 @@ async fn tv6_tv10_happy_path_issues_a_token_a_micropub_server_accepts() {
     assert_eq!(v["me"], app.me());
     assert_eq!(v["client_id"], client.client_id);
 }
+
+#[tokio::test]
+async fn served_homepage_shows_the_owners_photo_and_still_forbids_framing_disc_13() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("class=\"u-photo\" src=\"https://example.net/photo.jpg\""));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("img-src 'self' https://example.net"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
+}
