@@ -5,4 +5,5 @@
 
 mod helpers;
 
+mod authorize_errors;
 mod flow;
