@@ -6,4 +6,5 @@
 mod helpers;
 
 mod authorize_errors;
+mod codes;
 mod flow;
