@@ -8,3 +8,4 @@ mod helpers;
 mod authorize_errors;
 mod codes;
 mod flow;
+mod pkce;
