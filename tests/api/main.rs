@@ -8,4 +8,5 @@ mod helpers;
 mod authorize_errors;
 mod codes;
 mod flow;
+mod login;
 mod pkce;
