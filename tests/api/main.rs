@@ -8,5 +8,6 @@ mod helpers;
 mod authorize_errors;
 mod codes;
 mod flow;
+mod headers;
 mod login;
 mod pkce;
