@@ -7,6 +7,7 @@ mod helpers;
 
 mod authorize_errors;
 mod codes;
+mod discovery;
 mod flow;
 mod headers;
 mod login;
