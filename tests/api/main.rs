@@ -7,6 +7,7 @@ mod helpers;
 
 mod authorize_errors;
 mod codes;
+mod compat;
 mod discovery;
 mod flow;
 mod headers;
