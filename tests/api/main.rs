@@ -6,6 +6,7 @@
 mod helpers;
 
 mod authorize_errors;
+mod cli;
 mod codes;
 mod compat;
 mod discovery;
