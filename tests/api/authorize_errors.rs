@@ -6,6 +6,8 @@
 use crate::helpers::*;
 use url::Url;
 
+type Params = Vec<(String, String)>;
+
 fn query(params: &[(String, String)]) -> String {
     serde_urlencoded::to_string(params).expect("encode")
 }
@@ -185,7 +187,7 @@ async fn tv8_errors_after_validation_redirect_with_error_state_and_iss_areq_14_i
     let browser = app.signed_in_browser().await;
     let base = client.auth_params("profile create", "1234567890");
     let with = |name: &str, v: Option<&str>| with_field(base.clone(), name, v);
-    let cases: Vec<(&str, Vec<(String, String)>, &str)> = vec![
+    let cases: Vec<(&str, Params, &str)> = vec![
         (
             "a: response_type=token",
             with("response_type", Some("token")),

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod authorize;
 mod authorize_errors;
 mod cli;
 mod codes;
@@ -14,3 +15,4 @@ mod flow;
 mod headers;
 mod login;
 mod pkce;
+mod robustness;
