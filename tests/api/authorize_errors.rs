@@ -46,6 +46,14 @@ fn assert_error_redirect(
     assert_eq!(q.get("state").map(String::as_str), state, "{case}");
     assert_eq!(q.get("iss"), Some(&app.issuer()), "{case}");
     assert!(!q.contains_key("code"), "{case}");
+    // ERR-7: no double quote or backslash in a description.
+    if let Some(d) = q.get("error_description") {
+        assert!(
+            d.bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'),
+            "{case}: {d}"
+        );
+    }
     to
 }
 

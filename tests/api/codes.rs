@@ -288,3 +288,59 @@ async fn missing_or_repeated_redemption_parameters_are_invalid_request_redt_7_re
     let resp = app.post_pairs("/token", &form).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
 }
+
+#[tokio::test]
+async fn codes_and_tokens_are_stored_only_as_hashes_code_5() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let code = app.code_for(&client, "create").await;
+    let token = app.redeem_at("/token", &client, &code).await.json();
+    let secrets = [
+        code.clone(),
+        token["access_token"].as_str().unwrap().to_owned(),
+        token["refresh_token"].as_str().unwrap().to_owned(),
+    ];
+    let db = app.settings.database.clone();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", db.display());
+        if let Ok(b) = std::fs::read(&path) {
+            bytes.extend(b);
+        }
+    }
+    // The search works: what is stored in clear is found.
+    let id = client.client_id.as_bytes();
+    assert!(bytes.windows(id.len()).any(|w| w == id));
+    for s in &secrets {
+        let found = bytes.windows(s.len()).any(|w| w == s.as_bytes());
+        assert!(!found, "a secret is stored in clear");
+    }
+}
+
+#[tokio::test]
+async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7_err_11() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    assert!(!page.body.contains(RFC_CHALLENGE));
+    let resp = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    let location = resp.location.clone().unwrap();
+    assert!(!location.contains(RFC_CHALLENGE));
+    let code = query_map(&resp.location_url())["code"].clone();
+    app.redeem_at("/token", &client, &code).await;
+    let replay = app.redeem_at("/token", &client, &code).await;
+    assert_eq!(replay.status, 400);
+    assert!(!replay.text.contains(&code), "{}", replay.text);
+    let wrong = with_field(
+        code_form(&client, "x"),
+        "code_verifier",
+        Some(&"v".repeat(43)),
+    );
+    let resp = app.post_pairs("/token", &wrong).await;
+    assert!(!resp.text.contains(&"v".repeat(43)), "{}", resp.text);
+}

@@ -115,3 +115,90 @@ async fn consent_post_answers_303_never_307_cons_11() {
     assert_eq!(again.status, 400, "{}", again.body);
     assert!(again.location.is_none());
 }
+
+#[tokio::test]
+async fn iss_is_form_urlencoded_in_the_redirect_iss_4() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let resp = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    let raw = resp.location.expect("location");
+    let encoded: String = url::form_urlencoded::byte_serialize(app.issuer().as_bytes()).collect();
+    assert!(raw.contains(&format!("iss={encoded}")), "{raw}");
+}
+
+#[tokio::test]
+async fn consent_page_shows_where_the_code_goes_cons_3() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    assert!(page.body.contains(&client.redirect_uri), "{}", page.body);
+    assert!(page.body.contains(&app.me()), "signs in as");
+}
+
+/// Approves `scope` with the lifetime option `lifetime` chosen.
+async fn token_with_lifetime(
+    app: &TestApp,
+    client: &TestClient,
+    lifetime: &str,
+) -> serde_json::Value {
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let resp = browser
+        .submit(
+            &page,
+            "form#consent",
+            &[("lifetime", lifetime)],
+            Some(("action", "approve")),
+        )
+        .await;
+    let code = query_map(&resp.location_url())["code"].clone();
+    let resp = app.redeem_at("/token", client, &code).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    resp.json()
+}
+
+#[tokio::test]
+async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let token = app.token_for(&client, "create").await;
+    assert_eq!(token["expires_in"], 90 * 86400);
+}
+
+#[tokio::test]
+async fn owner_chosen_lifetime_is_reported_and_enforced() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let token = token_with_lifetime(&app, &client, "86400").await;
+    assert_eq!(token["expires_in"], 86400);
+    let access = token["access_token"].as_str().unwrap();
+    app.clock.advance(86400 - 10);
+    assert_eq!(app.verify_get(access, None).await.0, 200);
+    app.clock.advance(11);
+    assert_eq!(app.verify_get(access, None).await.0, 401);
+}
+
+#[tokio::test]
+async fn until_revoked_lifetime_gives_a_token_without_expiry_or_refresh_token() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let token = token_with_lifetime(&app, &client, "never").await;
+    assert!(token.get("expires_in").is_none(), "{token}");
+    assert!(token.get("refresh_token").is_none(), "{token}");
+    app.clock.advance(5 * 365 * 86400);
+    let (status, _) = app
+        .verify_get(token["access_token"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(status, 200);
+}

@@ -114,6 +114,20 @@ async fn login_issues_a_new_session_id_and_ends_the_old_one() {
         .await;
     let old = session_cookie(&first).expect("session cookie");
     assert_eq!(old.len(), 43);
+    let attrs = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("doorstep="))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(attrs.contains("httponly"), "{attrs}");
+    assert!(
+        attrs.contains("samesite=lax") || attrs.contains("samesite=strict"),
+        "{attrs}"
+    );
+    assert!(attrs.contains("path=/"), "{attrs}");
 
     let page = browser.get("/login").await;
     let second = browser
