@@ -73,15 +73,13 @@ fn refuse(reason: &str) -> RedirectRefusal {
 }
 
 /// CID-23: same scheme, host and port (default ports made explicit).
-/// For a loopback IP client_id (a native app on this machine, CID-7) any
-/// port on the same loopback host is accepted, as RFC 8252 §7.3 requires for
-/// loopback redirects: the app picks a free port at run time.
+/// The port counts here even for loopback client ids: the RFC 8252 §7.3
+/// port freedom applies to matching a *published* loopback redirect
+/// (CID-26, `matches_published`), not to the origin rule.
 fn same_origin(a: &Url, b: &Url) -> bool {
-    if a.scheme() != b.scheme() || a.host() != b.host() {
-        return false;
-    }
-    a.port_or_known_default() == b.port_or_known_default()
-        || (a.scheme() == "http" && loopback_ip_host(a))
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// The info must be about this very client_id (it always is when it came
@@ -267,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn loopback_client_id_accepts_any_port_on_same_loopback_host() {
+    fn loopback_client_id_redirect_must_keep_its_port_cid_23() {
         let id = url("http://127.0.0.1:8080/");
         let i = ClientInfo {
             client_id: id.to_string(),
@@ -279,9 +277,10 @@ mod tests {
             )
         };
         assert_eq!(
-            verify_redirect_uri(&id, &url("http://127.0.0.1:9999/cb"), &i),
+            verify_redirect_uri(&id, &url("http://127.0.0.1:8080/cb"), &i),
             Ok(RedirectVerdict::SameOrigin)
         );
+        assert!(verify_redirect_uri(&id, &url("http://127.0.0.1:9999/cb"), &i).is_err());
         assert!(verify_redirect_uri(&id, &url("http://[::1]:8080/cb"), &i).is_err());
         assert!(verify_redirect_uri(&id, &url("https://evil.example/cb"), &i).is_err());
     }

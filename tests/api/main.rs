@@ -6,6 +6,16 @@
 mod fixtures;
 mod helpers;
 
+mod authorize;
+mod authorize_errors;
+mod cli;
 mod clients;
+mod codes;
+mod compat;
+mod discovery;
 mod flow;
+mod headers;
+mod login;
+mod pkce;
+mod robustness;
 mod selfcheck;
