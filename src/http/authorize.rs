@@ -141,6 +141,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// redemption (REDA-1): a redemption has `code`/`grant_type` and no
 /// `response_type`.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    // Browsers always send forms; anything else is an API call that gets
+    // an RFC 6749 JSON error (ERR-12), not a page.
+    if !is_form(&req) {
+        return oauth_error(&OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
     let text = body_text(&body).to_owned();
     let params = Params::parse(&text);
     if params.has("response_type") || !(params.has("code") || params.has("grant_type")) {

@@ -25,6 +25,7 @@ pub fn document(settings: &Settings) -> Value {
         "code_challenge_methods_supported": methods,
         "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported": ["none"],
+        "client_id_metadata_document_supported": true,
         "service_documentation": "https://indieauth.spec.indieweb.org/",
     })
 }

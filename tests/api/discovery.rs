@@ -76,6 +76,8 @@ async fn tv4_metadata_has_every_required_member_and_no_empty_array_disc_1_to_12(
         serde_json::json!(["S256"])
     );
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+    // DISC-11: JSON client metadata documents are read (issue 3).
+    assert_eq!(m["client_id_metadata_document_supported"], true);
     assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
     let grants = m["grant_types_supported"].as_array().expect("DISC-9");
     for g in ["authorization_code", "refresh_token"] {
