@@ -2,6 +2,8 @@
 //! first and exposes its port (STYLE habit 1): `doorstep serve` and every
 //! integration test go through this one path, tests with port 0.
 
+use crate::clients::logo_cache::LogoCache;
+use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::housekeeping;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 pub enum StartError {
     #[error("cannot open the database")]
     Store(#[from] StoreError),
+    #[error("cannot set up the HTTP client for client discovery")]
+    Fetcher(#[from] crate::clients::FetchError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -40,10 +44,7 @@ pub struct Application {
 /// third-party anything.
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .add(("Content-Security-Policy", http::content_security_policy("")))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Content-Type-Options", "nosniff"))
@@ -54,6 +55,10 @@ impl Application {
     /// server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
         let store = Store::open(&settings.database)?;
+        let fetcher = ClientFetcher::new(FetchPolicy {
+            allow_private: settings.allow_private_client_fetch,
+            ..FetchPolicy::default()
+        })?;
         let listener = TcpListener::bind(settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
@@ -73,6 +78,8 @@ impl Application {
             login_throttle: LoginThrottle::default(),
             self_auth_throttle: SelfAuthThrottle::default(),
             usage: usage.clone(),
+            fetcher,
+            logos: LogoCache::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

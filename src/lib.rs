@@ -8,14 +8,17 @@
 //! Those work on the pure types of `domain` — profile URLs, client ids,
 //! redirect URIs, scopes, PKCE values, secrets — and reach SQLite only
 //! through `store`, which runs all SQL off the async workers. `views`
-//! holds the askama page structs; `clock` is the one reader of the wall
-//! clock; `housekeeping` runs the periodic chores (flushing batched "last
-//! used" times, purging what has expired); `cli`, `admin` (the owner's
-//! commands) and `telemetry` serve the binary.
+//! holds the askama page structs. `clients` fetches and reads what a
+//! client app publishes about itself — carefully, since its URL is a
+//! stranger's choice. `clock` is the one reader of the wall clock;
+//! `housekeeping` runs the periodic chores (flushing batched "last used"
+//! times, purging what has expired); `cli`, `admin` (the owner's token and
+//! resource-server commands), `selfcheck` and `telemetry` serve the binary.
 
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -23,6 +26,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod oauth;
 pub mod owner;
+pub mod selfcheck;
 pub mod store;
 pub mod telemetry;
 pub mod views;

@@ -88,6 +88,7 @@ fn serve(settings: Settings) -> Result<(), String> {
         let listen = settings.listen;
         let serves_homepage = settings.serves_homepage();
         let tags = doorstep::http::link_tags(&settings);
+        let check_settings = settings.clone();
         let app = Application::build(settings, Clock::system()).map_err(|e| chain(&e))?;
         let store = app.store().clone();
         if store.read(owner::password_hash).await.map_err(|e| chain(&e))?.is_none() {
@@ -105,6 +106,8 @@ fn serve(settings: Settings) -> Result<(), String> {
         }
         if !serves_homepage {
             println!("Add these to the <head> of your homepage:\n{tags}\n");
+            let check = check_settings.clone();
+            tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&check).await });
         }
         tracing::info!(%listen, %issuer, "doorstep is listening");
         app.run_until_stopped().await.map_err(|e| chain(&e))

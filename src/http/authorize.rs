@@ -9,59 +9,105 @@
 use super::AppState;
 use super::login::render_login;
 use super::respond::{
-    body_text, error_page, found, html, internal_error_page, is_form, json, oauth_error, see_other,
+    body_text, error_page, found, html, internal_error_page, is_form, json, log_chain, oauth_error,
+    see_other,
 };
 use super::session::{self, OwnerSession};
+use crate::clients::{ClientInfo, InfoSource};
 use crate::config::PkcePolicy;
 use crate::domain::{ClientId, Scope, ScopeSet, Secret, SecretHash};
 use crate::oauth::authorize::{self, AuthorizationRequest, PageError, PendingRequest};
 use crate::oauth::token::{self, Approval, CodeRedemption, Endpoint, Redeemed};
 use crate::oauth::{ErrorCode, OAuthError, Params};
-use crate::store::{StoreError, clients, events, pending};
+use crate::store::{StoreError, clients as client_store, events, pending};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
 use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
 
 /// How long a consent page stays answerable.
 const PENDING_LIFETIME: i64 = 30 * 60;
 
-/// What doorstep knows about the client, for the consent page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClientView {
-    pub name: Option<String>,
-    pub logo_url: Option<String>,
-    pub client_uri: Option<String>,
-    /// Redirect URIs the client publishes (CID-24).
-    pub published_redirects: Vec<String>,
-    /// How far to trust the above, in words for the badge.
-    pub source_label: String,
-    /// Said on the consent page when discovery failed or was skipped.
-    pub notice: Option<String>,
+/// Client information discovery (CID-11, AREQ-13) with the SQLite cache
+/// in front (CID-13). Never fails: a failed fetch is an `Unavailable` info.
+async fn discover(state: &AppState, client_id: &ClientId) -> ClientInfo {
+    let id = client_id.as_str().to_owned();
+    let now = state.now();
+    if let Ok(Some(cached)) = state
+        .store
+        .read(move |c| client_store::cached_info(c, &id, now))
+        .await
+        && let Ok(info) = serde_json::from_str::<ClientInfo>(&cached)
+    {
+        return info;
+    }
+    let (info, ttl) = state.fetcher.discover_with_ttl(client_id.url()).await;
+    if let Some(ttl) = ttl
+        && let Ok(text) = serde_json::to_string(&info)
+    {
+        let id = client_id.as_str().to_owned();
+        let expires = now + ttl.as_secs() as i64;
+        if let Err(e) = state
+            .store
+            .write(move |tx| client_store::cache_info(tx, &id, &text, now, expires))
+            .await
+        {
+            log_chain(&e);
+        }
+    }
+    info
 }
 
-/// Client information discovery. Until the fetcher lands, doorstep knows
-/// only the client_id itself, so cross-origin redirects are refused.
-async fn discover(_state: &AppState, client_id: &ClientId) -> ClientView {
-    ClientView {
-        name: None,
-        logo_url: None,
-        client_uri: None,
-        published_redirects: Vec::new(),
-        source_label: if client_id.is_loopback() {
-            "local app".into()
-        } else {
-            "not verified".into()
-        },
-        notice: None,
+/// The logo's address on doorstep itself, fetching it first if needed
+/// (CID-19: never hot-linked). None when there is no usable logo.
+async fn local_logo(state: &AppState, info: &ClientInfo) -> Option<String> {
+    let logo = info.logo_uri.as_deref()?;
+    if !matches!(info.source, InfoSource::Metadata | InfoSource::Microformats) {
+        return None;
+    }
+    let now = state.now();
+    if state.logos.get(logo, now).is_none() {
+        let url = url::Url::parse(logo).ok()?;
+        let (content_type, body) = state.fetcher.fetch_logo(&url).await?;
+        state.logos.put(logo, content_type, body, now);
+    }
+    Some(format!(
+        "/auth/logo?url={}",
+        url::form_urlencoded::byte_serialize(logo.as_bytes()).collect::<String>()
+    ))
+}
+
+/// `GET /auth/logo?url=…`: a logo from the cache, never fetched here.
+pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = Params::parse(req.query_string());
+    let found = params
+        .get("url")
+        .ok()
+        .flatten()
+        .and_then(|u| state.logos.get(u, state.now()));
+    match found {
+        Some(l) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, l.content_type.clone()))
+            .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+            .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
+            .body(l.body.as_ref().clone()),
+        None => HttpResponse::NotFound().finish(),
     }
 }
 
-/// The pending request as stored: the request and what was shown.
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredPending {
-    request: PendingRequest,
-    client: ClientView,
+/// How far the consent page may trust what discovery found, in words.
+fn trust_label(info: &ClientInfo) -> (&'static str, Option<String>) {
+    match &info.source {
+        InfoSource::Metadata => ("verified by the app's metadata document", None),
+        InfoSource::Microformats => ("as the app's page describes itself", None),
+        InfoSource::NotFetched { reason } => ("local app", Some(format!("Not checked: {reason}."))),
+        InfoSource::Unavailable { reason } | InfoSource::Refused { reason } => (
+            "not verified",
+            Some(format!(
+                "doorstep could not read this app's information ({reason}). Check the client ID below carefully before you allow it (CID-12)."
+            )),
+        ),
+    }
 }
 
 fn page_error(state: &AppState, e: &PageError) -> HttpResponse {
@@ -95,6 +141,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// redemption (REDA-1): a redemption has `code`/`grant_type` and no
 /// `response_type`.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    // Browsers always send forms; anything else is an API call that gets
+    // an RFC 6749 JSON error (ERR-12), not a page.
+    if !is_form(&req) {
+        return oauth_error(&OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
     let text = body_text(&body).to_owned();
     let params = Params::parse(&text);
     if params.has("response_type") || !(params.has("code") || params.has("grant_type")) {
@@ -130,20 +183,25 @@ async fn authorization_request(
         );
     };
     let client = discover(state, &client_id).await;
-    let verified =
-        match authorize::verify_redirect(client_id, redirect_uri, &client.published_redirects) {
-            Ok(v) => v,
-            Err(e) => return page_error(state, &e),
-        };
+    if let InfoSource::Refused { reason } = &client.source {
+        // CID-18: a confidential client, which doorstep cannot authenticate.
+        return error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "doorstep cannot sign in to this app",
+            &format!("{reason}. doorstep only supports public clients, as IndieAuth apps are."),
+        );
+    }
+    let verified = match authorize::verify_redirect(client_id, redirect_uri, &client) {
+        Ok(v) => v,
+        Err(e) => return page_error(state, &e),
+    };
     let request = match authorize::parse_request(&params, verified, state.settings.pkce) {
         Ok(r) => r,
         Err(e) => return found(&e.location(state.settings.issuer_str())),
     };
     let id = Secret::generate();
-    let stored = StoredPending {
-        request: PendingRequest::from_request(&request, client.published_redirects.clone()),
-        client,
-    };
+    let stored = PendingRequest::from_request(&request, client);
     let json_text = match serde_json::to_string(&stored) {
         Ok(j) => j,
         Err(e) => return internal_error_page(state, &e),
@@ -166,7 +224,7 @@ fn redirect_server_error(
     request: &AuthorizationRequest,
     e: &StoreError,
 ) -> HttpResponse {
-    super::respond::log_chain(e);
+    log_chain(e);
     found(&request.redirect.error_location(
         &OAuthError::server_error(),
         Some(&request.state),
@@ -179,14 +237,14 @@ async fn present(
     state: &AppState,
     owner: &OwnerSession,
     request: &AuthorizationRequest,
-    client: &ClientView,
+    client: &ClientInfo,
     request_id: &str,
 ) -> HttpResponse {
     let client_id = request.redirect.client_id().as_str().to_owned();
     if request.pkce.is_none() && state.settings.pkce != PkcePolicy::Optional {
         let exempt = match state
             .store
-            .read(move |c| clients::is_pkce_exempt(c, &client_id))
+            .read(move |c| client_store::is_pkce_exempt(c, &client_id))
             .await
         {
             Ok(e) => e,
@@ -207,10 +265,11 @@ async fn present(
             );
         }
     }
-    consent_page(state, owner, request, client, request_id)
+    let logo = local_logo(state, client).await;
+    consent_page(state, owner, request, client, logo.as_deref(), request_id)
 }
 
-fn app_name(request: &AuthorizationRequest, client: &ClientView) -> String {
+fn app_name(request: &AuthorizationRequest, client: &ClientInfo) -> String {
     client
         .name
         .clone()
@@ -255,15 +314,26 @@ fn consent_page(
     state: &AppState,
     owner: &OwnerSession,
     request: &AuthorizationRequest,
-    client: &ClientView,
+    client: &ClientInfo,
+    logo_url: Option<&str>,
     request_id: &str,
 ) -> HttpResponse {
     let s = &state.settings;
     let client_id = request.redirect.client_id();
     let redirect = request.redirect.redirect_uri();
+    let (source_label, notice) = trust_label(client);
     let mut warnings = Vec::new();
-    if let Some(n) = &client.notice {
-        warnings.push(n.clone());
+    warnings.extend(notice);
+    if let Some(uri) = &client.client_uri
+        && url::Url::parse(uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .as_deref()
+            != Some(client_id.host())
+    {
+        warnings.push(format!(
+            "The app's homepage ({uri}) is on a different host from its client ID (CID-17)."
+        ));
     }
     if !client_id.is_https() && !client_id.is_loopback() {
         warnings.push("This app's address uses plain http, so anyone on the network between doorstep and the app could pretend to be it (CID-6).".into());
@@ -301,8 +371,8 @@ fn consent_page(
         &ConsentPage {
             footer_host: state.footer_host(),
             app_name: &app_name(request, client),
-            source_label: &client.source_label,
-            logo_url: client.logo_url.as_deref(),
+            source_label,
+            logo_url,
             client_id: client_id.as_str(),
             client_host: client_id.host(),
             client_uri: client.client_uri.as_deref(),
@@ -336,9 +406,9 @@ fn request_hash(params: &Params) -> Option<SecretHash> {
     params.get("request").ok().flatten().map(SecretHash::of)
 }
 
-fn load_pending(json_text: &str, policy: PkcePolicy) -> Option<(AuthorizationRequest, ClientView)> {
-    let stored: StoredPending = serde_json::from_str(json_text).ok()?;
-    let request = stored.request.restore(policy)?;
+fn load_pending(json_text: &str, policy: PkcePolicy) -> Option<(AuthorizationRequest, ClientInfo)> {
+    let stored: PendingRequest = serde_json::from_str(json_text).ok()?;
+    let request = stored.restore(policy)?;
     Some((request, stored.client))
 }
 
@@ -444,7 +514,7 @@ pub async fn consent(
             // Re-checked here: the PKCE decision may have been withdrawn.
             if request.pkce.is_none()
                 && settings.pkce != PkcePolicy::Optional
-                && !clients::is_pkce_exempt(tx, &client_id)?
+                && !client_store::is_pkce_exempt(tx, &client_id)?
             {
                 let e = OAuthError::invalid_request("this server requires PKCE (code_challenge)");
                 return Ok(Answer::Redirect(request.redirect.error_location(
@@ -467,7 +537,7 @@ pub async fn consent(
                 &Approval {
                     client_id: request.redirect.client_id(),
                     client_name: client.name.as_deref(),
-                    client_logo: client.logo_url.as_deref(),
+                    client_logo: client.logo_uri.as_deref(),
                     redirect_uri: request.redirect.redirect_uri().as_str(),
                     scope: &granted,
                     pkce: request.pkce.as_ref(),
@@ -539,7 +609,7 @@ pub async fn pkce_decision(
             };
             let client_id = request.redirect.client_id().as_str().to_owned();
             if allow {
-                clients::add_pkce_exemption(tx, &client_id, now)?;
+                client_store::add_pkce_exemption(tx, &client_id, now)?;
                 events::record(tx, now, "pkce_exemption_added", Some(&client_id), None)?;
                 Ok(Answer::Redirect(format!(
                     "/auth/request?request={}",
@@ -597,7 +667,7 @@ async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpRes
         Ok(Ok(Redeemed::Token(_))) => oauth_error(&OAuthError::server_error()),
         Ok(Err(e)) => oauth_error(&e),
         Err(e) => {
-            super::respond::log_chain(&e);
+            log_chain(&e);
             oauth_error(&OAuthError::server_error())
         }
     }

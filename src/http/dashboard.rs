@@ -38,6 +38,18 @@ pub fn link_tags(s: &crate::config::Settings) -> String {
     out
 }
 
+/// `app.example.com` (with a port if it has one) for a client id.
+fn client_host(client_id: &str) -> String {
+    match url::Url::parse(client_id) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => client_id.to_owned(),
+        },
+        Err(_) => client_id.to_owned(),
+    }
+}
+
 fn when(t: Option<i64>, none: &str) -> String {
     t.map(format_time).unwrap_or_else(|| none.to_owned())
 }
@@ -85,7 +97,17 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             GrantRow {
                 id: g.id,
                 app_name: g.client_name.clone().unwrap_or_else(|| g.client_id.clone()),
-                logo_url: g.client_logo,
+                // Only a logo doorstep already holds is shown, from its own
+                // origin (CID-19: never hot-linked, nothing fetched here).
+                logo_url: g
+                    .client_logo
+                    .filter(|l| state.logos.get(l, now).is_some())
+                    .map(|l| {
+                        format!(
+                            "/auth/logo?url={}",
+                            url::form_urlencoded::byte_serialize(l.as_bytes()).collect::<String>()
+                        )
+                    }),
                 scopes: g.scope.split(' ').map(str::to_owned).collect(),
                 granted: format_time(g.created_at),
                 last_used: when(last_used, "never"),
@@ -135,7 +157,9 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 .map(|e| EventRow {
                     at: format_time(e.at),
                     what: describe_event(&e.kind),
-                    client_id: e.client_id,
+                    // The app's host keeps the log compact; the grants
+                    // above show full client ids.
+                    client_id: e.client_id.map(|c| client_host(&c)),
                     detail: e.detail,
                 })
                 .collect(),

@@ -3,7 +3,7 @@
 //! check.
 
 use super::AppState;
-use super::respond::html;
+use super::respond::{content_security_policy, html};
 use crate::oauth::metadata;
 use crate::views::Homepage;
 use actix_web::http::StatusCode;
@@ -51,6 +51,13 @@ pub async fn homepage(state: web::Data<AppState>) -> HttpResponse {
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-cache"),
     );
+    // The owner's photo usually lives on another host: allow exactly that
+    // origin for images here (everywhere else images are 'self' only).
+    if let Some(origin) = s.photo.as_ref().map(|p| p.origin().ascii_serialization())
+        && let Ok(v) = header::HeaderValue::from_str(&content_security_policy(&origin))
+    {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     for l in links {
         if let Ok(v) = header::HeaderValue::from_str(&l) {
             headers.append(header::LINK, v);

@@ -5,6 +5,7 @@
 mod authorize;
 mod dashboard;
 pub use dashboard::link_tags;
+pub use respond::content_security_policy;
 mod discovery;
 mod introspect;
 mod login;
@@ -14,6 +15,8 @@ mod session;
 mod token;
 mod userinfo;
 
+use crate::clients::ClientFetcher;
+use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::oauth::introspect::SelfAuthThrottle;
@@ -34,6 +37,8 @@ pub struct AppState {
     /// Batched "last used" of grants and resource servers; flushed by the
     /// housekeeping task.
     pub usage: Arc<Usage>,
+    pub fetcher: ClientFetcher,
+    pub logos: LogoCache,
 }
 
 impl AppState {
@@ -59,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/auth", web::get().to(authorize::get))
         .route("/auth", web::post().to(authorize::post))
         .route("/auth/request", web::get().to(authorize::resume))
+        .route("/auth/logo", web::get().to(authorize::logo))
         .route("/auth/consent", web::post().to(authorize::consent))
         .route("/auth/pkce", web::post().to(authorize::pkce_decision))
         .route("/login", web::get().to(login::login_page))

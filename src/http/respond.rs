@@ -9,6 +9,20 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use askama::Template;
 
+/// The Content-Security-Policy of every response (CONS-9, CONS-10): no
+/// script at all, styles and images from doorstep only (plus any extra
+/// image sources given), never framed.
+pub fn content_security_policy(extra_img_sources: &str) -> String {
+    let img = if extra_img_sources.is_empty() {
+        "'self'".to_owned()
+    } else {
+        format!("'self' {extra_img_sources}")
+    };
+    format!(
+        "default-src 'none'; style-src 'self'; img-src {img}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
 /// Renders a page; a template failure is logged and becomes a plain 500.
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {

@@ -10,6 +10,7 @@
 
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
+use crate::clients::{ClientInfo, verify_redirect_uri};
 use crate::config::PkcePolicy;
 use crate::domain::{ClientId, CodeChallenge, PkceMethod, RedirectUri, ScopeSet, State, UrlError};
 use serde::{Deserialize, Serialize};
@@ -78,53 +79,29 @@ pub struct VerifiedRedirect {
     redirect_uri: RedirectUri,
 }
 
-/// True for `http://127.0.0.1:…` and `http://[::1]:…` (RFC 8252 §7.3).
-fn is_loopback_ip_redirect(uri: &url::Url) -> bool {
-    uri.scheme() == "http" && matches!(uri.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-        || uri.scheme() == "http"
-            && matches!(uri.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-}
-
-/// CID-26: a loopback IP redirect matches a published one whatever its port.
-fn matches_ignoring_loopback_port(requested: &RedirectUri, published: &str) -> bool {
-    let Ok(mut published) = url::Url::parse(published) else {
-        return false;
-    };
-    let mut requested = requested.url().clone();
-    if !is_loopback_ip_redirect(&requested) || !is_loopback_ip_redirect(&published) {
-        return false;
-    }
-    let _ = requested.set_port(None);
-    let _ = published.set_port(None);
-    requested == published
-}
-
-/// Phase 2 gate (CID-23..26): same origin as the client id, or an exact
-/// match in the list the client publishes. Anything else is a page error.
+/// Phase 2 gate (CID-23..26): the one rule lives in
+/// `clients::verify_redirect_uri` — same origin as the client id, or an
+/// exact match in a list the client itself vouched for. Anything else is a
+/// page error, never a redirect.
 pub fn verify_redirect(
     client_id: ClientId,
     redirect_uri: RedirectUri,
-    published: &[String],
+    info: &ClientInfo,
 ) -> Result<VerifiedRedirect, PageError> {
-    let ok = redirect_uri.same_origin_as(&client_id)
-        || published.iter().any(|p| p == redirect_uri.as_str())
-        || published
-            .iter()
-            .any(|p| matches_ignoring_loopback_port(&redirect_uri, p));
-    if ok {
-        Ok(VerifiedRedirect {
+    match verify_redirect_uri(client_id.url(), redirect_uri.url(), info) {
+        Ok(_) => Ok(VerifiedRedirect {
             client_id,
             redirect_uri,
-        })
-    } else {
-        Err(page(
+        }),
+        Err(refusal) => Err(page(
             "doorstep will not send a code there",
             format!(
-                "The app asked to return to {}, which is on another site than the app ({}), and the app does not publish that address as one of its redirect URLs. This is how phishing attempts look, so the request was stopped.",
+                "The app at {} asked to return to {}. {} This is how phishing attempts look, so the request was stopped.",
+                client_id.as_str(),
                 redirect_uri.as_str(),
-                client_id.as_str()
+                refusal.reason
             ),
-        ))
+        )),
     }
 }
 
@@ -339,7 +316,9 @@ pub fn parse_request(
 pub struct PendingRequest {
     pub client_id: String,
     pub redirect_uri: String,
-    pub published_redirects: Vec<String>,
+    /// What discovery found, shown on the consent page and used again to
+    /// re-verify the redirect.
+    pub client: ClientInfo,
     pub state: String,
     pub scope: String,
     pub code_challenge: Option<String>,
@@ -348,11 +327,11 @@ pub struct PendingRequest {
 }
 
 impl PendingRequest {
-    pub fn from_request(req: &AuthorizationRequest, published_redirects: Vec<String>) -> Self {
+    pub fn from_request(req: &AuthorizationRequest, client: ClientInfo) -> Self {
         PendingRequest {
             client_id: req.redirect.client_id().as_str().to_owned(),
             redirect_uri: req.redirect.redirect_uri().as_str().to_owned(),
-            published_redirects,
+            client,
             state: req.state.as_str().to_owned(),
             scope: req.scope.to_string(),
             code_challenge: req.pkce.as_ref().map(|(c, _)| c.as_str().to_owned()),
@@ -365,7 +344,7 @@ impl PendingRequest {
     pub fn restore(&self, policy: PkcePolicy) -> Option<AuthorizationRequest> {
         let client_id = ClientId::parse(&self.client_id).ok()?;
         let redirect_uri = RedirectUri::parse(&self.redirect_uri).ok()?;
-        let redirect = verify_redirect(client_id, redirect_uri, &self.published_redirects).ok()?;
+        let redirect = verify_redirect(client_id, redirect_uri, &self.client).ok()?;
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("response_type", "code");
         query.append_pair("state", &self.state);
@@ -395,10 +374,32 @@ mod tests {
         )
     }
 
+    fn unknown(client: &ClientId) -> ClientInfo {
+        ClientInfo {
+            client_id: client.as_str().to_owned(),
+            source: crate::clients::InfoSource::Unavailable {
+                reason: "test".into(),
+            },
+            name: None,
+            client_uri: None,
+            logo_uri: None,
+            redirect_uris: vec![],
+        }
+    }
+
+    fn published(client: &ClientId, uris: &[&str]) -> ClientInfo {
+        ClientInfo {
+            source: crate::clients::InfoSource::Metadata,
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            ..unknown(client)
+        }
+    }
+
     fn run(query: &str, policy: PkcePolicy) -> Result<AuthorizationRequest, Box<RedirectError>> {
         let p = Params::parse(query);
         let (c, r) = parse_client(&p).unwrap();
-        let v = verify_redirect(c, r, &[]).unwrap();
+        let info = unknown(&c);
+        let v = verify_redirect(c, r, &info).unwrap();
         parse_request(&p, v, policy)
     }
 
@@ -489,24 +490,31 @@ mod tests {
             "https%3A%2F%2Fapp.example.com.evil.example%2Fredirect",
         ));
         let (c, r) = parse_client(&p).unwrap();
-        assert!(verify_redirect(c, r, &[]).is_err());
+        let info = unknown(&c);
+        assert!(verify_redirect(c, r, &info).is_err());
     }
 
     #[test]
     fn cid_26_loopback_redirect_port_is_ignored_only_for_loopback_ips() {
         let c = ClientId::parse("https://app.example.com/").unwrap();
+        let list = published(&c, &["http://127.0.0.1/cb", "https://app2.example.com/cb"]);
         let r = RedirectUri::parse("http://127.0.0.1:5555/cb").unwrap();
-        assert!(verify_redirect(c.clone(), r, &["http://127.0.0.1/cb".into()]).is_ok());
+        assert!(verify_redirect(c.clone(), r, &list).is_ok());
         let r = RedirectUri::parse("http://127.0.0.1:5555/other").unwrap();
-        assert!(verify_redirect(c.clone(), r, &["http://127.0.0.1/cb".into()]).is_err());
+        assert!(verify_redirect(c.clone(), r, &list).is_err());
         let r = RedirectUri::parse("https://app2.example.com:5555/cb").unwrap();
-        assert!(verify_redirect(c, r, &["https://app2.example.com/cb".into()]).is_err());
+        assert!(verify_redirect(c.clone(), r, &list).is_err());
+        let r = RedirectUri::parse("https://app2.example.com/cb").unwrap();
+        assert!(verify_redirect(c.clone(), r.clone(), &list).is_ok());
+        // An unverified source publishes nothing (CID-12, CID-24).
+        assert!(verify_redirect(c.clone(), r, &unknown(&c)).is_err());
     }
 
     #[test]
     fn pending_request_round_trips_through_validation() {
         let r = run(&happy(), PkcePolicy::S256).unwrap();
-        let p = PendingRequest::from_request(&r, vec![]);
+        let info = unknown(r.redirect.client_id());
+        let p = PendingRequest::from_request(&r, info);
         let back = p.restore(PkcePolicy::S256).unwrap();
         assert_eq!(back.state, r.state);
         assert_eq!(back.scope, r.scope);

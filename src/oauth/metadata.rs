@@ -34,6 +34,7 @@ pub fn document(settings: &Settings) -> Value {
         "revocation_endpoint_auth_methods_supported": ["none"],
         // UINFO-1, DISC-11.
         "userinfo_endpoint": settings.endpoint("userinfo"),
+        "client_id_metadata_document_supported": true,
         "service_documentation": "https://indieauth.spec.indieweb.org/",
     })
 }

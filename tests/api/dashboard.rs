@@ -22,6 +22,7 @@ async fn each_grant_shows_app_scopes_granted_last_used_and_expiry_sec_22() {
     let browser = app.signed_in_browser().await;
     let page = browser.get("/dashboard").await;
     assert_eq!(page.status, 200);
+    assert_eq!(texts(&page, "title"), ["Dashboard · doorstep"]);
     assert_eq!(texts(&page, "li.grant").len(), 2, "{}", page.body);
     assert!(page.body.contains(&client.client_id));
     let scopes = texts(&page, "li.grant .scopes").join(" ");

@@ -2,6 +2,12 @@
 
 use crate::helpers::*;
 
+fn is_base64url_43(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[tokio::test]
 async fn tv6_tv10_happy_path_issues_a_token_a_micropub_server_accepts() {
     let app = TestApp::spawn().await;
@@ -13,19 +19,201 @@ async fn tv6_tv10_happy_path_issues_a_token_a_micropub_server_accepts() {
     assert!(redirect.as_str().starts_with(&client.redirect_uri));
     let q = query_map(&redirect);
     assert_eq!(q["state"], "1234567890");
+    // ISS-2: byte-identical to the metadata issuer.
+    let metadata = app.metadata().await;
+    assert_eq!(q["iss"], metadata["issuer"].as_str().unwrap());
     assert_eq!(q["iss"], app.issuer());
     assert_eq!(q["me"], app.me());
+    // CODE-5, CODE-6: 256 random bits, base64url without padding.
+    assert!(is_base64url_43(&q["code"]), "{}", q["code"]);
     let (status, token) = app.redeem(&client, &q["code"]).await;
     assert_eq!(status, 200, "{token}");
     assert_eq!(token["token_type"], "Bearer");
     assert_eq!(token["me"], app.me());
     assert_eq!(token["scope"], "profile create");
     assert_eq!(token["profile"]["name"], "Test Owner");
+    assert_eq!(token["profile"]["url"], app.me());
     assert!(token["profile"].get("email").is_none());
+    assert!(token.get("iss").is_none(), "ISS-6: no iss in token JSON");
     let access = token["access_token"].as_str().unwrap();
+    assert!(is_base64url_43(access), "{access}");
+    assert_ne!(access, q["code"]);
     let (status, body) = app.verify_get(access, Some("application/json")).await;
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["me"], app.me());
     assert_eq!(v["client_id"], client.client_id);
+    assert_eq!(v["scope"], "profile create");
+}
+
+#[tokio::test]
+async fn consent_page_names_the_client_and_offers_each_scope_ticked_cons_1_cons_2() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("profile create media", "s"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&client.client_id),
+        "full client_id shown"
+    );
+    let (_, fields) = form_fields(&page, "form#consent");
+    let scopes: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(scopes, ["profile", "create", "media"]);
+}
+
+#[tokio::test]
+async fn unticked_scope_is_missing_from_the_token_cons_4() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("profile create media", "s"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (action, mut fields) = form_fields(&page, "form#consent");
+    fields.retain(|(k, v)| !(k == "scope" && v == "create"));
+    fields.push(("action".into(), "approve".into()));
+    let resp = browser.post(&action, &fields).await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    let code = query_map(&resp.location_url())["code"].clone();
+    let (status, token) = app.redeem(&client, &code).await;
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(token["scope"], "profile media");
+    let (status, body) = app
+        .verify_get(
+            token["access_token"].as_str().unwrap(),
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("create"), "{body}");
+}
+
+#[tokio::test]
+async fn consent_post_answers_303_never_307_cons_11() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let resp = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    assert_eq!(resp.status, 303);
+    // The request was answered: the same form cannot be used again.
+    let again = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.location.is_none());
+}
+
+#[tokio::test]
+async fn iss_is_form_urlencoded_in_the_redirect_iss_4() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let resp = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    let raw = resp.location.expect("location");
+    let encoded: String = url::form_urlencoded::byte_serialize(app.issuer().as_bytes()).collect();
+    assert!(raw.contains(&format!("iss={encoded}")), "{raw}");
+}
+
+#[tokio::test]
+async fn consent_page_shows_where_the_code_goes_cons_3() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    assert!(page.body.contains(&client.redirect_uri), "{}", page.body);
+    assert!(page.body.contains(&app.me()), "signs in as");
+}
+
+/// Approves `scope` with the lifetime option `lifetime` chosen.
+async fn token_with_lifetime(
+    app: &TestApp,
+    client: &TestClient,
+    lifetime: &str,
+) -> serde_json::Value {
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let resp = browser
+        .submit(
+            &page,
+            "form#consent",
+            &[("lifetime", lifetime)],
+            Some(("action", "approve")),
+        )
+        .await;
+    let code = query_map(&resp.location_url())["code"].clone();
+    let resp = app.redeem_at("/token", client, &code).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    resp.json()
+}
+
+#[tokio::test]
+async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let token = app.token_for(&client, "create").await;
+    assert_eq!(token["expires_in"], 90 * 86400);
+}
+
+#[tokio::test]
+async fn owner_chosen_lifetime_is_reported_and_enforced() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let token = token_with_lifetime(&app, &client, "86400").await;
+    assert_eq!(token["expires_in"], 86400);
+    let access = token["access_token"].as_str().unwrap();
+    app.clock.advance(86400 - 10);
+    assert_eq!(app.verify_get(access, None).await.0, 200);
+    app.clock.advance(11);
+    assert_eq!(app.verify_get(access, None).await.0, 401);
+}
+
+#[tokio::test]
+async fn until_revoked_lifetime_gives_a_token_without_expiry_or_refresh_token() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let token = token_with_lifetime(&app, &client, "never").await;
+    assert!(token.get("expires_in").is_none(), "{token}");
+    assert!(token.get("refresh_token").is_none(), "{token}");
+    app.clock.advance(5 * 365 * 86400);
+    let (status, _) = app
+        .verify_get(token["access_token"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn served_homepage_shows_the_owners_photo_and_still_forbids_framing_disc_13() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("class=\"u-photo\" src=\"https://example.net/photo.jpg\"")
+    );
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("img-src 'self' https://example.net"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
 }

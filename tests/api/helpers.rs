@@ -404,6 +404,199 @@ pub fn query_map(url: &Url) -> HashMap<String, String> {
         .collect()
 }
 
+// ---------------------------------------------------------------------------
+// Additions for the core-flow suite. Everything above keeps its signature.
+// ---------------------------------------------------------------------------
+
+/// A JSON (or other) API response with its headers.
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl ApiResponse {
+    pub async fn from(resp: reqwest::Response) -> ApiResponse {
+        ApiResponse {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            text: resp.text().await.unwrap_or_default(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON; Null if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The form a client posts to redeem `code`: `grant_type`, `code`,
+/// `client_id`, `redirect_uri`, and `code_verifier` when the client uses PKCE.
+pub fn code_form(client: &TestClient, code: &str) -> Vec<(String, String)> {
+    let mut f = vec![
+        ("grant_type".to_string(), "authorization_code".to_string()),
+        ("code".into(), code.into()),
+        ("client_id".into(), client.client_id.clone()),
+        ("redirect_uri".into(), client.redirect_uri.clone()),
+    ];
+    if client.method.is_some() {
+        f.push(("code_verifier".into(), client.verifier.clone()));
+    }
+    f
+}
+
+/// `form` with `name` replaced by `value`, or removed when `value` is None.
+pub fn with_field(
+    mut form: Vec<(String, String)>,
+    name: &str,
+    value: Option<&str>,
+) -> Vec<(String, String)> {
+    form.retain(|(k, _)| k != name);
+    if let Some(v) = value {
+        form.push((name.to_owned(), v.to_owned()));
+    }
+    form
+}
+
+/// A free loopback port nobody listens on (for client ids and the CLI).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+impl TestApp {
+    /// POSTs form pairs (in order, repeats allowed) to `path`.
+    pub async fn post_pairs(&self, path: &str, form: &[(String, String)]) -> ApiResponse {
+        let body = serde_urlencoded::to_string(form).expect("encode");
+        self.post_body(path, "application/x-www-form-urlencoded", body)
+            .await
+    }
+
+    /// POSTs a raw body with the given content type.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: String) -> ApiResponse {
+        ApiResponse::from(
+            self.api
+                .post(self.url(path))
+                .header("Content-Type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Redeems a code with `code_form` at `path` (`/auth` or `/token`).
+    pub async fn redeem_at(&self, path: &str, client: &TestClient, code: &str) -> ApiResponse {
+        self.post_pairs(path, &code_form(client, code)).await
+    }
+
+    /// The consent (or no-PKCE, or error) page for an authorization query.
+    pub async fn auth_page(&self, browser: &Browser, auth_query: &str) -> Page {
+        browser.get(&format!("/auth?{auth_query}")).await
+    }
+
+    /// The metadata document as JSON.
+    pub async fn metadata(&self) -> serde_json::Value {
+        let resp = self
+            .api
+            .get(self.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .expect("metadata");
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json().await.expect("metadata json")
+    }
+
+    /// Legacy GET verification with a raw `Authorization` header value (or
+    /// none) and an optional query string.
+    pub async fn verify_raw(
+        &self,
+        authorization: Option<&str>,
+        accept: Option<&str>,
+        query: &str,
+    ) -> ApiResponse {
+        let mut req = self.api.get(self.url(&format!("/token{query}")));
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        ApiResponse::from(req.send().await.expect("request")).await
+    }
+
+    /// Runs a read-only SQL count, for asserting that nothing was issued.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        self.store
+            .read(move |c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .await
+            .expect("count")
+    }
+}
+
+impl Browser {
+    /// A cookie-keeping browser for any doorstep base URL (the CLI tests
+    /// run the real binary, not a `TestApp`).
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// GET with extra request headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self.http.get(self.abs(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Page::from(req.send().await.expect("get")).await
+    }
+
+    /// HEAD request.
+    pub async fn head(&self, path: &str) -> Page {
+        Page::from(self.http.head(self.abs(path)).send().await.expect("head")).await
+    }
+}
+
+impl Page {
+    /// The `Location` as a URL (panics if there is none).
+    pub fn location_url(&self) -> Url {
+        let loc = self
+            .location
+            .as_deref()
+            .unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.body));
+        Url::parse(loc).expect("absolute Location")
+    }
+
+    /// `name=value` of every `Set-Cookie` this response sent.
+    pub fn set_cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .filter_map(|nv| nv.split_once('='))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+
+    /// Whether the page has an element matching `selector`.
+    pub fn has(&self, selector: &str) -> bool {
+        let sel = Selector::parse(selector).expect("selector");
+        self.html().select(&sel).next().is_some()
+    }
+}
+
 // ---- Token lifecycle helpers (issue 4) ----------------------------------
 
 /// A response reduced to what the token tests look at.

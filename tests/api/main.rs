@@ -3,13 +3,26 @@
 //! database and an injected clock, and drives it over HTTP as a browser,
 //! a client app and a Micropub server would.
 
+mod fixtures;
 mod helpers;
 
+mod authorize;
+mod authorize_errors;
+mod cli;
 mod cli_tokens;
+mod clients;
+mod codes;
+mod compat;
 mod dashboard;
+mod discovery;
 mod flow;
+mod headers;
 mod introspection;
 mod legacy_verify;
+mod login;
+mod pkce;
 mod refresh;
 mod revocation;
+mod robustness;
+mod selfcheck;
 mod userinfo;

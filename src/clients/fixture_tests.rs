@@ -1,0 +1,684 @@
+//! End-to-end tests of client discovery against hostile and honest fixture
+//! servers on 127.0.0.1 (TV-16, CID-7..21, SEC-7).
+//!
+//! The fixtures are raw `tokio::net::TcpListener`s writing HTTP by hand, so
+//! they can misbehave in ways a framework would not allow (never answer,
+//! never finish a body, gzip bombs) and count every connection they accept.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use url::Url;
+
+use super::*;
+
+/// What a fixture does with one request.
+enum Reply {
+    Bytes(Vec<u8>),
+    /// Wait, then send these bytes.
+    Delayed(Duration, Vec<u8>),
+    /// Read the request, then never answer.
+    Hang,
+    /// Send headers, then a body that never ends, a few bytes at a time.
+    Endless,
+}
+
+struct Fixture {
+    addr: SocketAddr,
+    accepts: Arc<AtomicUsize>,
+}
+
+impl Fixture {
+    fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("http://{}{}", self.addr, path)).unwrap()
+    }
+
+    fn accepts(&self) -> usize {
+        self.accepts.load(Ordering::SeqCst)
+    }
+}
+
+/// Start a fixture on 127.0.0.1:0; `handler` gets the request path and the
+/// fixture's own base URL (without trailing slash).
+async fn fixture(handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> Fixture {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let counter = accepts.clone();
+    let handler = Arc::new(handler);
+    let base = format!("http://{addr}");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let handler = handler.clone();
+            let base = base.clone();
+            tokio::spawn(async move {
+                let _ = handle(stream, &*handler, &base).await;
+            });
+        }
+    });
+    Fixture { addr, accepts }
+}
+
+async fn handle(
+    mut stream: TcpStream,
+    handler: &(dyn Fn(&str, &str) -> Reply + Send + Sync),
+    base: &str,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    match handler(&path, base) {
+        Reply::Bytes(b) => {
+            stream.write_all(&b).await?;
+            stream.shutdown().await?;
+        }
+        Reply::Delayed(wait, b) => {
+            tokio::time::sleep(wait).await;
+            stream.write_all(&b).await?;
+            stream.shutdown().await?;
+        }
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Reply::Endless => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
+            loop {
+                stream.write_all(b"4\r\n<p>x\r\n").await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn response(status: &str, content_type: &str, extra: &[&str], body: &[u8]) -> Reply {
+    Reply::Bytes(raw_response(status, content_type, extra, body))
+}
+
+fn raw_response(status: &str, content_type: &str, extra: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for h in extra {
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn html(body: &str) -> Reply {
+    response("200 OK", "text/html; charset=utf-8", &[], body.as_bytes())
+}
+
+fn json(body: &str) -> Reply {
+    response("200 OK", "application/json", &[], body.as_bytes())
+}
+
+fn redirect(status: &str, location: &str) -> Reply {
+    response(
+        status,
+        "text/plain",
+        &[&format!("Location: {location}")],
+        b"",
+    )
+}
+
+fn lax() -> ClientFetcher {
+    ClientFetcher::new(FetchPolicy {
+        allow_private: true,
+        total_timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_millis(500),
+        ..FetchPolicy::default()
+    })
+    .unwrap()
+}
+
+fn strict() -> ClientFetcher {
+    ClientFetcher::new(FetchPolicy::default()).unwrap()
+}
+
+fn reason(info: &ClientInfo) -> &str {
+    match &info.source {
+        InfoSource::Unavailable { reason }
+        | InfoSource::NotFetched { reason }
+        | InfoSource::Refused { reason } => reason,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+const TV16_HTML: &str = r#"<!doctype html><title>Example</title>
+<link rel="redirect_uri" href="/redirect">
+<div class="h-app"><img src="/logo.png" class="u-logo"><a href="/" class="u-url p-name">Example App</a></div>"#;
+
+fn tv16_json(base: &str) -> String {
+    format!(
+        r#"{{"client_id":"{base}/","client_name":"Example App","client_uri":"{base}/",
+        "logo_uri":"{base}/logo.png","redirect_uris":["{base}/redirect","com.example.app:/callback"]}}"#
+    )
+}
+
+#[tokio::test]
+async fn json_metadata_document_is_verified() {
+    let fx = fixture(|_, base| json(&tv16_json(base))).await;
+    let id = fx.url("/");
+    let (info, ttl) = lax().discover_with_ttl(&id).await;
+    assert_eq!(info.source, InfoSource::Metadata);
+    assert_eq!(info.client_id, id.as_str());
+    assert_eq!(info.name.as_deref(), Some("Example App"));
+    assert_eq!(info.logo_uri, Some(fx.url("/logo.png").to_string()));
+    assert_eq!(
+        info.redirect_uris,
+        [
+            fx.url("/redirect").to_string(),
+            "com.example.app:/callback".into()
+        ]
+    );
+    assert_eq!(ttl, Some(cache_policy::MIN_TTL));
+}
+
+#[tokio::test]
+async fn tv16_h_app_page_yields_name_logo_and_redirect() {
+    let fx = fixture(|_, _| html(TV16_HTML)).await;
+    let id = fx.url("/");
+    let (info, ttl) = lax().discover_with_ttl(&id).await;
+    assert_eq!(info.source, InfoSource::Microformats);
+    assert_eq!(info.name.as_deref(), Some("Example App"));
+    assert_eq!(info.logo_uri, Some(fx.url("/logo.png").to_string()));
+    assert_eq!(info.client_uri, Some(id.to_string()));
+    assert_eq!(info.redirect_uris, [fx.url("/redirect").to_string()]);
+    assert!(ttl.is_some());
+}
+
+#[tokio::test]
+async fn tv16_h_x_app_page_works_the_same() {
+    let fx = fixture(|_, _| html(&TV16_HTML.replace("h-app", "h-x-app"))).await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert_eq!(info.source, InfoSource::Microformats);
+    assert_eq!(info.name.as_deref(), Some("Example App"));
+    assert_eq!(info.logo_uri, Some(fx.url("/logo.png").to_string()));
+    assert_eq!(info.redirect_uris, [fx.url("/redirect").to_string()]);
+}
+
+#[tokio::test]
+async fn redirect_uri_from_link_headers_only() {
+    let fx = fixture(|_, _| {
+        response(
+            "200 OK",
+            "text/html",
+            &[
+                r#"Link: </cb>; rel="redirect_uri""#,
+                r#"Link: <https://other.example/cb>; title="a, b"; rel="me Redirect_URI", </x>; rel=me"#,
+            ],
+            b"<div class=\"h-app\"><span class=\"p-name\">Header App</span></div>",
+        )
+    })
+    .await;
+    let id = fx.url("/");
+    let info = lax().discover(&id).await;
+    assert_eq!(info.source, InfoSource::Microformats);
+    assert_eq!(
+        info.name.as_deref(),
+        Some("Header App"),
+        "a lone url-less item at the client_id is used"
+    );
+    assert_eq!(
+        info.redirect_uris,
+        [fx.url("/cb").to_string(), "https://other.example/cb".into()]
+    );
+    let verdict = verify_redirect_uri(&id, &Url::parse("https://other.example/cb").unwrap(), &info);
+    assert_eq!(verdict, Ok(RedirectVerdict::Published));
+    assert!(
+        verify_redirect_uri(&id, &Url::parse("https://other.example/x").unwrap(), &info).is_err()
+    );
+}
+
+#[tokio::test]
+async fn body_that_never_ends_is_cut_off_at_the_total_timeout() {
+    let fx = fixture(|_, _| Reply::Endless).await;
+    let started = Instant::now();
+    let (info, ttl) = lax().discover_with_ttl(&fx.url("/")).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1800), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "gave up too early: {took:?}"
+    );
+    assert!(reason(&info).contains("too long"));
+    assert_eq!(ttl, None);
+}
+
+#[tokio::test]
+async fn server_that_never_answers_is_cut_off_at_the_total_timeout() {
+    let fx = fixture(|_, _| Reply::Hang).await;
+    let started = Instant::now();
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(started.elapsed() < Duration::from_millis(1800));
+    assert!(matches!(info.source, InfoSource::Unavailable { .. }));
+    assert_eq!(fx.accepts(), 1);
+}
+
+#[tokio::test]
+async fn slow_redirect_chain_is_bounded_by_the_total_timeout() {
+    // Each hop answers within the per-request limit; only the bound on the
+    // whole discovery stops the chain in time.
+    let fx = fixture(|path, _| {
+        let location = format!("Location: {path}x");
+        Reply::Delayed(
+            Duration::from_millis(600),
+            raw_response("302 Found", "text/plain", &[&location], b""),
+        )
+    })
+    .await;
+    let started = Instant::now();
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(reason(&info).contains("too long"), "{info:?}");
+}
+
+#[tokio::test]
+async fn redirect_loop_ends_at_the_limit() {
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    let fx = fixture(move |_, _| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        redirect("302 Found", "/")
+    })
+    .await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(reason(&info).contains("redirects too many times"));
+    assert_eq!(requests.load(Ordering::SeqCst), 1 + fetch::MAX_REDIRECTS);
+}
+
+#[tokio::test]
+async fn html_after_same_origin_redirect_is_read_against_the_final_url() {
+    let fx = fixture(|path, _| match path {
+        "/" => redirect("301 Moved Permanently", "/app/"),
+        _ => html(r#"<link rel="redirect_uri" href="cb"><div class="h-app"><a class="u-url p-name" href="/">Moved App</a></div>"#),
+    })
+    .await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert_eq!(info.source, InfoSource::Microformats);
+    assert_eq!(info.name.as_deref(), Some("Moved App"));
+    assert_eq!(info.redirect_uris, [fx.url("/app/cb").to_string()]);
+}
+
+#[tokio::test]
+async fn json_behind_a_redirect_is_not_used() {
+    // TV-16: a metadata document reached through a redirect is not valid (CID-9).
+    let fx = fixture(|path, base| match path {
+        "/" => redirect("301 Moved Permanently", "/meta.json"),
+        _ => json(&tv16_json(base)),
+    })
+    .await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(reason(&info).contains("redirect"));
+    assert!(info.redirect_uris.is_empty());
+}
+
+#[tokio::test]
+async fn cross_origin_redirect_is_not_followed() {
+    let target = fixture(|_, _| html(TV16_HTML)).await;
+    let location = target.url("/").to_string();
+    let fx = fixture(move |_, _| redirect("302 Found", &location)).await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(reason(&info).contains("another site"));
+    assert_eq!(target.accepts(), 0);
+}
+
+#[tokio::test]
+async fn redirect_to_another_scheme_is_not_followed() {
+    let fx = fixture(|_, _| redirect("302 Found", "file:///etc/passwd")).await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert!(matches!(info.source, InfoSource::Unavailable { .. }));
+}
+
+fn gzip_of_zeros(len: usize) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![b' '; 1024 * 1024];
+    for _ in 0..len / block.len() {
+        enc.write_all(&block).unwrap();
+    }
+    enc.finish().unwrap()
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_stopped_at_the_size_cap() {
+    let bomb = Arc::new(gzip_of_zeros(50 * 1024 * 1024));
+    assert!(
+        bomb.len() < 200 * 1024,
+        "the bomb must be small on the wire"
+    );
+    let body = bomb.clone();
+    let fx =
+        fixture(move |_, _| response("200 OK", "text/html", &["Content-Encoding: gzip"], &body))
+            .await;
+    let started = Instant::now();
+    let (info, ttl) = lax().discover_with_ttl(&fx.url("/")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(reason(&info).contains("too large"), "{info:?}");
+    assert_eq!(ttl, None);
+}
+
+#[tokio::test]
+async fn six_megabyte_response_is_aborted_at_the_cap() {
+    let big = Arc::new(vec![b'a'; 6 * 1024 * 1024]);
+    let body = big.clone();
+    let fx = fixture(move |_, _| response("200 OK", "application/json", &[], &body)).await;
+    assert!(reason(&lax().discover(&fx.url("/")).await).contains("too large"));
+    // Without Content-Length the streaming cap still stops it.
+    let fx = fixture(|_, _| {
+        let mut b =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n".to_vec();
+        b.extend(std::iter::repeat_n(b'a', 6 * 1024 * 1024));
+        Reply::Bytes(b)
+    })
+    .await;
+    assert!(reason(&lax().discover(&fx.url("/")).await).contains("too large"));
+}
+
+#[tokio::test]
+async fn script_in_a_name_is_kept_as_plain_text() {
+    let fx = fixture(|_, _| {
+        html(r#"<div class="h-app"><a class="u-url p-name" href="/">&lt;script&gt;alert(1)&lt;/script&gt;<script>steal()</script> App</a></div>"#)
+    })
+    .await;
+    let info = lax().discover(&fx.url("/")).await;
+    assert_eq!(info.name.as_deref(), Some("<script>alert(1)</script> App"));
+}
+
+#[tokio::test]
+async fn javascript_logos_are_dropped() {
+    let fx = fixture(|path, base| match path {
+        "/json" => json(&format!(
+            r#"{{"client_id":"{base}/json","logo_uri":"javascript:alert(1)","client_name":"J"}}"#
+        )),
+        _ => html(r#"<div class="h-app"><img class="u-logo" src="javascript:alert(1)"><a class="u-url p-name" href="/">H</a></div>"#),
+    })
+    .await;
+    let j = lax().discover(&fx.url("/json")).await;
+    assert_eq!(j.source, InfoSource::Metadata);
+    assert_eq!(j.logo_uri, None);
+    let h = lax().discover(&fx.url("/")).await;
+    assert_eq!(h.source, InfoSource::Microformats);
+    assert_eq!(h.name.as_deref(), Some("H"));
+    assert_eq!(h.logo_uri, None);
+}
+
+#[tokio::test]
+async fn mismatched_client_id_uses_none_of_the_document() {
+    // TV-7 m: the document names another client, so its redirect_uris are void.
+    let fx = fixture(|_, base| {
+        json(&format!(
+            r#"{{"client_id":"{base}/other","client_name":"Evil","redirect_uris":["https://evil.example/cb"]}}"#
+        ))
+    })
+    .await;
+    let id = fx.url("/");
+    let (info, ttl) = lax().discover_with_ttl(&id).await;
+    assert_eq!(
+        reason(&info),
+        "metadata document names a different client_id"
+    );
+    assert_eq!(info.name, None);
+    assert!(info.redirect_uris.is_empty());
+    assert_eq!(ttl, None, "invalid documents are never cached (CID-13)");
+    assert!(
+        verify_redirect_uri(&id, &Url::parse("https://evil.example/cb").unwrap(), &info).is_err()
+    );
+}
+
+#[tokio::test]
+async fn confidential_client_is_refused_and_not_cached() {
+    let fx = fixture(|_, base| {
+        json(&format!(
+            r#"{{"client_id":"{base}/","jwks_uri":"{base}/jwks"}}"#
+        ))
+    })
+    .await;
+    let (info, ttl) = lax().discover_with_ttl(&fx.url("/")).await;
+    assert!(matches!(info.source, InfoSource::Refused { .. }));
+    assert_eq!(ttl, None);
+}
+
+#[tokio::test]
+async fn shared_secret_document_is_invalid() {
+    let fx = fixture(|_, base| {
+        json(&format!(
+            r#"{{"client_id":"{base}/","token_endpoint_auth_method":"client_secret_basic"}}"#
+        ))
+    })
+    .await;
+    assert!(matches!(
+        lax().discover(&fx.url("/")).await.source,
+        InfoSource::Unavailable { .. }
+    ));
+}
+
+#[tokio::test]
+async fn error_statuses_and_other_types_are_unavailable() {
+    let fx = fixture(|path, _| match path {
+        "/404" => response(
+            "404 Not Found",
+            "text/html",
+            &[],
+            b"<div class=h-app>x</div>",
+        ),
+        "/500" => response("500 Internal Server Error", "application/json", &[], b"{}"),
+        _ => response("200 OK", "text/plain", &[], b"hello"),
+    })
+    .await;
+    for path in ["/404", "/500", "/plain"] {
+        let (info, ttl) = lax().discover_with_ttl(&fx.url(path)).await;
+        assert!(
+            matches!(info.source, InfoSource::Unavailable { .. }),
+            "{path}"
+        );
+        assert_eq!(ttl, None);
+    }
+    assert!(reason(&lax().discover(&fx.url("/404")).await).contains("404"));
+}
+
+#[tokio::test]
+async fn cache_headers_set_the_ttl() {
+    let fx = fixture(|path, base| {
+        let cc = if path == "/nostore" {
+            "Cache-Control: no-store"
+        } else {
+            "Cache-Control: max-age=3600"
+        };
+        response(
+            "200 OK",
+            "application/json",
+            &[cc],
+            tv16_json(base)
+                .replace("/\",\"client_name", &format!("{path}\",\"client_name"))
+                .as_bytes(),
+        )
+    })
+    .await;
+    let (info, ttl) = lax().discover_with_ttl(&fx.url("/long")).await;
+    assert_eq!(info.source, InfoSource::Metadata, "{info:?}");
+    assert_eq!(ttl, Some(Duration::from_secs(3600)));
+    let (info, ttl) = lax().discover_with_ttl(&fx.url("/nostore")).await;
+    assert_eq!(info.source, InfoSource::Metadata);
+    assert_eq!(ttl, None);
+}
+
+#[tokio::test]
+async fn without_allow_private_a_loopback_fixture_gets_zero_connections() {
+    let fx = fixture(|_, base| json(&tv16_json(base))).await;
+    let f = strict();
+    let port = fx.addr.port();
+    for id in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://app.localhost:{port}/"),
+    ] {
+        let info = f.discover(&Url::parse(&id).unwrap()).await;
+        assert!(
+            matches!(info.source, InfoSource::NotFetched { .. }),
+            "{id}: {info:?}"
+        );
+    }
+    // Logos take the fetcher path: IP literals are refused before
+    // connecting, and `localhost` is refused by the resolver.
+    assert_eq!(f.fetch_logo(&fx.url("/logo.png")).await, None);
+    let by_name = Url::parse(&format!("http://localhost:{port}/logo.png")).unwrap();
+    assert_eq!(f.fetch_logo(&by_name).await, None);
+    let mapped = Url::parse(&format!("http://[::ffff:127.0.0.1]:{port}/logo.png")).unwrap();
+    assert_eq!(f.fetch_logo(&mapped).await, None);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(fx.accepts(), 0);
+}
+
+/// A fetcher whose resolver answers from a fixed table, standing in for DNS
+/// that points public-looking names at private addresses.
+fn with_hosts(allow_private: bool, hosts: &[(&str, &str)]) -> ClientFetcher {
+    let policy = FetchPolicy {
+        allow_private,
+        total_timeout: Duration::from_secs(1),
+        ..FetchPolicy::default()
+    };
+    let table = hosts
+        .iter()
+        .map(|(name, ip)| (name.to_string(), vec![ip.parse().unwrap()]))
+        .collect();
+    let resolver = fetch::GuardedResolver::with_static_hosts(allow_private, table);
+    let client = fetch::GuardedClient::with_resolver(&policy, resolver).unwrap();
+    ClientFetcher::with_client(policy, client)
+}
+
+#[tokio::test]
+async fn a_public_name_resolving_to_a_private_address_is_never_connected() {
+    // TV-16: `loopback-alias.example` resolving to 127.0.0.1 or 10.x: no fetch.
+    let fx = fixture(|_, base| {
+        let port = base.rsplit(':').next().unwrap_or_default();
+        json(&tv16_json(&format!("http://loopback-alias.example:{port}")))
+    })
+    .await;
+    let port = fx.addr.port();
+    let hosts = [
+        ("loopback-alias.example", "127.0.0.1"),
+        ("ten.example", "10.0.0.7"),
+        ("mapped.example", "::ffff:127.0.0.1"),
+    ];
+    let strict = with_hosts(false, &hosts);
+    for name in ["loopback-alias.example", "ten.example", "mapped.example"] {
+        let id = Url::parse(&format!("http://{name}:{port}/")).unwrap();
+        let info = strict.discover(&id).await;
+        assert!(reason(&info).contains("private"), "{name}: {info:?}");
+        assert_eq!(
+            strict.fetch_logo(&id.join("/logo.png").unwrap()).await,
+            None
+        );
+    }
+    assert_eq!(fx.accepts(), 0);
+    // The same table with the development knob on connects to exactly the
+    // address the resolver returned: the check and the connection use the
+    // same answer, so DNS cannot change it in between.
+    let lax = with_hosts(true, &hosts);
+    let id = Url::parse(&format!("http://loopback-alias.example:{port}/")).unwrap();
+    let info = lax.discover(&id).await;
+    assert_eq!(info.source, InfoSource::Metadata, "{info:?}");
+    assert_eq!(fx.accepts(), 1);
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+#[tokio::test]
+async fn logos_are_fetched_only_as_raster_images() {
+    let fx = fixture(|path, base| match path {
+        "/logo.png" => response("200 OK", "image/png", &[], PNG),
+        "/moved.png" => redirect("302 Found", &format!("{base}/logo.png")),
+        "/logo.svg" => response("200 OK", "image/svg+xml", &[], b"<svg onload=alert(1)/>"),
+        "/fake.png" => response("200 OK", "image/png", &[], b"<html><script>x</script>"),
+        "/big.png" => {
+            let mut b = PNG.to_vec();
+            b.resize(MAX_LOGO_BYTES + 1, 0);
+            response("200 OK", "image/png", &[], &b)
+        }
+        _ => response("404 Not Found", "text/plain", &[], b""),
+    })
+    .await;
+    let f = lax();
+    assert_eq!(
+        f.fetch_logo(&fx.url("/logo.png")).await,
+        Some(("image/png".into(), PNG.to_vec()))
+    );
+    assert_eq!(
+        f.fetch_logo(&fx.url("/moved.png")).await,
+        Some(("image/png".into(), PNG.to_vec()))
+    );
+    assert_eq!(f.fetch_logo(&fx.url("/logo.svg")).await, None);
+    assert_eq!(f.fetch_logo(&fx.url("/fake.png")).await, None);
+    assert_eq!(f.fetch_logo(&fx.url("/big.png")).await, None);
+    assert_eq!(f.fetch_logo(&fx.url("/missing.png")).await, None);
+}
+
+#[tokio::test]
+async fn the_request_is_honest_and_cookieless() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let store = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            store
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let body = "<div class=h-app>x</div>";
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: a=b\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(reply.as_bytes()).await;
+        }
+    });
+    let f = lax();
+    let id = Url::parse(&format!("http://{addr}/")).unwrap();
+    f.discover(&id).await;
+    f.discover(&id).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for req in seen.iter() {
+        let lower = req.to_ascii_lowercase();
+        assert!(lower.contains("user-agent: doorstep/"), "{req}");
+        assert!(
+            lower.contains("accept: application/json, text/html;q=0.9"),
+            "{req}"
+        );
+        assert!(!lower.contains("cookie:"), "{req}");
+    }
+}

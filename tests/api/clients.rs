@@ -1,0 +1,357 @@
+//! Client information discovery seen from outside (issue 3): fixture apps on
+//! loopback publish JSON metadata, h-app / h-x-app pages and Link headers, or
+//! misbehave; doorstep's consent and error pages must say the truth, and no
+//! code may ever go to an unverified redirect.
+
+use crate::fixtures::{Fixture, PNG, Reply};
+use crate::helpers::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// A redirect on another origin than the fixture's `localhost` client id.
+const ELSEWHERE: &str = "http://127.0.0.1:9/callback";
+
+fn client_at(fx: &Fixture, redirect: &str) -> TestClient {
+    TestClient {
+        client_id: fx.client_id(),
+        redirect_uri: redirect.to_owned(),
+        ..TestClient::new(0)
+    }
+}
+
+async fn consent(app: &TestApp, client: &TestClient) -> Page {
+    let browser = app.signed_in_browser().await;
+    browser
+        .get(&format!(
+            "/auth?{}",
+            client.auth_query("profile create", "s1")
+        ))
+        .await
+}
+
+async fn json_app(extra: serde_json::Value) -> Fixture {
+    Fixture::start(move |port, path| {
+        let id = format!("http://localhost:{port}/");
+        match path {
+            "/" => {
+                let mut doc = json!({
+                    "client_id": id,
+                    "client_name": "Example App",
+                    "client_uri": id,
+                    "logo_uri": format!("{id}logo.png"),
+                    "redirect_uris": [ELSEWHERE],
+                });
+                if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+                    for (k, v) in e {
+                        d.insert(k.clone(), v.clone());
+                    }
+                }
+                Reply::json(&doc).with_header("Cache-Control", "max-age=600")
+            }
+            "/logo.png" => Reply::Full(
+                200,
+                vec![("Content-Type".into(), "image/png".into())],
+                PNG.to_vec(),
+            ),
+            _ => Reply::Full(404, vec![], vec![]),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn json_metadata_names_the_app_and_verifies_a_listed_cross_origin_redirect_cid_14_cid_24() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({})).await;
+    let client = client_at(&fx, ELSEWHERE);
+    let page = consent(&app, &client).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Example App"));
+    assert!(
+        page.body
+            .contains("verified by the app&#39;s metadata document"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&fx.client_id()),
+        "CONS-2: the full client_id is shown"
+    );
+    assert!(
+        page.body.contains("127.0.0.1:9"),
+        "CONS-3: the redirect host is shown"
+    );
+    // And the whole flow completes to that verified redirect.
+    let browser = app.signed_in_browser().await;
+    let redirect = app
+        .approve(&browser, &client.auth_query("create", "s2"))
+        .await;
+    assert!(redirect.as_str().starts_with(ELSEWHERE));
+    let (status, token) = app
+        .redeem(&client, &query_param(&redirect, "code").unwrap())
+        .await;
+    assert_eq!(status, 200, "{token}");
+}
+
+#[tokio::test]
+async fn unlisted_cross_origin_redirect_gets_an_error_page_never_a_redirect_cid_24_tv7_i() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({})).await;
+    for evil in [
+        "http://127.0.0.1:9/other",
+        "http://127.0.0.1:9/callback/x",
+        "http://evil.example/callback",
+    ] {
+        let page = consent(&app, &client_at(&fx, evil)).await;
+        assert_eq!(page.status, 400, "{evil}");
+        assert!(page.location.is_none());
+        assert!(!page.body.contains("code="));
+    }
+}
+
+#[tokio::test]
+async fn logo_is_fetched_by_doorstep_and_served_from_its_own_origin_cid_19() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({})).await;
+    let page = consent(&app, &client_at(&fx, ELSEWHERE)).await;
+    assert_eq!(page.status, 200);
+    let doc = page.html();
+    let img = scraper::Selector::parse("img.logo").unwrap();
+    let src = doc
+        .select(&img)
+        .next()
+        .and_then(|i| i.value().attr("src"))
+        .expect("a logo")
+        .to_owned();
+    assert!(src.starts_with("/auth/logo?"), "never hot-linked: {src}");
+    let resp = app.api.get(app.url(&src)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), PNG);
+    // The logo route only serves what discovery cached: it never fetches.
+    let before = fx.hits();
+    let other = format!("http://localhost:{}/other.png", fx.port);
+    let resp = app
+        .api
+        .get(app.url("/auth/logo"))
+        .query(&[("url", other.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(fx.hits(), before);
+}
+
+#[tokio::test]
+async fn client_information_is_cached_between_consent_pages_cid_13() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({})).await;
+    let client = client_at(&fx, ELSEWHERE);
+    assert_eq!(consent(&app, &client).await.status, 200);
+    assert_eq!(consent(&app, &client).await.status, 200);
+    let doc_fetches = fx.paths().iter().filter(|p| *p == "/").count();
+    assert_eq!(doc_fetches, 1, "{:?}", fx.paths());
+}
+
+#[tokio::test]
+async fn mismatched_client_id_document_is_ignored_tv7_m_cid_14() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({ "client_id": "http://localhost:1/other" })).await;
+    // Its redirect list is not trusted, so the cross-origin redirect fails…
+    let page = consent(&app, &client_at(&fx, ELSEWHERE)).await;
+    assert_eq!(page.status, 400);
+    assert!(page.location.is_none());
+    // …and a same-origin one goes ahead, with none of its data and a warning.
+    let same = format!("http://localhost:{}/cb", fx.port);
+    let page = consent(&app, &client_at(&fx, &same)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("Example App"));
+    assert!(page.body.contains("not verified"));
+}
+
+#[tokio::test]
+async fn confidential_client_is_refused_with_an_error_page_cid_18() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://localhost:1/jwks" })).await;
+    let page = consent(
+        &app,
+        &client_at(&fx, &format!("http://localhost:{}/cb", fx.port)),
+    )
+    .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.location.is_none());
+}
+
+#[tokio::test]
+async fn h_app_and_h_x_app_pages_name_the_app_and_publish_redirects_cid_20_cid_21() {
+    for class in ["h-app", "h-x-app"] {
+        let app = TestApp::spawn().await;
+        let fx = Fixture::start(move |port, path| match path {
+            "/" => Reply::html(&format!(
+                "<!doctype html><link rel=\"redirect_uri\" href=\"{ELSEWHERE}\">\
+                 <div class=\"{class}\"><img src=\"/logo.png\" class=\"u-logo\" alt=\"\">\
+                 <a href=\"http://localhost:{port}/\" class=\"u-url p-name\">Example App</a></div>"
+            )),
+            "/logo.png" => Reply::Full(
+                200,
+                vec![("Content-Type".into(), "image/png".into())],
+                PNG.to_vec(),
+            ),
+            _ => Reply::Full(404, vec![], vec![]),
+        })
+        .await;
+        let page = consent(&app, &client_at(&fx, ELSEWHERE)).await;
+        assert_eq!(page.status, 200, "{class}: {}", page.body);
+        assert!(page.body.contains("Example App"), "{class}");
+        assert!(
+            page.body.contains("describes itself"),
+            "{class}: claimed, not verified"
+        );
+        assert!(
+            page.body.contains("/auth/logo?"),
+            "{class}: logo served by doorstep"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirect_uri_published_only_in_a_link_header_is_accepted_cid_21() {
+    let app = TestApp::spawn().await;
+    let fx = Fixture::start(|port, _| {
+        Reply::html(&format!(
+            "<div class=\"h-app\"><a class=\"u-url p-name\" href=\"http://localhost:{port}/\">Linked App</a></div>"
+        ))
+        .with_header("Link", &format!("<{ELSEWHERE}>; rel=\"redirect_uri\""))
+    })
+    .await;
+    let page = consent(&app, &client_at(&fx, ELSEWHERE)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Linked App"));
+}
+
+#[tokio::test]
+async fn hostile_names_and_logos_are_neutralised_cons_12() {
+    let app = TestApp::spawn().await;
+    let fx = Fixture::start(|port, _| {
+        Reply::html(&format!(
+            "<div class=\"h-app\"><img class=\"u-logo\" src=\"javascript:alert(1)\">\
+             <a class=\"u-url p-name\" href=\"http://localhost:{port}/\">&lt;script&gt;alert(1)&lt;/script&gt;Evil</a></div>"
+        ))
+    })
+    .await;
+    let same = format!("http://localhost:{}/cb", fx.port);
+    let page = consent(&app, &client_at(&fx, &same)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("<script>alert(1)"), "{}", page.body);
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("javascript:"));
+    assert!(!page.body.contains("img src=\"javascript"));
+}
+
+/// Fixtures that never finish: the consent page still comes within the
+/// fetch time limit, with a warning, and doorstep keeps serving others.
+#[tokio::test]
+async fn slow_endless_and_looping_clients_never_hold_doorstep_cid_10() {
+    let app = TestApp::spawn().await;
+    let endless = Fixture::start(|_, _| Reply::Endless).await;
+    let silent = Fixture::start(|_, _| Reply::Silent).await;
+    let looping = Fixture::start(|_, path| {
+        let next = if path == "/" { "/a" } else { "/" };
+        Reply::Full(302, vec![("Location".into(), next.into())], vec![])
+    })
+    .await;
+    for fx in [&endless, &silent, &looping] {
+        let client = client_at(fx, &format!("http://localhost:{}/cb", fx.port));
+        let browser = app.signed_in_browser().await;
+        let query = client.auth_query("create", "s");
+        let started = Instant::now();
+        let pending = tokio::spawn(async move { browser.get(&format!("/auth?{query}")).await });
+        // While discovery is stuck, doorstep answers other requests at once.
+        let health_started = Instant::now();
+        let health = app.api.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert!(health_started.elapsed() < Duration::from_secs(2));
+        let page = pending.await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(9),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("not verified"));
+    }
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_cut_off_at_the_size_cap_cid_10() {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1024 * 1024];
+    for _ in 0..50 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let bomb = enc.finish().unwrap();
+    let app = TestApp::spawn().await;
+    let fx = Fixture::start(move |_, _| {
+        Reply::Full(
+            200,
+            vec![
+                ("Content-Type".into(), "text/html".into()),
+                ("Content-Encoding".into(), "gzip".into()),
+            ],
+            bomb.clone(),
+        )
+    })
+    .await;
+    let started = Instant::now();
+    let page = consent(
+        &app,
+        &client_at(&fx, &format!("http://localhost:{}/cb", fx.port)),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("not verified"));
+}
+
+#[tokio::test]
+async fn with_private_fetch_off_loopback_clients_are_never_fetched_cid_7_cid_8() {
+    let app = TestApp::spawn_with(|s| s.allow_private_client_fetch = false).await;
+    let fx = json_app(json!({})).await;
+    for id in [
+        format!("http://127.0.0.1:{}/", fx.port),
+        format!("http://localhost:{}/", fx.port),
+    ] {
+        let client = TestClient {
+            client_id: id.clone(),
+            redirect_uri: format!("{id}cb"),
+            ..TestClient::new(0)
+        };
+        let page = consent(&app, &client).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("local app"), "{}", page.body);
+    }
+    assert_eq!(fx.hits(), 0, "doorstep must not contact a loopback client");
+    // A cross-origin redirect cannot be verified without fetching: refused.
+    let page = consent(&app, &client_at(&fx, ELSEWHERE)).await;
+    assert_eq!(page.status, 400);
+    assert_eq!(fx.hits(), 0);
+}
+
+#[tokio::test]
+async fn anonymous_visitors_cannot_make_doorstep_fetch_anything_areq_17() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({})).await;
+    let client = client_at(&fx, ELSEWHERE);
+    let page = app
+        .browser()
+        .get(&format!("/auth?{}", client.auth_query("create", "s")))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("form") && page.body.contains("password"));
+    assert_eq!(fx.hits(), 0);
+}

@@ -1,0 +1,320 @@
+//! Signing in and out, throttling, session renewal, and CSRF protection of
+//! every form POST (CONS-5, CONS-6, SEC-5, SEC-16, SEC-22).
+
+use crate::helpers::*;
+
+fn session_cookie(page: &Page) -> Option<String> {
+    page.set_cookies()
+        .into_iter()
+        .find(|(n, _)| n == "doorstep")
+        .map(|(_, v)| v)
+}
+
+/// A plain client presenting a raw `Cookie` header.
+async fn dashboard_with_cookie(app: &TestApp, cookie: &str) -> u16 {
+    app.api
+        .get(app.url("/dashboard"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+async fn is_signed_in(browser: &Browser) -> bool {
+    let page = browser.get("/dashboard").await;
+    match page.status {
+        200 => true,
+        303 => {
+            assert_eq!(page.location.as_deref(), Some("/login"));
+            false
+        }
+        s => panic!("unexpected dashboard status {s}"),
+    }
+}
+
+#[tokio::test]
+async fn right_password_signs_in_with_303_to_the_dashboard_cons_5() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    assert!(!is_signed_in(&browser).await);
+    let page = browser.get("/login").await;
+    let resp = browser
+        .submit(&page, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    assert_eq!(resp.location.as_deref(), Some("/dashboard"));
+    assert!(is_signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn wrong_password_gets_the_login_page_with_401_and_no_session() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let page = browser.get("/login").await;
+    let resp = browser
+        .submit(&page, "form#login", &[("password", "wrong password")], None)
+        .await;
+    assert_eq!(resp.status, 401, "{}", resp.body);
+    assert!(resp.has("form#login"));
+    assert!(resp.location.is_none());
+    assert!(session_cookie(&resp).is_none());
+    assert!(!is_signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_address_even_for_the_right_password_sec_16() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let page = browser.get("/login").await;
+    let mut failures = 0;
+    while failures < 9 {
+        let resp = browser
+            .submit(&page, "form#login", &[("password", "wrong password")], None)
+            .await;
+        match resp.status {
+            401 => failures += 1,
+            429 => {
+                let wait: i64 = resp.header("retry-after").unwrap().parse().unwrap();
+                app.clock.advance(wait);
+            }
+            s => panic!("unexpected status {s}: {}", resp.body),
+        }
+    }
+    let resp = browser
+        .submit(&page, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(resp.status, 429, "{}", resp.body);
+    let wait: i64 = resp
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!(wait >= 1, "{wait}");
+    assert!(session_cookie(&resp).is_none());
+    assert!(!is_signed_in(&browser).await);
+
+    // Once the wait is over, the right password works again.
+    app.clock.advance(wait);
+    let resp = browser
+        .submit(&page, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    assert!(is_signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn login_issues_a_new_session_id_and_ends_the_old_one() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let page = browser.get("/login").await;
+    let first = browser
+        .submit(&page, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    let old = session_cookie(&first).expect("session cookie");
+    assert_eq!(old.len(), 43);
+    let attrs = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("doorstep="))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(attrs.contains("httponly"), "{attrs}");
+    assert!(
+        attrs.contains("samesite=lax") || attrs.contains("samesite=strict"),
+        "{attrs}"
+    );
+    assert!(attrs.contains("path=/"), "{attrs}");
+
+    let page = browser.get("/login").await;
+    let second = browser
+        .submit(&page, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(second.status, 303);
+    let new = session_cookie(&second).expect("session cookie");
+    assert_ne!(old, new);
+    assert_eq!(
+        dashboard_with_cookie(&app, &format!("doorstep={old}")).await,
+        303
+    );
+    assert_eq!(
+        dashboard_with_cookie(&app, &format!("doorstep={new}")).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_session_id_planted_before_login_is_not_kept() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/login").await;
+    let (login_name, login_value) = page
+        .set_cookies()
+        .into_iter()
+        .find(|(n, _)| n == "doorstep-login")
+        .expect("login CSRF cookie");
+    let (_, fields) = form_fields(&page, "form#login");
+    let fields = with_field(fields, "password", Some(PASSWORD));
+    let planted = "A".repeat(43);
+    let resp = app
+        .api
+        .post(app.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header(
+            "Cookie",
+            format!("{login_name}={login_value}; doorstep={planted}"),
+        )
+        .body(serde_urlencoded::to_string(&fields).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let set: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let session = set
+        .iter()
+        .find_map(|c| c.strip_prefix("doorstep="))
+        .and_then(|c| c.split(';').next())
+        .expect("new session cookie");
+    assert_ne!(session, planted);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_sec_22() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let page = browser.get("/login").await;
+    let resp = browser
+        .submit(&page, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    let sid = session_cookie(&resp).unwrap();
+    let dashboard = browser.get("/dashboard").await;
+    let resp = browser
+        .submit(&dashboard, "form[action=\"/logout\"]", &[], None)
+        .await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    assert_eq!(resp.location.as_deref(), Some("/login"));
+    assert!(!is_signed_in(&browser).await);
+    // The server forgot the session, not just the browser.
+    assert_eq!(
+        dashboard_with_cookie(&app, &format!("doorstep={sid}")).await,
+        303
+    );
+}
+
+#[tokio::test]
+async fn logout_with_a_forged_csrf_token_is_refused_cons_6() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in_browser().await;
+    let dashboard = browser.get("/dashboard").await;
+    let resp = browser
+        .submit(
+            &dashboard,
+            "form[action=\"/logout\"]",
+            &[("csrf", "forged")],
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    assert!(is_signed_in(&browser).await);
+}
+
+#[tokio::test]
+async fn login_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let page = browser.get("/login").await;
+    let (action, fields) = form_fields(&page, "form#login");
+    let fields = with_field(fields, "password", Some(PASSWORD));
+    for csrf in [None, Some("forged"), Some("")] {
+        let resp = browser
+            .post(&action, &with_field(fields.clone(), "csrf", csrf))
+            .await;
+        assert_eq!(resp.status, 403, "{csrf:?}: {}", resp.body);
+        assert!(session_cookie(&resp).is_none());
+    }
+    // A browser without the login cookie cannot replay someone's form.
+    let stranger = app.browser();
+    let resp = stranger.post(&action, &fields).await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    assert!(!is_signed_in(&browser).await);
+    assert!(!is_signed_in(&stranger).await);
+}
+
+#[tokio::test]
+async fn consent_without_or_with_a_forged_csrf_token_issues_no_code_cons_6() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let (action, fields) = form_fields(&page, "form#consent");
+    let fields = with_field(fields, "action", Some("approve"));
+    for csrf in [None, Some("forged"), Some("")] {
+        let resp = browser
+            .post(&action, &with_field(fields.clone(), "csrf", csrf))
+            .await;
+        assert_eq!(resp.status, 403, "{csrf:?}: {}", resp.body);
+        assert!(resp.location.is_none());
+    }
+    // An attacker's own browser posting the owner's form: refused too.
+    let resp = app.browser().post(&action, &fields).await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    assert_eq!(app.count("SELECT count(*) FROM codes").await, 0);
+    // The genuine answer still works: the request was not used up.
+    let resp = browser.post(&action, &fields).await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    assert!(query_map(&resp.location_url()).contains_key("code"));
+}
+
+#[tokio::test]
+async fn no_pkce_decision_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1).without_pkce();
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    let (action, fields) = form_fields(&page, "form#pkce");
+    let fields = with_field(fields, "action", Some("allow"));
+    for csrf in [None, Some("forged")] {
+        let resp = browser
+            .post(&action, &with_field(fields.clone(), "csrf", csrf))
+            .await;
+        assert_eq!(resp.status, 403, "{csrf:?}: {}", resp.body);
+    }
+    let resp = app.browser().post(&action, &fields).await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    assert_eq!(app.count("SELECT count(*) FROM pkce_exemptions").await, 0);
+}
+
+#[tokio::test]
+async fn withdrawing_an_exemption_with_a_forged_csrf_token_is_refused_cons_6() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1).without_pkce();
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "s"))
+        .await;
+    browser
+        .submit(&page, "form#pkce", &[], Some(("action", "allow")))
+        .await;
+    let dashboard = browser.get("/dashboard").await;
+    let resp = browser
+        .submit(
+            &dashboard,
+            "form[action=\"/dashboard/pkce/remove\"]",
+            &[("csrf", "forged")],
+            None,
+        )
+        .await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    assert_eq!(app.count("SELECT count(*) FROM pkce_exemptions").await, 1);
+}
