@@ -9,6 +9,7 @@ use crate::cli::{ResourceServerAction, TokensAction};
 use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::domain::Secret;
+use crate::oauth::revoke::{RevokedBy, end_grant};
 use crate::store::{Store, StoreError, events, resource_servers, tokens};
 use crate::views::format_time;
 
@@ -56,20 +57,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
         TokensAction::Revoke { id } => {
             let id = *id;
             let revoked = store
-                .write_now(|tx| {
-                    if !tokens::revoke_grant(tx, id, now)? {
-                        return Ok(false);
-                    }
-                    let client = tokens::grant_client(tx, id)?;
-                    events::record(
-                        tx,
-                        now,
-                        "revoked",
-                        client.as_deref(),
-                        Some("from the command line"),
-                    )?;
-                    Ok(true)
-                })
+                .write_now(|tx| end_grant(tx, now, id, RevokedBy::CommandLine))
                 .map_err(|e| chain(&e))?;
             if revoked {
                 println!("Revoked grant {id}: its tokens no longer work.");

@@ -10,6 +10,7 @@ use super::respond::{body_text, error_page, html, internal_error_page, see_other
 use super::session;
 use crate::domain::Secret;
 use crate::oauth::Params;
+use crate::oauth::revoke::{RevokedBy, end_grant};
 use crate::store::{clients, events, resource_servers, tokens};
 use crate::views::{
     Dashboard, EventRow, ExemptionRow, GrantRow, ResourceServerCreated, ResourceServerRow,
@@ -191,6 +192,18 @@ fn id_param(params: &Params, name: &'static str) -> Option<i64> {
     params.get(name).ok().flatten()?.parse().ok()
 }
 
+/// Runs a dashboard form's change in one write transaction, then shows
+/// the dashboard again (303, CONS-11).
+async fn back_to_dashboard<F>(state: &AppState, change: F) -> HttpResponse
+where
+    F: FnOnce(&rusqlite::Transaction<'_>) -> crate::store::StoreResult<()> + Send + 'static,
+{
+    match state.store.write(change).await {
+        Ok(()) => see_other("/dashboard"),
+        Err(e) => internal_error_page(state, &e),
+    }
+}
+
 pub async fn remove_pkce_exemption(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -207,19 +220,13 @@ pub async fn remove_pkce_exemption(
         .unwrap_or("")
         .to_owned();
     let now = state.now();
-    let result = state
-        .store
-        .write(move |tx| {
-            if clients::remove_pkce_exemption(tx, &client_id)? {
-                events::record(tx, now, "pkce_exemption_removed", Some(&client_id), None)?;
-            }
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => see_other("/dashboard"),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_to_dashboard(&state, move |tx| {
+        if clients::remove_pkce_exemption(tx, &client_id)? {
+            events::record(tx, now, "pkce_exemption_removed", Some(&client_id), None)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Revokes one grant: every token it produced stops working at once.
@@ -236,26 +243,10 @@ pub async fn revoke_grant(
         return see_other("/dashboard");
     };
     let now = state.now();
-    let result = state
-        .store
-        .write(move |tx| {
-            if tokens::revoke_grant(tx, id, now)? {
-                let client = tokens::grant_client(tx, id)?;
-                events::record(
-                    tx,
-                    now,
-                    "revoked",
-                    client.as_deref(),
-                    Some("on the dashboard"),
-                )?;
-            }
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => see_other("/dashboard"),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_to_dashboard(&state, move |tx| {
+        end_grant(tx, now, id, RevokedBy::Dashboard).map(|_| ())
+    })
+    .await
 }
 
 /// Revokes every grant (for example after losing a device).
@@ -268,25 +259,19 @@ pub async fn revoke_all(
         return resp;
     }
     let now = state.now();
-    let result = state
-        .store
-        .write(move |tx| {
-            for (_, client) in tokens::revoke_all_grants(tx, now)? {
-                events::record(
-                    tx,
-                    now,
-                    "revoked",
-                    Some(&client),
-                    Some("all apps, on the dashboard"),
-                )?;
-            }
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => see_other("/dashboard"),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_to_dashboard(&state, move |tx| {
+        for (_, client) in tokens::revoke_all_grants(tx, now)? {
+            events::record(
+                tx,
+                now,
+                "revoked",
+                Some(&client),
+                Some("all apps, on the dashboard"),
+            )?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Creates a resource-server secret and shows it once (only its hash is
@@ -347,17 +332,11 @@ pub async fn revoke_resource_server(
         return see_other("/dashboard");
     };
     let now = state.now();
-    let result = state
-        .store
-        .write(move |tx| {
-            if let Some(name) = resource_servers::revoke(tx, id, now)? {
-                events::record(tx, now, "resource_server_revoked", None, Some(&name))?;
-            }
-            Ok(())
-        })
-        .await;
-    match result {
-        Ok(()) => see_other("/dashboard"),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_to_dashboard(&state, move |tx| {
+        if let Some(name) = resource_servers::revoke(tx, id, now)? {
+            events::record(tx, now, "resource_server_revoked", None, Some(&name))?;
+        }
+        Ok(())
+    })
+    .await
 }

@@ -6,11 +6,11 @@
 //! the token — go through one hot-path view check (`store::live`).
 
 use super::AppState;
+use super::respond::header_str;
 use super::respond::{
     bearer_challenge, body_text, is_form, json, no_store, oauth_error, unavailable,
 };
 use super::session::client_addr;
-use super::token::header_str;
 use crate::oauth::introspect::{
     Caller, Claim, IntrospectRequest, Introspection, Refused, caller, claim,
 };

@@ -32,19 +32,30 @@ pub fn render_login(
     client: Option<&str>,
     message: Option<&str>,
 ) -> HttpResponse {
+    with_login_csrf(req, state, |csrf| {
+        html(
+            status,
+            &LoginPage {
+                footer_host: state.footer_host(),
+                me: state.settings.me.as_str(),
+                csrf,
+                continue_to,
+                client,
+                message,
+            },
+        )
+    })
+}
+
+/// Renders a form guarded by the login CSRF cookie (no session exists yet),
+/// setting that cookie when the browser has none.
+fn with_login_csrf(
+    req: &HttpRequest,
+    state: &AppState,
+    render: impl FnOnce(&str) -> HttpResponse,
+) -> HttpResponse {
     let (secret, new_cookie) = session::login_secret(req, state);
-    let csrf = crate::owner::session::csrf_token(&secret);
-    let mut resp = html(
-        status,
-        &LoginPage {
-            footer_host: state.footer_host(),
-            me: state.settings.me.as_str(),
-            csrf: &csrf,
-            continue_to,
-            client,
-            message,
-        },
-    );
+    let mut resp = render(&crate::owner::session::csrf_token(&secret));
     if let Some(c) = new_cookie {
         let _ = resp.add_cookie(&c);
     }
@@ -191,23 +202,19 @@ fn setup_form(
     token: &str,
     message: Option<&str>,
 ) -> HttpResponse {
-    let (secret, new_cookie) = session::login_secret(req, state);
-    let csrf = crate::owner::session::csrf_token(&secret);
-    let mut resp = html(
-        status,
-        &SetupPage {
-            footer_host: state.footer_host(),
-            me: state.settings.me.as_str(),
-            csrf: &csrf,
-            token,
-            min_len: password::MIN_LEN,
-            message,
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = resp.add_cookie(&c);
-    }
-    resp
+    with_login_csrf(req, state, |csrf| {
+        html(
+            status,
+            &SetupPage {
+                footer_host: state.footer_host(),
+                me: state.settings.me.as_str(),
+                csrf,
+                token,
+                min_len: password::MIN_LEN,
+                message,
+            },
+        )
+    })
 }
 
 fn expired_link(state: &AppState) -> HttpResponse {

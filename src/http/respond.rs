@@ -179,3 +179,36 @@ pub fn unavailable(err: &dyn std::error::Error) -> HttpResponse {
             .to_string(),
         )
 }
+
+/// The live access token of a resource-style request (legacy GET,
+/// userinfo), read from the `Authorization` header only (VER-L4, UINFO-4),
+/// or the RFC 6750 §3 answer to send instead: no token → 401 with a bare
+/// challenge; an unknown, expired or revoked one → 401 `invalid_token`.
+/// The lookup is the verification hot path, and a use is noted in memory.
+pub fn bearer_access_token(
+    req: &actix_web::HttpRequest,
+    state: &super::AppState,
+) -> Result<std::sync::Arc<crate::store::tokens::ActiveToken>, Box<HttpResponse>> {
+    let presented = crate::oauth::verify::bearer(header_str(req, header::AUTHORIZATION))
+        .ok_or_else(|| Box::new(bearer_challenge(StatusCode::UNAUTHORIZED, None, None)))?;
+    let now = state.now();
+    match state
+        .store
+        .live_access_token(&crate::domain::SecretHash::of(presented), now)
+    {
+        Ok(Some(t)) => {
+            state.usage.note_grant(t.grant_id, now);
+            Ok(t)
+        }
+        Ok(None) => Err(Box::new(bearer_challenge(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            None,
+        ))),
+        Err(e) => Err(Box::new(unavailable(&e))),
+    }
+}
+
+pub fn header_str(req: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}

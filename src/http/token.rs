@@ -5,20 +5,15 @@
 
 use super::AppState;
 use super::respond::{
-    bearer_challenge, body_text, is_form, json, log_chain, no_store, oauth_error, unavailable,
+    bearer_access_token, body_text, header_str, is_form, json, log_chain, no_store, oauth_error,
 };
-use crate::domain::SecretHash;
 use crate::oauth::revoke::{RevokeRequest, RevokedBy};
 use crate::oauth::token::{self, CodeRedemption, Endpoint, Redeemed, RefreshRequest};
-use crate::oauth::verify::{accept_prefers_json, bearer};
+use crate::oauth::verify::accept_prefers_json;
 use crate::oauth::{ErrorCode, OAuthError, Params};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-
-pub(super) fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
 
 /// POST /token. A stray `Authorization: Bearer` header is ignored: clients
 /// send old tokens here (PRODUCT "Compatibility").
@@ -109,21 +104,10 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
 /// the hot-path view (`store::live`), and "last used" is only noted in
 /// memory (`store::usage`).
 pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(presented) = bearer(header_str(&req, header::AUTHORIZATION)) else {
-        return bearer_challenge(StatusCode::UNAUTHORIZED, None, None);
+    let t = match bearer_access_token(&req, &state) {
+        Ok(t) => t,
+        Err(resp) => return *resp,
     };
-    let now = state.now();
-    let t = match state
-        .store
-        .live_access_token(&SecretHash::of(presented), now)
-    {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None);
-        }
-        Err(e) => return unavailable(&e),
-    };
-    state.usage.note_grant(t.grant_id, now);
     if accept_prefers_json(header_str(&req, header::ACCEPT)) {
         json(
             StatusCode::OK,

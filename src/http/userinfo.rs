@@ -3,29 +3,17 @@
 //! header only (UINFO-4); the lookup is the verification hot path.
 
 use super::AppState;
-use super::respond::{bearer_challenge, json, unavailable};
-use super::token::header_str;
-use crate::domain::SecretHash;
+use super::respond::{bearer_access_token, bearer_challenge, json};
 use crate::oauth::userinfo::{self, Userinfo};
-use crate::oauth::verify::bearer;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(presented) = bearer(header_str(&req, header::AUTHORIZATION)) else {
-        // UINFO-3: no token, no error code.
-        return bearer_challenge(StatusCode::UNAUTHORIZED, None, None);
+    // UINFO-3: no token → bare challenge; bad token → invalid_token.
+    let t = match bearer_access_token(&req, &state) {
+        Ok(t) => t,
+        Err(resp) => return *resp,
     };
-    let now = state.now();
-    let t = match state
-        .store
-        .live_access_token(&SecretHash::of(presented), now)
-    {
-        Ok(Some(t)) => t,
-        Ok(None) => return bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None),
-        Err(e) => return unavailable(&e),
-    };
-    state.usage.note_grant(t.grant_id, now);
     match userinfo::answer(&state.settings, &t) {
         // UINFO-5: `json` adds `Cache-Control: no-store`.
         Userinfo::Profile(p) => json(StatusCode::OK, &p),

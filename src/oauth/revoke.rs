@@ -44,6 +44,37 @@ pub enum RevokedBy {
     App,
     /// `action=revoke` at the token endpoint.
     AppLegacy,
+    /// The owner, on the dashboard.
+    Dashboard,
+    /// The owner, with `doorstep tokens revoke`.
+    CommandLine,
+}
+
+impl RevokedBy {
+    fn detail(self) -> &'static str {
+        match self {
+            RevokedBy::App => "by the app",
+            RevokedBy::AppLegacy => "by the app (action=revoke)",
+            RevokedBy::Dashboard => "on the dashboard",
+            RevokedBy::CommandLine => "from the command line",
+        }
+    }
+}
+
+/// Ends a grant — every token it produced — and records who did it.
+/// False when it was unknown or already revoked.
+pub fn end_grant(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    grant_id: i64,
+    by: RevokedBy,
+) -> StoreResult<bool> {
+    if !tokens::revoke_grant(tx, grant_id, now)? {
+        return Ok(false);
+    }
+    let client = tokens::grant_client(tx, grant_id)?;
+    events::record(tx, now, "revoked", client.as_deref(), Some(by.detail()))?;
+    Ok(true)
 }
 
 /// REV-2..6: an unknown or already revoked token is fine (REV-3); a token
@@ -67,12 +98,6 @@ pub fn revoke(
             )));
         }
     }
-    if tokens::revoke_grant(tx, grant, now)? {
-        let detail = match by {
-            RevokedBy::App => "by the app",
-            RevokedBy::AppLegacy => "by the app (action=revoke)",
-        };
-        events::record(tx, now, "revoked", Some(&client), Some(detail))?;
-    }
+    end_grant(tx, now, grant, by)?;
     Ok(Ok(()))
 }
