@@ -8,8 +8,8 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::housekeeping;
 use crate::http::{self, AppState};
-use crate::oauth::introspect::SelfAuthThrottle;
 use crate::owner::throttle::LoginThrottle;
+use crate::ratelimit::FailureLimiter;
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
 use actix_web::dev::Server;
@@ -76,7 +76,11 @@ impl Application {
             store: store.clone(),
             clock: clock.clone(),
             login_throttle: LoginThrottle::default(),
-            self_auth_throttle: SelfAuthThrottle::default(),
+            // 20 inactive answers in a burst, then one per 2 s.
+            self_auth_throttle: FailureLimiter::new(20, 0.5),
+            // 30 failed token requests or verifications in a burst, then
+            // one a second: far beyond any honest client's mistakes.
+            failure_limiter: FailureLimiter::new(30, 1.0),
             usage: usage.clone(),
             fetcher,
             logos: LogoCache::default(),

@@ -26,6 +26,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod oauth;
 pub mod owner;
+pub mod ratelimit;
 pub mod selfcheck;
 pub mod store;
 pub mod telemetry;

@@ -8,7 +8,7 @@
 use super::AppState;
 use super::respond::header_str;
 use super::respond::{
-    bearer_challenge, body_text, is_form, json, no_store, oauth_error, unavailable,
+    bearer_challenge, body_text, is_form, json, oauth_error, too_many_requests, unavailable,
 };
 use super::session::client_addr;
 use crate::oauth::introspect::{
@@ -57,10 +57,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         Claim::TheTokenItself => {
             let addr = client_addr(&req, &state);
             if let Err(wait) = state.self_auth_throttle.check(addr, now) {
-                return no_store(HttpResponse::TooManyRequests())
-                    .insert_header((header::RETRY_AFTER, wait.to_string()))
-                    .insert_header((header::CONTENT_TYPE, "application/json"))
-                    .body(r#"{"error":"slow_down"}"#);
+                return too_many_requests(wait);
             }
             Some(addr)
         }
@@ -83,7 +80,9 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     }
     match (&found, fallback_from) {
         (Found::Access(t), _) => state.usage.note_grant(t.grant_id, now),
-        (_, Some(addr)) => state.self_auth_throttle.record_inactive(addr, now),
+        (_, Some(addr)) => {
+            let _ = state.self_auth_throttle.record_failure(addr, now);
+        }
         _ => {}
     }
     json(StatusCode::OK, &Introspection::of(&found))

@@ -19,8 +19,8 @@ use crate::clients::ClientFetcher;
 use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::oauth::introspect::SelfAuthThrottle;
 use crate::owner::throttle::LoginThrottle;
+use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
 use crate::store::usage::Usage;
 use actix_web::web;
@@ -33,7 +33,10 @@ pub struct AppState {
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
     /// SEC-16 for introspection's self-auth fallback.
-    pub self_auth_throttle: SelfAuthThrottle,
+    /// SEC-16 for introspection's self-auth fallback: inactive answers.
+    pub self_auth_throttle: FailureLimiter,
+    /// SEC-16 for the token endpoint and bearer verification: failures.
+    pub failure_limiter: FailureLimiter,
     /// Batched "last used" of grants and resource servers; flushed by the
     /// housekeeping task.
     pub usage: Arc<Usage>,

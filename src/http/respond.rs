@@ -200,15 +200,36 @@ pub fn bearer_access_token(
             state.usage.note_grant(t.grant_id, now);
             Ok(t)
         }
-        Ok(None) => Err(Box::new(bearer_challenge(
-            StatusCode::UNAUTHORIZED,
-            Some("invalid_token"),
-            None,
-        ))),
+        Ok(None) => {
+            // SEC-16: failures beyond the burst get 429; valid tokens never
+            // reach the limiter, so a Micropub server is never refused.
+            let addr = super::session::client_addr(req, state);
+            Err(Box::new(
+                match state.failure_limiter.record_failure(addr, now) {
+                    Ok(()) => {
+                        bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None)
+                    }
+                    Err(wait) => too_many_requests(wait),
+                },
+            ))
+        }
         Err(e) => Err(Box::new(unavailable(&e))),
     }
 }
 
 pub fn header_str(req: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// 429 with `Retry-After` (SEC-16). RFC 6749 has no code for it, so the
+/// body uses `invalid_request` and the status says the rest.
+pub fn too_many_requests(wait_seconds: i64) -> HttpResponse {
+    no_store(HttpResponse::TooManyRequests())
+        .insert_header((header::RETRY_AFTER, wait_seconds.to_string()))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(
+            OAuthError::invalid_request("too many failed requests; try again later")
+                .to_json()
+                .to_string(),
+        )
 }

@@ -6,7 +6,9 @@
 use super::AppState;
 use super::respond::{
     bearer_access_token, body_text, header_str, is_form, json, log_chain, no_store, oauth_error,
+    too_many_requests,
 };
+use super::session::client_addr;
 use crate::oauth::revoke::{RevokeRequest, RevokedBy};
 use crate::oauth::token::{self, CodeRedemption, Endpoint, Redeemed, RefreshRequest};
 use crate::oauth::verify::accept_prefers_json;
@@ -15,15 +17,30 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-/// POST /token. A stray `Authorization: Bearer` header is ignored: clients
-/// send old tokens here (PRODUCT "Compatibility").
+/// POST /token, behind the per-address failure limit (SEC-16): an address
+/// that keeps failing (guessing codes or refresh tokens) is answered 429
+/// until its bucket refills; requests that succeed cost nothing.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    if !is_form(&req) {
+    let addr = client_addr(&req, &state);
+    if let Err(wait) = state.failure_limiter.check(addr, state.now()) {
+        return too_many_requests(wait);
+    }
+    let resp = answer(&req, &state, &body).await;
+    if resp.status().is_client_error() {
+        let _ = state.failure_limiter.record_failure(addr, state.now());
+    }
+    resp
+}
+
+/// The token endpoint proper. A stray `Authorization: Bearer` header is
+/// ignored: clients send old tokens here (PRODUCT "Compatibility").
+async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpResponse {
+    if !is_form(req) {
         return oauth_error(&OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let params = Params::parse(body_text(&body));
+    let params = Params::parse(body_text(body));
     if params.has("action") {
         // REV-L2: `action` together with `grant_type` is ambiguous.
         if params.has("grant_type") {
@@ -33,7 +50,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         }
         return match params.get("action") {
             Ok(Some("revoke")) => match RevokeRequest::parse(&params) {
-                Ok(r) => super::revoke::run(&state, r, RevokedBy::AppLegacy).await,
+                Ok(r) => super::revoke::run(state, r, RevokedBy::AppLegacy).await,
                 Err(e) => oauth_error(&e),
             },
             _ => oauth_error(&OAuthError::invalid_request(

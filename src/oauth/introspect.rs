@@ -1,5 +1,6 @@
 //! Token introspection (RFC 7662; VER-1..9): who may ask, what the answer
-//! says, and the throttle on the compatibility fallback.
+//! says. The compatibility fallback's throttle is a `ratelimit` limiter
+//! kept in the app state.
 //!
 //! Callers authenticate (VER-3, SEC-13) with a resource-server secret the
 //! owner created (VER-4 a), or — on by default, `introspection_self_auth` —
@@ -15,9 +16,6 @@ use crate::clock::UnixTime;
 use crate::domain::{Secret, SecretHash, constant_time_eq};
 use crate::store::live::Found;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
 
 /// A parsed introspection request (VER-1).
 #[derive(Debug)]
@@ -146,77 +144,6 @@ impl<'a> Introspection<'a> {
     }
 }
 
-/// Inactive answers the fallback may give one address in a burst.
-const BURST: f64 = 20.0;
-/// How fast the bucket refills, per second.
-const REFILL_PER_SECOND: f64 = 0.5;
-/// Addresses remembered at most; beyond, the map is emptied (which only
-/// forgives, never blocks).
-const MAX_TRACKED: usize = 10_000;
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    level: f64,
-    at: UnixTime,
-}
-
-/// SEC-16 for the self-auth fallback: a token bucket per address (an IPv6
-/// /64 counts as one address), in memory.
-#[derive(Debug, Default)]
-pub struct SelfAuthThrottle {
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
-}
-
-fn key(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        v4 => v4,
-    }
-}
-
-fn refilled(b: Bucket, now: UnixTime) -> f64 {
-    let elapsed = (now - b.at).max(0) as f64;
-    (b.level + elapsed * REFILL_PER_SECOND).min(BURST)
-}
-
-impl SelfAuthThrottle {
-    /// `Err(seconds to wait)` when the address has used up its bucket.
-    pub fn check(&self, addr: IpAddr, now: UnixTime) -> Result<(), i64> {
-        let Ok(buckets) = self.buckets.lock() else {
-            return Err(60);
-        };
-        match buckets.get(&key(addr)) {
-            Some(b) if refilled(*b, now) < 1.0 => {
-                let missing = 1.0 - refilled(*b, now);
-                Err((missing / REFILL_PER_SECOND).ceil().max(1.0) as i64)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The fallback just answered `active:false` to `addr`.
-    pub fn record_inactive(&self, addr: IpAddr, now: UnixTime) {
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return;
-        };
-        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key(addr)) {
-            buckets.clear();
-        }
-        let b = buckets.entry(key(addr)).or_insert(Bucket {
-            level: BURST,
-            at: now,
-        });
-        b.level = (refilled(*b, now) - 1.0).max(0.0);
-        b.at = now;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,18 +186,5 @@ mod tests {
     fn ver_6_inactive_is_exactly_active_false() {
         let j = serde_json::to_string(&Introspection::of(&Found::Refresh)).unwrap();
         assert_eq!(j, r#"{"active":false}"#);
-    }
-
-    #[test]
-    fn sec_16_fallback_bucket_empties_and_refills() {
-        let t = SelfAuthThrottle::default();
-        let a: IpAddr = "192.0.2.9".parse().unwrap();
-        for _ in 0..BURST as usize {
-            assert!(t.check(a, 100).is_ok());
-            t.record_inactive(a, 100);
-        }
-        assert!(t.check(a, 100).is_err());
-        assert!(t.check("192.0.2.10".parse().unwrap(), 100).is_ok());
-        assert!(t.check(a, 102).is_ok());
     }
 }

@@ -42,19 +42,7 @@ pub struct Throttled {
     pub retry_after: i64,
 }
 
-/// IPv6 clients usually own a whole /64, so that is the unit throttled.
-fn key(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
-    }
-}
+use crate::ratelimit::address_key as key;
 
 impl LoginThrottle {
     /// May an attempt from `addr` go ahead now?

@@ -21,6 +21,7 @@ mod introspection;
 mod legacy_verify;
 mod login;
 mod pkce;
+mod ratelimit;
 mod refresh;
 mod revocation;
 mod robustness;

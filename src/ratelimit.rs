@@ -1,0 +1,133 @@
+//! Per-address limits on failed requests (SEC-16): a token bucket per
+//! client address, in memory, for the endpoints a stranger can hammer —
+//! the token endpoint, bearer verification, the introspection self-auth
+//! fallback. Only failures spend from a bucket, so an app or a Micropub
+//! server using valid credentials is never slowed or refused.
+//! The owner's login has its own, stricter rules (`owner::throttle`).
+
+use crate::clock::UnixTime;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Mutex;
+
+/// The unit limited: an IPv4 address, or an IPv6 /64 (one customer
+/// usually owns the whole /64).
+pub fn address_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Addresses remembered at most; beyond, the map is emptied (which only
+/// forgives, never blocks).
+const MAX_TRACKED: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    level: f64,
+    at: UnixTime,
+}
+
+#[derive(Debug)]
+pub struct FailureLimiter {
+    /// Failures allowed in a burst.
+    burst: f64,
+    /// How many failures a second are forgiven.
+    refill_per_second: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl FailureLimiter {
+    pub fn new(burst: u32, refill_per_second: f64) -> Self {
+        FailureLimiter {
+            burst: f64::from(burst),
+            refill_per_second,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn level(&self, b: Bucket, now: UnixTime) -> f64 {
+        let elapsed = (now - b.at).max(0) as f64;
+        (b.level + elapsed * self.refill_per_second).min(self.burst)
+    }
+
+    fn wait(&self, level: f64) -> i64 {
+        ((1.0 - level) / self.refill_per_second).ceil().max(1.0) as i64
+    }
+
+    /// `Err(seconds to wait)` when `addr` has no failures left to spend.
+    pub fn check(&self, addr: IpAddr, now: UnixTime) -> Result<(), i64> {
+        let Ok(buckets) = self.buckets.lock() else {
+            return Err(60);
+        };
+        match buckets.get(&address_key(addr)) {
+            Some(b) if self.level(*b, now) < 1.0 => Err(self.wait(self.level(*b, now))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Spends one failure; `Err(seconds to wait)` when there was none left,
+    /// so a caller that did not `check` first can still answer 429.
+    pub fn record_failure(&self, addr: IpAddr, now: UnixTime) -> Result<(), i64> {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Err(60);
+        };
+        let key = address_key(addr);
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
+            buckets.clear();
+        }
+        let burst = self.burst;
+        let b = buckets.entry(key).or_insert(Bucket {
+            level: burst,
+            at: now,
+        });
+        let level = self.level(*b, now);
+        b.at = now;
+        if level < 1.0 {
+            b.level = level;
+            return Err(self.wait(level));
+        }
+        b.level = level - 1.0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_failures_then_the_refill_rate() {
+        let l = FailureLimiter::new(3, 0.5);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.check(a, 100).is_ok());
+            assert!(l.record_failure(a, 100).is_ok());
+        }
+        assert_eq!(l.check(a, 100), Err(2));
+        assert_eq!(l.record_failure(a, 100), Err(2));
+        assert!(l.check("192.0.2.2".parse().unwrap(), 100).is_ok());
+        assert!(l.check(a, 102).is_ok());
+        assert!(l.record_failure(a, 102).is_ok());
+        assert!(l.record_failure(a, 102).is_err());
+    }
+
+    #[test]
+    fn ipv6_addresses_in_one_64_share_a_bucket() {
+        let l = FailureLimiter::new(1, 1.0);
+        assert!(l.record_failure("2001:db8::1".parse().unwrap(), 0).is_ok());
+        assert!(l.check("2001:db8::2".parse().unwrap(), 0).is_err());
+        assert!(l.check("2001:db8:0:1::2".parse().unwrap(), 0).is_ok());
+        assert_eq!(
+            address_key("::ffff:192.0.2.9".parse().unwrap()),
+            "192.0.2.9".parse::<IpAddr>().unwrap()
+        );
+    }
+}
