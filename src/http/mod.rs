@@ -23,7 +23,9 @@ use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
 use crate::store::usage::Usage;
-use actix_web::web;
+use actix_web::http::{Method, header};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, web};
 use std::sync::Arc;
 
 /// What every handler can reach.
@@ -96,9 +98,51 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/dashboard/resource-servers/revoke",
             web::post().to(dashboard::revoke_resource_server),
         )
-        .route("/token", web::get().to(token::verify))
-        .route("/token", web::post().to(token::post))
+        .service(
+            web::resource("/token")
+                .wrap(cors())
+                .route(web::get().to(token::verify))
+                .route(web::post().to(token::post))
+                .route(web::method(Method::OPTIONS).to(preflight)),
+        )
         .route("/introspect", web::post().to(introspect::post))
-        .route("/revoke", web::post().to(revoke::post))
-        .route("/userinfo", web::get().to(userinfo::get));
+        .service(
+            web::resource("/revoke")
+                .wrap(cors())
+                .route(web::post().to(revoke::post))
+                .route(web::method(Method::OPTIONS).to(preflight)),
+        )
+        .service(
+            web::resource("/userinfo")
+                .wrap(cors())
+                .route(web::get().to(userinfo::get))
+                .route(web::method(Method::OPTIONS).to(preflight)),
+        );
+}
+
+/// DISC-18: browser-based clients may read the token, revocation and
+/// userinfo endpoints' answers from any origin. These endpoints use no
+/// cookies, only what the request itself carries, so allowing every origin
+/// (without credentials) gives a page nothing it did not already hold.
+/// Never on the authorization endpoint or the owner's pages (SEC-14).
+fn cors() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .add((
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            "WWW-Authenticate, Retry-After",
+        ))
+}
+
+/// The CORS preflight for the endpoints above (an `Authorization` header
+/// makes a request non-simple).
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "Authorization, Content-Type, Accept",
+        ))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+        .finish()
 }

@@ -13,6 +13,7 @@ mod cli_tokens;
 mod clients;
 mod codes;
 mod compat;
+mod cors;
 mod dashboard;
 mod discovery;
 mod flow;
