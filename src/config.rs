@@ -488,6 +488,8 @@ mod tests {
         assert_eq!(parse_duration("-5"), None);
     }
 
+    /// Also DISC-19 / SEC-1: a non-loopback issuer must be https (TLS is
+    /// terminated by the reverse proxy in front of doorstep).
     #[test]
     fn errors_name_the_key() {
         let e = Settings::from_raw(&raw(&[("code_lifetime", "soon")])).unwrap_err();

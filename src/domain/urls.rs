@@ -330,6 +330,7 @@ mod tests {
         }
     }
 
+    /// CID-2: a missing path is `/`; a query and a port are allowed.
     #[test]
     fn tv7_client_ids_that_must_be_accepted_cid_5_leg_11() {
         for (raw, canonical) in [

@@ -188,6 +188,8 @@ async fn tv7_cross_origin_unpublished_redirect_uri_is_refused_on_a_page_cid_24_a
     }
 }
 
+/// Also AREQ-2 (repeats), AREQ-3, AREQ-7 and AREQ-8 (missing or malformed
+/// challenge), AREQ-9, AREQ-11, ERR-1, ERR-2 (only RFC 6749 §4.1.2.1 codes).
 #[tokio::test]
 async fn tv8_errors_after_validation_redirect_with_error_state_and_iss_areq_14_iss_1() {
     let app = TestApp::spawn().await;
@@ -351,6 +353,7 @@ async fn anonymous_visitor_with_a_redirectable_error_gets_the_login_page_not_a_r
     );
 }
 
+/// SEC-10: never 307 after a credential POST.
 #[tokio::test]
 async fn deny_redirects_access_denied_with_state_and_iss_by_303_areq_15_tv8e_cons_11() {
     let app = TestApp::spawn().await;

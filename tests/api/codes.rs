@@ -15,6 +15,7 @@ fn assert_oauth_error(resp: &ApiResponse, error: &str) {
     );
 }
 
+/// SEC-2 (replay handling).
 #[tokio::test]
 async fn replayed_code_is_refused_and_revokes_its_tokens_code_3() {
     let app = TestApp::spawn().await;
@@ -250,6 +251,7 @@ async fn unticking_every_scope_gives_an_identity_only_code_redt_4() {
     assert_oauth_error(&resp, "invalid_grant");
 }
 
+/// ERR-4, ERR-5: RFC 6749 §5.2 JSON with token-endpoint codes only.
 #[tokio::test]
 async fn unknown_code_is_invalid_grant_at_both_endpoints_reda_4_redt_7() {
     let app = TestApp::spawn().await;
@@ -317,6 +319,7 @@ async fn codes_and_tokens_are_stored_only_as_hashes_code_5() {
     }
 }
 
+/// PKCE-5: the challenge stays bound to the code on the server.
 #[tokio::test]
 async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7_err_11() {
     let app = TestApp::spawn().await;

@@ -50,6 +50,8 @@ fn first<'a>(links: &'a [(String, String)], rel: &str) -> Option<&'a str> {
         .map(|(_, u)| u.as_str())
 }
 
+/// DISC-8 (`response_types_supported`), DISC-10 and ISS-5 (the `iss`
+/// flag), PKCE-1 and PKCE-2 (S256 advertised) among them.
 #[tokio::test]
 async fn tv4_metadata_has_every_required_member_and_no_empty_array_disc_1_to_12() {
     let app = TestApp::spawn().await;

@@ -217,3 +217,58 @@ async fn served_homepage_shows_the_owners_photo_and_still_forbids_framing_disc_1
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("script-src"), "{csp}");
 }
+
+/// CONS-8: a client that was approved before is still shown the prompt;
+/// nothing is approved without the owner's click.
+#[tokio::test]
+async fn a_second_request_from_an_approved_client_still_shows_the_prompt_cons_8() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let browser = app.signed_in_browser().await;
+    let _ = app
+        .approve(&browser, &client.auth_query("create", "one"))
+        .await;
+    let again = browser
+        .get(&format!("/auth?{}", client.auth_query("create", "two")))
+        .await;
+    assert_eq!(again.status, 200);
+    assert!(again.location.is_none());
+    assert!(again.body.contains("id=\"consent\""));
+}
+
+/// DISC-3, ISS-3, DISC-19: with a public https issuer every advertised URL
+/// is https, the issuer has no query or fragment and prefixes the metadata
+/// URL; the redirect `iss` is that exact string.
+#[tokio::test]
+async fn an_https_issuer_is_advertised_exactly_disc_3_iss_3() {
+    let app = TestApp::spawn_with(|s| {
+        s.issuer = url::Url::parse("https://auth.example.com/").unwrap();
+        s.me = doorstep::domain::ProfileUrl::parse("https://example.com/", false).unwrap();
+        s.local_development = false;
+    })
+    .await;
+    let meta: serde_json::Value = app
+        .api
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = meta["issuer"].as_str().unwrap();
+    assert_eq!(issuer, "https://auth.example.com/");
+    assert!(!issuer.contains(['?', '#']));
+    assert!("https://auth.example.com/.well-known/oauth-authorization-server".starts_with(issuer));
+    for key in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "userinfo_endpoint",
+    ] {
+        let v = meta[key].as_str().unwrap_or_default();
+        assert!(v.starts_with("https://auth.example.com/"), "{key}: {v}");
+        assert!(!v.contains('?'), "DISC-15: {key} has no query");
+    }
+}

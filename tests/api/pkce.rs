@@ -177,6 +177,7 @@ async fn verifier_sent_for_a_code_issued_without_a_challenge_is_refused_pkce_9()
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
 }
 
+/// PKCE-11, SEC-15: requests without PKCE are never silently accepted.
 #[tokio::test]
 async fn client_without_pkce_is_shown_to_the_owner_only_after_login_areq_17() {
     let app = TestApp::spawn().await;
