@@ -35,12 +35,23 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
 /// The token endpoint proper. A stray `Authorization: Bearer` header is
 /// ignored: clients send old tokens here (PRODUCT "Compatibility").
 async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpResponse {
-    if !is_form(req) {
-        return oauth_error(&OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = Params::parse(body_text(body));
+    let params = if body.is_empty() && !req.query_string().is_empty() {
+        match query_code_exchange(req.query_string()) {
+            Some(p) => p,
+            None => {
+                return oauth_error(&OAuthError::invalid_request(
+                    "send the parameters in an application/x-www-form-urlencoded body",
+                ));
+            }
+        }
+    } else {
+        if !is_form(req) {
+            return oauth_error(&OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        Params::parse(body_text(body))
+    };
     if params.has("action") {
         // REV-L2: `action` together with `grant_type` is ambiguous.
         if params.has("grant_type") {
@@ -111,6 +122,23 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpRespons
             log_chain(&e);
             oauth_error(&OAuthError::server_error())
         }
+    }
+}
+
+/// PRODUCT "Compatibility": Indiekit, signing in to its own dashboard
+/// through an external IndieAuth server, POSTs the code exchange with every
+/// parameter in the query string and no body at all
+/// (getindiekit/indiekit `packages/indiekit/lib/indieauth.js`,
+/// `authorizationCodeGrant()`), as its introspection call does. Only an
+/// `authorization_code` exchange is read from there: a code is single-use
+/// and dead once this very request has redeemed it, whereas a refresh
+/// token or a token to revoke would linger in proxy logs (SEC-20), so those
+/// still need a form body.
+fn query_code_exchange(query: &str) -> Option<Params> {
+    let params = Params::parse(query);
+    match params.get("grant_type") {
+        Ok(Some("authorization_code")) if !params.has("action") => Some(params),
+        _ => None,
     }
 }
 

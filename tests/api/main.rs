@@ -23,6 +23,7 @@ mod legacy_verify;
 mod login;
 mod pkce;
 mod ratelimit;
+mod real_clients;
 mod refresh;
 mod revocation;
 mod robustness;
