@@ -24,6 +24,7 @@ mod login;
 mod pkce;
 mod ratelimit;
 mod refresh;
+mod review;
 mod revocation;
 mod robustness;
 mod selfcheck;
