@@ -275,6 +275,20 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             Some("The two passwords differ."),
         );
     }
+    // Only the holder of a live setup link may make doorstep hash: checked
+    // before the (slow, memory-hungry) argon2 run, so anyone's POST with a
+    // made-up token costs nothing. `take_setup_link` below still decides.
+    let link = SecretHash::of(&token);
+    let now = state.now();
+    match state
+        .store
+        .read(move |c| owner::setup_link_valid(c, &link, now))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return expired_link(&state),
+        Err(e) => return internal_error_page(&state, &e),
+    }
     let hashing = match state.password_work.acquire().await {
         Ok(_permit) => tokio::task::spawn_blocking(move || password::hash(&pw)).await,
         Err(e) => return internal_error_page(&state, &e),
@@ -292,8 +306,6 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         }
         Err(e) => return internal_error_page(&state, &e),
     };
-    let link = SecretHash::of(&token);
-    let now = state.now();
     let taken = state
         .store
         .write(move |tx| {

@@ -39,3 +39,35 @@ async fn concurrent_login_guesses_cannot_outrun_the_lockout_sec_16() {
         "{statuses:?}"
     );
 }
+
+/// The setup form hashes the new password (argon2: slow, ~19 MiB) only for
+/// the holder of a live setup link; a made-up token is refused first.
+#[tokio::test]
+async fn setup_with_a_made_up_link_is_refused_before_any_password_work() {
+    let app = TestApp::spawn().await;
+    let (b, _) = login_form(&app).await;
+    let csrf = {
+        // The login page's CSRF token doubles as the setup form's.
+        let page = b.get("/login").await;
+        form_fields(&page, "form#login")
+            .1
+            .into_iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v)
+            .expect("csrf field")
+    };
+    // A too-short password would be reported if it were looked at: it
+    // must not be, because the link is checked first.
+    let fields: Vec<(String, String)> = [
+        ("csrf", csrf.as_str()),
+        ("token", "made-up"),
+        ("password", "short"),
+        ("confirm", "short"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let page = b.post("/setup", &fields).await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(!page.body.contains("at least"), "{}", page.body);
+}
