@@ -71,3 +71,26 @@ async fn setup_with_a_made_up_link_is_refused_before_any_password_work() {
     assert_eq!(page.status, 404, "{}", page.body);
     assert!(!page.body.contains("at least"), "{}", page.body);
 }
+
+/// The owner's Micropub server (Indiekit) introspects every token it is
+/// sent with the token itself as the credential. Anyone can send it junk
+/// tokens; that must not get the server's valid tokens refused (SEC-16
+/// throttles the guessing, as at the legacy GET, not the valid answers).
+#[tokio::test]
+async fn junk_tokens_relayed_by_a_resource_server_do_not_block_its_valid_ones_sec_16() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let access = str_of(&t, "access_token");
+    for i in 0..40 {
+        let junk = format!("junk-{i}");
+        let a = app.introspect(Some(&junk), &[("token", &junk)]).await;
+        assert!(a.status == 200 || a.status == 429, "{}", a.status);
+    }
+    let a = app.introspect(Some(&access), &[("token", &access)]).await;
+    assert_eq!(a.status, 200, "a valid token was refused: {}", a.body);
+    assert_eq!(a.json()["active"], serde_json::json!(true));
+    // The guessing itself is still throttled.
+    let a = app.introspect(Some("junk-x"), &[("token", "junk-x")]).await;
+    assert_eq!(a.status, 429);
+}
