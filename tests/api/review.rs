@@ -94,3 +94,45 @@ async fn junk_tokens_relayed_by_a_resource_server_do_not_block_its_valid_ones_se
     let a = app.introspect(Some("junk-x"), &[("token", "junk-x")]).await;
     assert_eq!(a.status, 429);
 }
+
+/// Submits the login form with `password` as a browser behind the proxy
+/// at `forwarded_for` would.
+async fn login_via_proxy(app: &TestApp, forwarded_for: &str, password: &str) -> u16 {
+    let (b, page) = login_form(app).await;
+    let (_, mut fields) = form_fields(&page, "form#login");
+    fields.retain(|(k, _)| k != "password");
+    fields.push(("password".into(), password.into()));
+    b.http
+        .post(app.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Forwarded-For", forwarded_for)
+        .body(serde_urlencoded::to_string(&fields).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// SEC-18 / SEC-16: on a dual-stack listener (`listen = "[::]:8080"`), a
+/// proxy at 127.0.0.1 connects as `::ffff:127.0.0.1`. It is still the
+/// configured proxy: otherwise every visitor shares the proxy's address,
+/// and one stranger's failed logins lock the owner out.
+#[tokio::test]
+async fn a_trusted_proxy_is_recognised_on_a_dual_stack_listener_sec_18() {
+    let app = TestApp::spawn_with(|s| {
+        s.listen = std::net::SocketAddr::new("::".parse().unwrap(), s.listen.port());
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let mut last = 0;
+    for _ in 0..7 {
+        last = login_via_proxy(&app, "198.51.100.7", "wrong password!").await;
+    }
+    assert_eq!(last, 429, "the stranger is locked out");
+    assert_eq!(
+        login_via_proxy(&app, "203.0.113.9", PASSWORD).await,
+        303,
+        "the owner, at another address behind the same proxy, is not"
+    );
+}
