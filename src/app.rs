@@ -76,6 +76,7 @@ impl Application {
             store: store.clone(),
             clock: clock.clone(),
             login_throttle: LoginThrottle::default(),
+            password_work: tokio::sync::Semaphore::new(2),
             // 20 inactive answers in a burst, then one per 2 s.
             self_auth_throttle: FailureLimiter::new(20, 0.5),
             // 30 failed token requests or verifications in a burst, then

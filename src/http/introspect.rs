@@ -52,15 +52,13 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         Err(e) => return refused(e),
     };
     let now = state.now();
-    // SEC-16: the fallback is throttled per address, before any lookup.
+    // SEC-16: the fallback is throttled per address on the answers it would
+    // give `active:false`, after the lookup — as bearer verification is
+    // (`respond::bearer_access_token`). Refusing before the lookup let
+    // anyone who sends junk tokens to the owner's Micropub server (which
+    // relays each one here) get its valid tokens refused with 429 too.
     let fallback_from = match claimed {
-        Claim::TheTokenItself => {
-            let addr = client_addr(&req, &state);
-            if let Err(wait) = state.self_auth_throttle.check(addr, now) {
-                return too_many_requests(wait);
-            }
-            Some(addr)
-        }
+        Claim::TheTokenItself => Some(client_addr(&req, &state)),
         Claim::Secret(_) => None,
     };
     let secret = match &claimed {
@@ -81,7 +79,9 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     match (&found, fallback_from) {
         (Found::Access(t), _) => state.usage.note_grant(t.grant_id, now),
         (_, Some(addr)) => {
-            let _ = state.self_auth_throttle.record_failure(addr, now);
+            if let Err(wait) = state.self_auth_throttle.record_failure(addr, now) {
+                return too_many_requests(wait);
+            }
         }
         _ => {}
     }

@@ -93,7 +93,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     }
     let addr = session::client_addr(&req, &state);
     let now = state.now();
-    if let Err(t) = state.login_throttle.check(addr, now) {
+    // The attempt is counted as a failure before the password is checked
+    // (and forgiven on success), so simultaneous guesses cannot all slip
+    // past the lockout while argon2 runs (SEC-16).
+    if let Err(t) = state.login_throttle.begin(addr, now) {
         let msg = format!(
             "Too many failed attempts. Try again in {} seconds.",
             t.retry_after
@@ -129,12 +132,15 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             "Open the setup link doorstep printed when it started, or run `doorstep password --stdin`.",
         );
     };
-    // argon2 is slow by design: off the async workers.
-    let ok = tokio::task::spawn_blocking(move || password::verify(&presented, &stored))
-        .await
-        .unwrap_or(false);
+    // argon2 is slow by design: off the async workers, and never more at
+    // once than `password_work` allows (each run holds ~19 MiB).
+    let ok = match state.password_work.acquire().await {
+        Ok(_permit) => tokio::task::spawn_blocking(move || password::verify(&presented, &stored))
+            .await
+            .unwrap_or(false),
+        Err(_) => false,
+    };
     if !ok {
-        state.login_throttle.record_failure(addr, now);
         tracing::warn!(%addr, "failed sign-in");
         return render_login(
             &req,
@@ -269,7 +275,25 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             Some("The two passwords differ."),
         );
     }
-    let hashed = match tokio::task::spawn_blocking(move || password::hash(&pw)).await {
+    // Only the holder of a live setup link may make doorstep hash: checked
+    // before the (slow, memory-hungry) argon2 run, so anyone's POST with a
+    // made-up token costs nothing. `take_setup_link` below still decides.
+    let link = SecretHash::of(&token);
+    let now = state.now();
+    match state
+        .store
+        .read(move |c| owner::setup_link_valid(c, &link, now))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return expired_link(&state),
+        Err(e) => return internal_error_page(&state, &e),
+    }
+    let hashing = match state.password_work.acquire().await {
+        Ok(_permit) => tokio::task::spawn_blocking(move || password::hash(&pw)).await,
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    let hashed = match hashing {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
             return setup_form(
@@ -282,8 +306,6 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         }
         Err(e) => return internal_error_page(&state, &e),
     };
-    let link = SecretHash::of(&token);
-    let now = state.now();
     let taken = state
         .store
         .write(move |tx| {

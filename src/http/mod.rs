@@ -34,7 +34,10 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
-    /// SEC-16 for introspection's self-auth fallback.
+    /// argon2 runs allowed at once (login, setup). Each holds about 19 MiB
+    /// for a noticeable time; unbounded, a burst of sign-in POSTs could
+    /// exhaust a small VPS's memory (SEC-16).
+    pub password_work: tokio::sync::Semaphore,
     /// SEC-16 for introspection's self-auth fallback: inactive answers.
     pub self_auth_throttle: FailureLimiter,
     /// SEC-16 for the token endpoint and bearer verification: failures.

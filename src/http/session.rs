@@ -114,13 +114,25 @@ pub fn login_csrf_ok(req: &HttpRequest, state: &AppState, presented: Option<&str
 
 /// The client's address: the peer, or — only when the peer is a trusted
 /// proxy — the right-most `X-Forwarded-For` entry that is not one (SEC-18).
+///
+/// Addresses are compared in canonical form: on a dual-stack listener
+/// (`[::]`) an IPv4 proxy connects as `::ffff:a.b.c.d`, and it must still
+/// match `trusted_proxies = "a.b.c.d"`; otherwise every visitor would share
+/// the proxy's address and a stranger's failed logins would lock the owner
+/// out too (SEC-16).
 pub fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
     let peer = req
         .peer_addr()
-        .map(|a| a.ip())
+        .map(|a| a.ip().to_canonical())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let trusted = &state.settings.trusted_proxies;
-    if !trusted.contains(&peer) {
+    let trusted = |a: &IpAddr| {
+        state
+            .settings
+            .trusted_proxies
+            .iter()
+            .any(|t| t.to_canonical() == *a)
+    };
+    if !trusted(&peer) {
         return peer;
     }
     let forwarded: Vec<IpAddr> = req
@@ -128,11 +140,12 @@ pub fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(|a| a.to_canonical())
         .collect();
     forwarded
         .into_iter()
         .rev()
-        .find(|a| !trusted.contains(a))
+        .find(|a| !trusted(a))
         .unwrap_or(peer)
 }

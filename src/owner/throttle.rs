@@ -50,6 +50,10 @@ impl LoginThrottle {
         let Ok(inner) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
+        Self::check_locked(&inner, addr, now)
+    }
+
+    fn check_locked(inner: &Inner, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
         if now < inner.window_start + 60 && inner.window_failures >= GLOBAL_FAILURES_PER_MINUTE {
             return Err(Throttled {
                 retry_after: inner.window_start + 60 - now,
@@ -65,10 +69,29 @@ impl LoginThrottle {
         Ok(())
     }
 
+    /// Checks and, if the attempt may go ahead, counts it as a failure at
+    /// once, under one lock; `record_success` gives the count back. Counting
+    /// only after the (seconds-long) password check let any number of
+    /// simultaneous guesses pass `check` before the first failure was
+    /// recorded, so neither the per-address lockout nor the global cap held
+    /// (SEC-16).
+    pub fn begin(&self, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
+        let Ok(mut inner) = self.inner.lock() else {
+            return Err(Throttled { retry_after: 60 });
+        };
+        Self::check_locked(&inner, addr, now)?;
+        Self::record_locked(&mut inner, addr, now);
+        Ok(())
+    }
+
     pub fn record_failure(&self, addr: IpAddr, now: UnixTime) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        Self::record_locked(&mut inner, addr, now);
+    }
+
+    fn record_locked(inner: &mut Inner, addr: IpAddr, now: UnixTime) {
         if now >= inner.window_start + 60 {
             inner.window_start = now;
             inner.window_failures = 0;
@@ -97,9 +120,12 @@ impl LoginThrottle {
         }
     }
 
+    /// A correct password: the address starts afresh, and the failure that
+    /// `begin` counted in advance is taken back from the global window.
     pub fn record_success(&self, addr: IpAddr) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.by_addr.remove(&key(addr));
+            inner.window_failures = inner.window_failures.saturating_sub(1);
         }
     }
 }
@@ -127,6 +153,23 @@ mod tests {
         assert!(t.check(other, now).is_ok());
         t.record_success(a);
         assert!(t.check(a, now).is_ok());
+    }
+
+    #[test]
+    fn begin_counts_the_attempt_before_the_password_is_checked() {
+        let t = LoginThrottle::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        // Six attempts in flight at once; the seventh is refused at once.
+        for _ in 0..=FREE_FAILURES {
+            assert!(t.begin(a, 0).is_ok());
+        }
+        assert!(t.begin(a, 0).is_err());
+        // A correct password gives the global count back.
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..GLOBAL_FAILURES_PER_MINUTE * 2 {
+            assert!(t.begin(b, 1).is_ok());
+            t.record_success(b);
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod pkce;
 mod ratelimit;
 mod real_clients;
 mod refresh;
+mod review;
 mod revocation;
 mod robustness;
 mod selfcheck;
