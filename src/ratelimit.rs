@@ -99,6 +99,22 @@ impl FailureLimiter {
     }
 }
 
+impl FailureLimiter {
+    /// Gives back what `record_failure` spent, for a request that turned
+    /// out to succeed. Spending first and refunding after makes the limit
+    /// hold for concurrent requests too: none can pass a check that an
+    /// earlier one, still running, is about to fail.
+    pub fn refund(&self, addr: IpAddr, now: UnixTime) {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return;
+        };
+        if let Some(b) = buckets.get_mut(&address_key(addr)) {
+            b.level = (self.level(*b, now) + 1.0).min(self.burst);
+            b.at = now;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +133,16 @@ mod tests {
         assert!(l.check(a, 102).is_ok());
         assert!(l.record_failure(a, 102).is_ok());
         assert!(l.record_failure(a, 102).is_err());
+    }
+
+    #[test]
+    fn a_refund_gives_back_a_spent_failure() {
+        let l = FailureLimiter::new(1, 0.1);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(l.record_failure(a, 0).is_ok());
+        assert!(l.check(a, 0).is_err());
+        l.refund(a, 0);
+        assert!(l.check(a, 0).is_ok());
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use super::AppState;
 use super::login::render_login;
 use super::respond::{
-    body_text, error_page, found, html, internal_error_page, is_form, json, log_chain, oauth_error,
-    see_other,
+    body_text, error_page, failure_limited, found, html, internal_error_page, is_form, json,
+    log_chain, oauth_error, see_other,
 };
 use super::session::{self, OwnerSession};
 use crate::clients::{ClientInfo, InfoSource};
@@ -153,7 +153,8 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     if params.has("response_type") || !(params.has("code") || params.has("grant_type")) {
         return authorization_request(&req, &state, params, &text).await;
     }
-    redeem(&req, &state, &params).await
+    // SEC-16: code guessing here is limited like at the token endpoint.
+    failure_limited(&req, &state, redeem(&req, &state, &params)).await
 }
 
 async fn authorization_request(

@@ -233,3 +233,24 @@ pub fn too_many_requests(wait_seconds: i64) -> HttpResponse {
                 .to_string(),
         )
 }
+
+/// SEC-16 for requests a stranger may repeat to guess (code, refresh-token
+/// redemption): refused with 429 while the caller's address has no
+/// failures left. Each request spends one up front and gets it back unless
+/// it ends in a client error, so concurrent guesses cannot outrun the
+/// limit; success costs nothing.
+pub async fn failure_limited(
+    req: &actix_web::HttpRequest,
+    state: &super::AppState,
+    work: impl std::future::Future<Output = HttpResponse>,
+) -> HttpResponse {
+    let addr = super::session::client_addr(req, state);
+    if let Err(wait) = state.failure_limiter.record_failure(addr, state.now()) {
+        return too_many_requests(wait);
+    }
+    let resp = work.await;
+    if !resp.status().is_client_error() {
+        state.failure_limiter.refund(addr, state.now());
+    }
+    resp
+}

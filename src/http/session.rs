@@ -123,29 +123,110 @@ pub fn login_csrf_ok(req: &HttpRequest, state: &AppState, presented: Option<&str
 pub fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
     let peer = req
         .peer_addr()
-        .map(|a| a.ip().to_canonical())
+        .map(|a| a.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let trusted = |a: &IpAddr| {
-        state
-            .settings
-            .trusted_proxies
-            .iter()
-            .any(|t| t.to_canonical() == *a)
-    };
-    if !trusted(&peer) {
-        return peer;
-    }
-    let forwarded: Vec<IpAddr> = req
+    let values = req
         .headers()
         .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .map(|a| a.to_canonical())
-        .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|a| !trusted(a))
-        .unwrap_or(peer)
+        .filter_map(|v| v.to_str().ok());
+    forwarded_client(peer, values, &state.settings.trusted_proxies)
+}
+
+/// SEC-18: walks `X-Forwarded-For` from the right, past the trusted
+/// proxies, to the first address a trusted proxy vouched for. Addresses
+/// are compared in canonical form (a dual-stack listener sees an IPv4
+/// proxy as `::ffff:a.b.c.d`). An entry that is not an address — `unknown`,
+/// garbage — ends the walk at the last trusted hop: everything left of it
+/// was written by the client and must not be believed.
+pub fn forwarded_client<'a>(
+    peer: IpAddr,
+    header_values: impl Iterator<Item = &'a str>,
+    trusted_proxies: &[IpAddr],
+) -> IpAddr {
+    let trusted = |a: &IpAddr| trusted_proxies.iter().any(|t| t.to_canonical() == *a);
+    let mut client = peer.to_canonical();
+    if !trusted(&client) {
+        return client;
+    }
+    let entries: Vec<&str> = header_values.flat_map(|v| v.split(',')).collect();
+    for entry in entries.into_iter().rev() {
+        let Some(addr) = parse_forwarded_entry(entry.trim()) else {
+            return client;
+        };
+        client = addr.to_canonical();
+        if !trusted(&client) {
+            return client;
+        }
+    }
+    client
+}
+
+/// `192.0.2.1`, `192.0.2.1:5678`, `2001:db8::1`, `[2001:db8::1]` or
+/// `[2001:db8::1]:443` (proxies differ in whether they add the port).
+fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
+    if let Ok(a) = entry.parse::<IpAddr>() {
+        return Some(a);
+    }
+    if let Ok(sa) = entry.parse::<std::net::SocketAddr>() {
+        return Some(sa.ip());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .and_then(|e| e.parse::<IpAddr>().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn sec_18_only_trusted_proxies_are_walked_past() {
+        let proxy = [ip("127.0.0.1")];
+        // Not from the proxy: the header is ignored.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.1"), ["203.0.113.9"].into_iter(), &proxy),
+            ip("198.51.100.1")
+        );
+        // From the proxy: the right-most untrusted entry, ports or not.
+        for header in [
+            "203.0.113.9",
+            "10.9.9.9, 203.0.113.9",
+            "203.0.113.9:4711",
+            "1.1.1.1, 203.0.113.9:4711, 127.0.0.1",
+        ] {
+            assert_eq!(
+                forwarded_client(ip("127.0.0.1"), [header].into_iter(), &proxy),
+                ip("203.0.113.9"),
+                "{header}"
+            );
+        }
+        assert_eq!(
+            forwarded_client(
+                ip("::ffff:127.0.0.1"),
+                ["[2001:db8::7]:443"].into_iter(),
+                &proxy
+            ),
+            ip("2001:db8::7")
+        );
+    }
+
+    #[test]
+    fn sec_18_garbage_stops_the_walk_instead_of_trusting_the_client() {
+        let proxy = [ip("127.0.0.1")];
+        // The client wrote "1.2.3.4, unknown"; the proxy appended nothing
+        // parseable: we must not fall through to the client's 1.2.3.4.
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), ["1.2.3.4, unknown"].into_iter(), &proxy),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            forwarded_client(ip("127.0.0.1"), std::iter::empty(), &proxy),
+            ip("127.0.0.1")
+        );
+    }
 }

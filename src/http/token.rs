@@ -5,10 +5,9 @@
 
 use super::AppState;
 use super::respond::{
-    bearer_access_token, body_text, header_str, is_form, json, log_chain, no_store, oauth_error,
-    too_many_requests,
+    bearer_access_token, body_text, failure_limited, header_str, is_form, json, log_chain,
+    no_store, oauth_error,
 };
-use super::session::client_addr;
 use crate::oauth::revoke::{RevokeRequest, RevokedBy};
 use crate::oauth::token::{self, CodeRedemption, Endpoint, Redeemed, RefreshRequest};
 use crate::oauth::verify::accept_prefers_json;
@@ -21,15 +20,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 /// that keeps failing (guessing codes or refresh tokens) is answered 429
 /// until its bucket refills; requests that succeed cost nothing.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let addr = client_addr(&req, &state);
-    if let Err(wait) = state.failure_limiter.check(addr, state.now()) {
-        return too_many_requests(wait);
-    }
-    let resp = answer(&req, &state, &body).await;
-    if resp.status().is_client_error() {
-        let _ = state.failure_limiter.record_failure(addr, state.now());
-    }
-    resp
+    failure_limited(&req, &state, answer(&req, &state, &body)).await
 }
 
 /// The token endpoint proper. A stray `Authorization: Bearer` header is

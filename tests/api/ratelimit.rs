@@ -48,3 +48,23 @@ async fn token_scanning_at_legacy_get_is_slowed_but_valid_tokens_still_verify_se
     let (status, body) = app.verify_get(&access, Some("application/json")).await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn repeated_failed_redemptions_at_the_authorization_endpoint_get_429_sec_16() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let statuses: Vec<u16> = futures_util::future::join_all((0..40).map(|i| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.redeem_at("/auth", client, &format!("guess{i}"))
+                .await
+                .status
+        }
+    }))
+    .await;
+    assert!(
+        statuses.iter().all(|s| *s == 400 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
