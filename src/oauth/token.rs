@@ -435,8 +435,11 @@ pub fn refresh(
     if rec.revoked || rec.expires_at <= now {
         return Ok(Err(bad()));
     }
+    // REF-8: a rotated token presented again is a breach, except once
+    // inside the grace window (a client that refreshed twice at once); a
+    // second reuse, or one after the window, revokes the whole grant.
     if let Some(rotated) = rec.rotated_at
-        && now - rotated > REFRESH_GRACE_SECONDS
+        && (now - rotated > REFRESH_GRACE_SECONDS || rec.grace_used)
     {
         tokens::revoke_grant(tx, rec.grant_id, now)?;
         tracing::warn!(
@@ -470,7 +473,11 @@ pub fn refresh(
             }
         },
     };
-    tokens::mark_refresh_rotated(tx, &hash, now)?;
+    if rec.rotated_at.is_some() {
+        tokens::mark_refresh_grace_used(tx, &hash, now)?;
+    } else {
+        tokens::mark_refresh_rotated(tx, &hash, now)?;
+    }
     let issued = issue_tokens(
         tx,
         now,

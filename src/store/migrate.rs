@@ -9,6 +9,7 @@ use std::path::Path;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_grant_logo.sql"),
+    include_str!("../../migrations/0003_refresh_grace.sql"),
 ];
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {

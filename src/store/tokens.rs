@@ -205,6 +205,8 @@ pub struct RefreshRecord {
     pub scope: String,
     pub expires_at: UnixTime,
     pub rotated_at: Option<UnixTime>,
+    /// Presented once already after its rotation, inside the grace window.
+    pub grace_used: bool,
     pub revoked: bool,
     pub client_id: String,
     pub me: String,
@@ -219,7 +221,7 @@ pub fn find_refresh_token(
         .query_row(
             "SELECT r.grant_id, r.scope, r.expires_at, r.rotated_at,
                     (r.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL),
-                    g.client_id, g.me, g.access_lifetime
+                    g.client_id, g.me, g.access_lifetime, r.grace_used_at IS NOT NULL
                FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
               WHERE r.token_hash = ?1",
             [hash.as_bytes()],
@@ -233,10 +235,24 @@ pub fn find_refresh_token(
                     client_id: r.get(5)?,
                     me: r.get(6)?,
                     access_lifetime: r.get(7)?,
+                    grace_used: r.get(8)?,
                 })
             },
         )
         .optional()?)
+}
+
+/// Records the one use a rotated refresh token gets in the grace window.
+pub fn mark_refresh_grace_used(
+    tx: &Transaction<'_>,
+    hash: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE refresh_tokens SET grace_used_at = ?2 WHERE token_hash = ?1",
+        params![hash.as_bytes(), now],
+    )?;
+    Ok(())
 }
 
 pub fn mark_refresh_rotated(

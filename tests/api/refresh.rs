@@ -140,6 +140,35 @@ async fn two_concurrent_refreshes_of_one_token_both_succeed_ref_7() {
     assert_eq!(next.status, 200, "{}", next.body);
 }
 
+/// REF-8: the grace window forgives one concurrent reuse, not a thief who
+/// replays the stolen token a third time inside it.
+#[tokio::test]
+async fn a_second_reuse_inside_the_grace_window_revokes_the_family_ref_8() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let r1 = str_of(&t, "refresh_token");
+    let first = app.refresh(&client.client_id, &r1, None).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let second = app.refresh(&client.client_id, &r1, None).await;
+    assert_eq!(second.status, 200, "one reuse is forgiven: {}", second.body);
+    let third = app.refresh(&client.client_id, &r1, None).await;
+    assert_eq!(third.status, 400, "{}", third.body);
+    assert_eq!(third.json()["error"], "invalid_grant");
+    for chain in [first.json(), second.json()] {
+        let next = app
+            .refresh(&client.client_id, &str_of(&chain, "refresh_token"), None)
+            .await;
+        assert_eq!(next.status, 400, "every chain of the family is revoked");
+        assert_eq!(
+            app.verify_get(&str_of(&chain, "access_token"), None)
+                .await
+                .0,
+            401
+        );
+    }
+}
+
 #[tokio::test]
 async fn broader_scope_is_invalid_scope_ref_4_tv_11() {
     let app = TestApp::spawn().await;
