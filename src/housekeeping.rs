@@ -9,7 +9,7 @@
 
 use crate::clock::{Clock, UnixTime};
 use crate::store::usage::{FLUSH_EVERY, Usage};
-use crate::store::{Store, StoreResult, clients, codes, events, pending, sessions, tokens};
+use crate::store::{Store, StoreResult, clients, codes, events, owner, pending, sessions, tokens};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,5 +50,6 @@ pub fn purge(tx: &rusqlite::Transaction<'_>, now: UnixTime) -> StoreResult<usize
         + pending::purge_expired(tx, now)?
         + clients::purge_expired_cache(tx, now)?
         + tokens::purge_dead(tx, now)?
-        + events::purge_older_than(tx, now - EVENTS_KEPT)?)
+        + events::purge_older_than(tx, now - EVENTS_KEPT)?
+        + owner::purge_old_devices(tx, now)?)
 }

@@ -93,10 +93,11 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     }
     let addr = session::client_addr(&req, &state);
     let now = state.now();
+    let known_device = session::known_device(&req, &state).await;
     // The attempt is counted as a failure before the password is checked
     // (and forgiven on success), so simultaneous guesses cannot all slip
     // past the lockout while argon2 runs (SEC-16).
-    if let Err(t) = state.login_throttle.begin(addr, now) {
+    if let Err(t) = state.login_throttle.begin(addr, now, known_device) {
         let msg = format!(
             "Too many failed attempts. Try again in {} seconds.",
             t.retry_after
@@ -166,14 +167,20 @@ async fn signed_in(req: &HttpRequest, state: &AppState, to: &str) -> HttpRespons
         let h = old.hash();
         let _ = state.store.write(move |tx| sessions::delete(tx, &h)).await;
     }
-    match session::start(state).await {
-        Ok(cookie) => {
-            let mut resp = see_other(to);
-            let _ = resp.add_cookie(&cookie);
-            resp
+    let started = match session::start(state).await {
+        Ok(cookie) => cookie,
+        Err(e) => return internal_error_page(state, &e),
+    };
+    let mut resp = see_other(to);
+    let _ = resp.add_cookie(&started);
+    match session::remember_device(req, state).await {
+        Ok(device) => {
+            let _ = resp.add_cookie(&device);
         }
-        Err(e) => internal_error_page(state, &e),
+        // Not fatal: the owner is signed in, only the exemption is missing.
+        Err(e) => super::respond::log_chain(&e),
     }
+    resp
 }
 
 pub async fn logout(

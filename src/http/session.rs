@@ -3,8 +3,10 @@
 
 use super::AppState;
 use crate::domain::{Secret, SecretHash};
-use crate::owner::session::{csrf_matches, csrf_token, login_cookie_name, session_cookie_name};
-use crate::store::{StoreResult, sessions};
+use crate::owner::session::{
+    csrf_matches, csrf_token, device_cookie_name, login_cookie_name, session_cookie_name,
+};
+use crate::store::{StoreResult, owner as owner_store, sessions};
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use std::net::IpAddr;
@@ -86,6 +88,42 @@ pub fn clear(state: &AppState) -> Cookie<'static> {
     );
     c.make_removal();
     c
+}
+
+/// True when this browser carries the cookie of a device the owner signed
+/// in from before (it exempts the browser from the global login cap).
+pub async fn known_device(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(c) = req.cookie(device_cookie_name(state.settings.secure_cookies())) else {
+        return false;
+    };
+    if c.value().len() != 43 {
+        return false;
+    }
+    let hash = SecretHash::of(c.value());
+    state
+        .store
+        .read(move |conn| owner_store::is_known_device(conn, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// Remembers this browser after a successful sign-in: refreshes its device
+/// cookie if it has a valid one, or issues a new one (a year long).
+pub async fn remember_device(req: &HttpRequest, state: &AppState) -> StoreResult<Cookie<'static>> {
+    let secure = state.settings.secure_cookies();
+    let secret = match req.cookie(device_cookie_name(secure)) {
+        Some(c) if c.value().len() == 43 && known_device(req, state).await => c.value().to_owned(),
+        _ => Secret::generate().expose().to_owned(),
+    };
+    let hash = SecretHash::of(&secret);
+    let now = state.now();
+    state
+        .store
+        .write(move |tx| owner_store::remember_device(tx, &hash, now))
+        .await?;
+    let mut c = base_cookie(device_cookie_name(secure), secret, state);
+    c.set_max_age(CookieDuration::days(365));
+    Ok(c)
 }
 
 /// The login form's CSRF secret: a double-submit cookie, so anonymous

@@ -18,6 +18,15 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The long-lived cookie that marks a browser the owner signed in from.
+pub fn device_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-doorstep-device"
+    } else {
+        "doorstep-device"
+    }
+}
+
 pub fn login_cookie_name(secure: bool) -> &'static str {
     if secure {
         "__Host-doorstep-login"

@@ -45,16 +45,27 @@ pub struct Throttled {
 use crate::ratelimit::address_key as key;
 
 impl LoginThrottle {
-    /// May an attempt from `addr` go ahead now?
-    pub fn check(&self, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
+    /// May an attempt from `addr` go ahead now? A browser the owner signed
+    /// in from before (`known_device`) is exempt from the global cap, so a
+    /// distributed guesser cannot keep the owner out; its address's own
+    /// lockout still applies.
+    pub fn check(&self, addr: IpAddr, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
         let Ok(inner) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
-        Self::check_locked(&inner, addr, now)
+        Self::check_locked(&inner, addr, now, known_device)
     }
 
-    fn check_locked(inner: &Inner, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
-        if now < inner.window_start + 60 && inner.window_failures >= GLOBAL_FAILURES_PER_MINUTE {
+    fn check_locked(
+        inner: &Inner,
+        addr: IpAddr,
+        now: UnixTime,
+        known_device: bool,
+    ) -> Result<(), Throttled> {
+        if !known_device
+            && now < inner.window_start + 60
+            && inner.window_failures >= GLOBAL_FAILURES_PER_MINUTE
+        {
             return Err(Throttled {
                 retry_after: inner.window_start + 60 - now,
             });
@@ -75,11 +86,11 @@ impl LoginThrottle {
     /// simultaneous guesses pass `check` before the first failure was
     /// recorded, so neither the per-address lockout nor the global cap held
     /// (SEC-16).
-    pub fn begin(&self, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
+    pub fn begin(&self, addr: IpAddr, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
         let Ok(mut inner) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
-        Self::check_locked(&inner, addr, now)?;
+        Self::check_locked(&inner, addr, now, known_device)?;
         Self::record_locked(&mut inner, addr, now);
         Ok(())
     }
@@ -140,19 +151,19 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let now = 1_000_000;
         for _ in 0..FREE_FAILURES {
-            assert!(t.check(a, now).is_ok());
+            assert!(t.check(a, now, false).is_ok());
             t.record_failure(a, now);
         }
-        assert!(t.check(a, now).is_ok());
+        assert!(t.check(a, now, false).is_ok());
         t.record_failure(a, now);
-        assert_eq!(t.check(a, now), Err(Throttled { retry_after: 1 }));
+        assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 1 }));
         t.record_failure(a, now);
-        assert_eq!(t.check(a, now), Err(Throttled { retry_after: 2 }));
-        assert!(t.check(a, now + 2).is_ok());
+        assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 2 }));
+        assert!(t.check(a, now + 2, false).is_ok());
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(t.check(other, now).is_ok());
+        assert!(t.check(other, now, false).is_ok());
         t.record_success(a);
-        assert!(t.check(a, now).is_ok());
+        assert!(t.check(a, now, false).is_ok());
     }
 
     #[test]
@@ -161,13 +172,13 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         // Six attempts in flight at once; the seventh is refused at once.
         for _ in 0..=FREE_FAILURES {
-            assert!(t.begin(a, 0).is_ok());
+            assert!(t.begin(a, 0, false).is_ok());
         }
-        assert!(t.begin(a, 0).is_err());
+        assert!(t.begin(a, 0, false).is_err());
         // A correct password gives the global count back.
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..GLOBAL_FAILURES_PER_MINUTE * 2 {
-            assert!(t.begin(b, 1).is_ok());
+            assert!(t.begin(b, 1, false).is_ok());
             t.record_success(b);
         }
     }
@@ -181,8 +192,10 @@ mod tests {
             t.record_failure(a, now);
         }
         let fresh: IpAddr = "198.51.100.7".parse().unwrap();
-        assert!(t.check(fresh, now + 10).is_err());
-        assert!(t.check(fresh, now + 60).is_ok());
+        assert!(t.check(fresh, now + 10, false).is_err());
+        // The owner's known browser is not kept out by strangers.
+        assert!(t.check(fresh, now + 10, true).is_ok());
+        assert!(t.check(fresh, now + 60, false).is_ok());
     }
 
     #[test]
@@ -192,6 +205,9 @@ mod tests {
             let a: IpAddr = format!("2001:db8::{i:x}").parse().unwrap();
             t.record_failure(a, 0);
         }
-        assert!(t.check("2001:db8::ffff".parse().unwrap(), 0).is_err());
+        assert!(
+            t.check("2001:db8::ffff".parse().unwrap(), 0, false)
+                .is_err()
+        );
     }
 }

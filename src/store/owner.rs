@@ -24,6 +24,7 @@ pub fn set_password_hash(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Sto
     )?;
     tx.execute("DELETE FROM sessions", [])?;
     tx.execute("DELETE FROM setup_links", [])?;
+    tx.execute("DELETE FROM known_devices", [])?;
     Ok(())
 }
 
@@ -64,4 +65,34 @@ pub fn take_setup_link(
         [hash.as_bytes()],
     )?;
     Ok(valid)
+}
+
+/// Is this a browser the owner has signed in from (see migration 4)?
+pub fn is_known_device(conn: &Connection, hash: &SecretHash) -> StoreResult<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM known_devices WHERE secret_hash = ?1",
+            [hash.as_bytes()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Remembers a browser after a successful sign-in (or refreshes its date).
+pub fn remember_device(tx: &Transaction<'_>, hash: &SecretHash, now: UnixTime) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO known_devices (secret_hash, created_at, last_seen_at) VALUES (?1, ?2, ?2)
+         ON CONFLICT (secret_hash) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        params![hash.as_bytes(), now],
+    )?;
+    Ok(())
+}
+
+/// Devices unseen for a year are forgotten.
+pub fn purge_old_devices(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
+    Ok(tx.execute(
+        "DELETE FROM known_devices WHERE last_seen_at < ?1",
+        [now - 365 * 86_400],
+    )?)
 }

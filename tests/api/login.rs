@@ -318,3 +318,51 @@ async fn withdrawing_an_exemption_with_a_forged_csrf_token_is_refused_cons_6() {
     assert_eq!(resp.status, 403, "{}", resp.body);
     assert_eq!(app.count("SELECT count(*) FROM pkce_exemptions").await, 1);
 }
+
+/// Signs in through a browser as if behind a trusted proxy at `addr`.
+async fn login_from(browser: &Browser, addr: &str, password: &str) -> u16 {
+    let page = browser.get("/login").await;
+    let (_, mut fields) = form_fields(&page, "form#login");
+    fields.retain(|(k, _)| k != "password");
+    fields.push(("password".into(), password.into()));
+    browser
+        .http
+        .post(format!("{}/login", browser.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Forwarded-For", addr)
+        .body(serde_urlencoded::to_string(&fields).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// SEC-16: strangers failing logins from everywhere trip the global cap,
+/// but the owner's browser — known from an earlier sign-in — still gets in.
+#[tokio::test]
+async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let owner = app.browser();
+    assert_eq!(login_from(&owner, "203.0.113.1", PASSWORD).await, 303);
+    let _ = owner
+        .http
+        .post(format!("{}/logout", owner.base))
+        .send()
+        .await;
+    let attacker = app.browser();
+    for i in 0..40 {
+        let _ = login_from(&attacker, &format!("198.51.100.{i}"), "wrong password!").await;
+    }
+    let stranger = app.browser();
+    assert_eq!(
+        login_from(&stranger, "192.0.2.50", PASSWORD).await,
+        429,
+        "the global cap holds for unknown browsers"
+    );
+    assert_eq!(
+        login_from(&owner, "192.0.2.51", PASSWORD).await,
+        303,
+        "the owner's known browser is not kept out"
+    );
+}
