@@ -25,8 +25,9 @@ pub fn address_key(addr: IpAddr) -> IpAddr {
     }
 }
 
-/// Addresses remembered at most; beyond, the map is emptied (which only
-/// forgives, never blocks).
+/// Addresses remembered at most. Beyond, buckets that have refilled are
+/// dropped first (they say nothing), then the least recently seen — never
+/// all at once, so many addresses cannot wipe everyone's record.
 const MAX_TRACKED: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +82,12 @@ impl FailureLimiter {
         };
         let key = address_key(addr);
         if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
-            buckets.clear();
+            buckets.retain(|_, b| self.level(*b, now) < self.burst);
+            if buckets.len() >= MAX_TRACKED
+                && let Some(oldest) = buckets.iter().min_by_key(|(_, b)| b.at).map(|(k, _)| *k)
+            {
+                buckets.remove(&oldest);
+            }
         }
         let burst = self.burst;
         let b = buckets.entry(key).or_insert(Bucket {
@@ -133,6 +139,21 @@ mod tests {
         assert!(l.check(a, 102).is_ok());
         assert!(l.record_failure(a, 102).is_ok());
         assert!(l.record_failure(a, 102).is_err());
+    }
+
+    #[test]
+    fn a_full_map_forgets_refilled_and_oldest_buckets_not_everyone() {
+        let l = FailureLimiter::new(1, 0.001);
+        let watched: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(l.record_failure(watched, 10).is_ok());
+        for i in 0..MAX_TRACKED as u32 {
+            let a = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let _ = l.record_failure(a, 20);
+        }
+        // The watched address was the oldest and got evicted at the very
+        // end, but the many newer ones still remember their failures.
+        let recent = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + 5000));
+        assert!(l.check(recent, 20).is_err());
     }
 
     #[test]
