@@ -10,7 +10,7 @@ use super::AppState;
 use super::login::render_login;
 use super::respond::{
     body_text, error_page, failure_limited, found, html, internal_error_page, is_form, json,
-    log_chain, oauth_error, see_other,
+    log_chain, no_store, oauth_error, see_other,
 };
 use super::session::{self, OwnerSession};
 use crate::clients::{ClientInfo, InfoSource};
@@ -664,7 +664,27 @@ async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpRes
         })
         .await;
     match result {
-        Ok(Ok(Redeemed::Profile(p))) => json(StatusCode::OK, &p),
+        Ok(Ok(Redeemed::Profile(p))) => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            if crate::oauth::verify::accept_prefers_form(accept) {
+                // REDA-7: the 2018-era form answer, for clients that ask for
+                // it; a nested `profile` has no form spelling, so only `me`
+                // (and `scope` where REDA-6 gives it) are sent.
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("me", &p.me);
+                if let Some(scope) = &p.scope {
+                    form.append_pair("scope", scope);
+                }
+                no_store(HttpResponse::Ok())
+                    .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                    .body(form.finish())
+            } else {
+                json(StatusCode::OK, &p)
+            }
+        }
         Ok(Ok(Redeemed::Token(_))) => oauth_error(&OAuthError::server_error()),
         Ok(Err(e)) => oauth_error(&e),
         Err(e) => {

@@ -19,7 +19,23 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
 /// form-encoded preference; otherwise form-encoded, as the original token
 /// endpoints answered and micropub-express still expects.
 pub fn accept_prefers_json(accept: Option<&str>) -> bool {
-    let Some(accept) = accept else { return false };
+    let (json_q, form_q) = accept_weights(accept);
+    json_q > 0.0 && json_q >= form_q
+}
+
+/// REDA-7: form-encoded only when `Accept` names it and weighs it above
+/// JSON; no `Accept`, `*/*` and `application/json` all mean JSON there.
+pub fn accept_prefers_form(accept: Option<&str>) -> bool {
+    let (json_q, form_q) = accept_weights(accept);
+    form_q > 0.0 && form_q > json_q
+}
+
+/// The q-values `Accept` gives JSON (`application/json` or a `+json` type)
+/// and `application/x-www-form-urlencoded`; 0 for whatever it leaves out.
+fn accept_weights(accept: Option<&str>) -> (f32, f32) {
+    let Some(accept) = accept else {
+        return (0.0, 0.0);
+    };
     let mut json_q: f32 = 0.0;
     let mut form_q: f32 = 0.0;
     for range in accept.split(',') {
@@ -41,7 +57,7 @@ pub fn accept_prefers_json(accept: Option<&str>) -> bool {
             form_q = form_q.max(q);
         }
     }
-    json_q > 0.0 && json_q >= form_q
+    (json_q, form_q)
 }
 
 #[cfg(test)]
@@ -76,6 +92,22 @@ mod tests {
             "application/x-www-form-urlencoded;q=0.5, application/json"
         )));
         assert!(!accept_prefers_json(Some("application/json;q=0")));
+    }
+
+    #[test]
+    fn reda_7_form_only_when_explicitly_preferred() {
+        assert!(!accept_prefers_form(None));
+        assert!(!accept_prefers_form(Some("*/*")));
+        assert!(!accept_prefers_form(Some("application/json")));
+        assert!(!accept_prefers_form(Some(
+            "application/json, application/x-www-form-urlencoded"
+        )));
+        assert!(accept_prefers_form(Some(
+            "application/x-www-form-urlencoded"
+        )));
+        assert!(accept_prefers_form(Some(
+            "application/json;q=0.5, application/x-www-form-urlencoded"
+        )));
     }
 
     proptest! {

@@ -301,3 +301,42 @@ async fn legacy_get_does_not_accept_a_refresh_token_redt_10() {
         .await;
     assert_eq!(resp.status, 401);
 }
+
+/// REDA-7: a 2018-era client that asks for form encoding at the
+/// authorization endpoint gets `me=…`; everyone else gets JSON.
+#[tokio::test]
+async fn authorization_endpoint_answers_form_encoded_only_when_asked_reda_7() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let code = app.code_for(&client, "").await;
+    let resp = app
+        .api
+        .post(app.url("/auth"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(code_form(&client, &code)).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body = resp.text().await.unwrap();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    assert_eq!(pairs, vec![("me".to_string(), app.me())]);
+    // With `*/*` (and with no Accept, tested elsewhere) it stays JSON.
+    let code = app.code_for(&client, "").await;
+    let resp = app
+        .api
+        .post(app.url("/auth"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "*/*")
+        .body(serde_urlencoded::to_string(code_form(&client, &code)).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/json");
+}
