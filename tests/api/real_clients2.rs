@@ -298,8 +298,9 @@ async fn indieauth_helper_sign_in_verifies_the_code_without_grant_type() {
 
 /// Omnibear (keithjgrant/omnibear `src/util/micropub.js`,
 /// `src/stores/authStore.js`, `src/background/authentication.js`) through
-/// micropub-helper (by the author of indieauth-helper, the same
-/// `getAuthUrl`/`getToken` code): `clientId: 'https://omnibear.com'` (no
+/// grantcodes' micropub-helper, which is not in the index: its
+/// `getAuthUrl`/`getToken` are taken to send what the same author's
+/// indieauth-helper sends (see Together). `clientId: 'https://omnibear.com'` (no
 /// trailing slash, LEG-11), `redirectUri:
 /// 'https://omnibear.com/auth/success/'`, and one fixed `state:
 /// 'very-secret-omnibear-state'` for every sign-in; `scope=create`
@@ -511,7 +512,8 @@ async fn native_app_page(
 }
 
 /// Indigenous for iOS (IndiePass/indiepass-ios
-/// `Indigenous/IndieAuthLoginViewController.swift`, `IndieAuth.swift`):
+/// `Indigenous/IndieAuth/IndieAuthLoginViewController.swift` and
+/// `IndieAuth/IndieAuth.swift`):
 /// `appClientId = "https://indigenous.abode.pub/ios/"`, `callbackUrl =
 /// "indigenous://auth/callback"` (published on the client page with
 /// `rel=redirect_uri`), the authorization URL from `URLComponents`
