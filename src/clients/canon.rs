@@ -50,6 +50,16 @@ pub fn is_http_url(u: &Url) -> bool {
     matches!(u.scheme(), "http" | "https") && u.host().is_some()
 }
 
+/// True when `u` may stand in a client's published redirect URI list,
+/// whichever way it is published (JSON `redirect_uris`, `rel=redirect_uri`
+/// in HTML or a `Link` header): absolute (RFC 7591 §2), without fragment
+/// (RFC 6749 §3.1.2) and never a script-bearing scheme (CID-22). A native
+/// app's custom scheme (`indigenous://auth/callback`, `com.example.app:/cb`)
+/// is allowed: it is what such apps publish (IA §4.2.2, CID-21).
+pub fn is_publishable_redirect(u: &Url) -> bool {
+    u.fragment().is_none() && !matches!(u.scheme(), "javascript" | "data" | "vbscript" | "file")
+}
+
 /// Longest display name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 

@@ -10,7 +10,7 @@
 use scraper::{ElementRef, Html, Node};
 use url::Url;
 
-use super::canon::{clean_name, is_http_url};
+use super::canon::{clean_name, is_http_url, is_publishable_redirect};
 
 /// One `h-app` or `h-x-app` item found on the page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,7 +59,7 @@ pub fn parse_page(html: &str, page_url: &Url) -> Page {
         if matches!(name, "link" | "a" | "area")
             && has_rel(&el, "redirect_uri")
             && page.redirect_uris.len() < MAX_LINKS
-            && let Some(u) = el.attr("href").and_then(|h| resolve(&base, h))
+            && let Some(u) = el.attr("href").and_then(|h| resolve_redirect(&base, h))
         {
             page.redirect_uris.push(u);
         }
@@ -106,6 +106,15 @@ fn has_rel(el: &ElementRef<'_>, rel: &str) -> bool {
 /// Resolve an attribute value to an absolute http(s) URL, or drop it.
 fn resolve(base: &Url, href: &str) -> Option<Url> {
     base.join(href.trim()).ok().filter(is_http_url)
+}
+
+/// Resolve a `rel=redirect_uri` href. Native apps publish their custom
+/// scheme here, as Indigenous for iOS does with `indigenous://auth/callback`
+/// on its client_id page (IndiePass/indiepass-ios; IA §4.2.2, CID-21,
+/// LEG-4), so any scheme a JSON `redirect_uris` list may carry is kept;
+/// script-bearing schemes and fragments are still dropped (CID-22).
+fn resolve_redirect(base: &Url, href: &str) -> Option<Url> {
+    base.join(href.trim()).ok().filter(is_publishable_redirect)
 }
 
 /// The microformats2 class tokens of an element (mf2 parsing §"class names").
@@ -478,6 +487,23 @@ mod tests {
         assert!(page.apps[0].logos.is_empty());
         assert!(page.apps[0].photos.is_empty());
         assert!(page.redirect_uris.is_empty());
+    }
+
+    #[test]
+    fn custom_scheme_redirect_uris_are_kept_cid_21() {
+        // Indigenous for iOS publishes its app callback on its client page.
+        let html = r#"<link rel="redirect_uri" href="indigenous://auth/callback">
+            <link rel="redirect_uri" href="com.example.app:/cb">
+            <link rel="redirect_uri" href="data:text/html,x">
+            <link rel="redirect_uri" href="indigenous://auth/callback#frag">"#;
+        let page = parse_page(html, &page_url());
+        assert_eq!(
+            page.redirect_uris
+                .iter()
+                .map(Url::as_str)
+                .collect::<Vec<_>>(),
+            ["indigenous://auth/callback", "com.example.app:/cb"]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::canon::{canonical, clean_name, is_http_url};
+use super::canon::{canonical, clean_name, is_http_url, is_publishable_redirect};
 
 /// The fields doorstep reads. Unknown properties are ignored (CID-16); every
 /// field is optional here so that a wrong type is caught as "invalid" by our
@@ -158,8 +158,7 @@ fn redirect_uris(v: Option<&serde_json::Value>) -> Vec<String> {
         .iter()
         .filter_map(|i| i.as_str())
         .filter_map(|s| Url::parse(s).ok())
-        .filter(|u| u.fragment().is_none())
-        .filter(|u| !matches!(u.scheme(), "javascript" | "data" | "vbscript" | "file"))
+        .filter(is_publishable_redirect)
         .map(String::from)
         .take(MAX_REDIRECT_URIS)
         .collect()

@@ -346,7 +346,8 @@ async fn read_html(client_id: &Url, fetched: Fetched) -> ClientInfo {
         // A link with an anchor describes some other resource (RFC 8288 §3.2).
         .filter(|l| l.has_rel("redirect_uri") && l.param("anchor").is_none())
         .filter_map(|l| final_url.join(l.target.trim()).ok())
-        .filter(canon::is_http_url);
+        // Custom schemes too, as in the HTML (CID-21; see html.rs).
+        .filter(canon::is_publishable_redirect);
     for u in page.redirect_uris.into_iter().chain(from_headers) {
         let s = u.to_string();
         if !redirect_uris.contains(&s) {

@@ -24,6 +24,7 @@ mod login;
 mod pkce;
 mod ratelimit;
 mod real_clients;
+mod real_clients2;
 mod refresh;
 mod review;
 mod revocation;
