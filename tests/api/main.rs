@@ -26,6 +26,7 @@ mod ratelimit;
 mod real_clients;
 mod refresh;
 mod review;
+mod review2;
 mod revocation;
 mod robustness;
 mod selfcheck;
