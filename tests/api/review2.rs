@@ -57,3 +57,46 @@ async fn relayed_junk_codes_do_not_block_valid_exchanges_or_refreshes_sec_16() {
         .await;
     assert_eq!(r.status, 200, "a valid refresh was refused: {}", r.body);
 }
+
+/// Legacy GET verification of a made-up token, through a reverse proxy
+/// that appended the client's address to `X-Forwarded-For` (nginx's
+/// `$proxy_add_x_forwarded_for` joins what the client sent and the address
+/// into one header line).
+async fn junk_verification_via_proxy(app: &TestApp, forwarded_for: &[u8]) -> u16 {
+    app.api
+        .get(app.url("/token"))
+        .bearer_auth("junk-token")
+        .header(
+            "X-Forwarded-For",
+            reqwest::header::HeaderValue::from_bytes(forwarded_for).expect("header value"),
+        )
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+/// SEC-18/SEC-16: the entry the trusted proxy appended is the client's
+/// address whatever the client wrote to its left. A byte outside visible
+/// ASCII in the client's part made the whole header line unreadable, so the
+/// walk never saw the proxy's entry: the client was taken for the proxy
+/// itself and escaped its own lockout (all such clients then share the
+/// proxy's bucket).
+#[tokio::test]
+async fn a_non_ascii_byte_in_x_forwarded_for_does_not_hide_the_client_sec_18() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(junk_verification_via_proxy(&app, b"203.0.113.9").await);
+    }
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+    // The same client, writing one odd byte before the proxy's entry.
+    let status = junk_verification_via_proxy(&app, b"\xff, 203.0.113.9").await;
+    assert_eq!(status, 429, "the client escaped its own limit");
+    // Another client behind the proxy is unaffected.
+    assert_eq!(
+        junk_verification_via_proxy(&app, b"198.51.100.4").await,
+        401
+    );
+}
