@@ -235,22 +235,34 @@ pub fn too_many_requests(wait_seconds: i64) -> HttpResponse {
 }
 
 /// SEC-16 for requests a stranger may repeat to guess (code, refresh-token
-/// redemption): refused with 429 while the caller's address has no
-/// failures left. Each request spends one up front and gets it back unless
-/// it ends in a client error, so concurrent guesses cannot outrun the
-/// limit; success costs nothing.
+/// redemption). Each request spends one failure up front and gets it back
+/// unless it ends in a client error, so concurrent guesses cannot outrun
+/// the count; a failure beyond the address's budget is answered 429.
+///
+/// A request that succeeds is never refused, though, even from an address
+/// with nothing left to spend (the contract in `ratelimit`, as at bearer
+/// verification and introspection): strangers can make any address fail —
+/// junk tokens relayed by the owner's Micropub server, junk codes sent to a
+/// client's callback — and refusing before the work let them keep that
+/// client from redeeming its valid code or refresh token (SEC-16). The
+/// secrets guessed here are 256-bit (CODE-5) and a code is consumed by a
+/// failed PKCE check (CODE-8), so evaluating the request loses nothing.
 pub async fn failure_limited(
     req: &actix_web::HttpRequest,
     state: &super::AppState,
     work: impl std::future::Future<Output = HttpResponse>,
 ) -> HttpResponse {
     let addr = super::session::client_addr(req, state);
-    if let Err(wait) = state.failure_limiter.record_failure(addr, state.now()) {
-        return too_many_requests(wait);
-    }
+    let spent = state.failure_limiter.record_failure(addr, state.now());
     let resp = work.await;
     if !resp.status().is_client_error() {
-        state.failure_limiter.refund(addr, state.now());
+        if spent.is_ok() {
+            state.failure_limiter.refund(addr, state.now());
+        }
+        return resp;
     }
-    resp
+    match spent {
+        Ok(()) => resp,
+        Err(wait) => too_many_requests(wait),
+    }
 }

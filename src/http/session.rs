@@ -163,11 +163,22 @@ pub fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let values = req
+    // SEC-18: read every line, even one with bytes outside visible ASCII.
+    // A proxy appends the client's address to the line the client sent
+    // (nginx `$proxy_add_x_forwarded_for`), so dropping an unreadable line
+    // dropped the proxy's own entry too: the client was taken for the proxy
+    // and escaped its own limits (SEC-16). An odd byte now only makes its
+    // entry garbage, which ends the walk there.
+    let values: Vec<std::borrow::Cow<'_, str>> = req
         .headers()
         .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok());
-    forwarded_client(peer, values, &state.settings.trusted_proxies)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect();
+    forwarded_client(
+        peer,
+        values.iter().map(|v| v.as_ref()),
+        &state.settings.trusted_proxies,
+    )
 }
 
 /// SEC-18: walks `X-Forwarded-For` from the right, past the trusted

@@ -27,6 +27,7 @@ mod real_clients;
 mod real_clients2;
 mod refresh;
 mod review;
+mod review2;
 mod revocation;
 mod robustness;
 mod selfcheck;
