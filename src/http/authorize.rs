@@ -77,8 +77,13 @@ async fn local_logo(state: &AppState, info: &ClientInfo) -> Option<String> {
     ))
 }
 
-/// `GET /auth/logo?url=…`: a logo from the cache, never fetched here.
+/// `GET /auth/logo?url=…`: a logo from the cache, never fetched here, and
+/// only for the signed-in owner (whose consent page it is on): to anyone
+/// else it would tell which apps the owner looked at recently.
 pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if !matches!(session::owner(&req, &state).await, Ok(Some(_))) {
+        return HttpResponse::NotFound().finish();
+    }
     let params = Params::parse(req.query_string());
     let found = params
         .get("url")

@@ -205,6 +205,12 @@ pub async fn logout(
     }
     let mut resp = see_other("/login");
     let _ = resp.add_cookie(&session::clear(&state));
+    match session::forget_device(&req, &state).await {
+        Ok(c) => {
+            let _ = resp.add_cookie(&c);
+        }
+        Err(e) => super::respond::log_chain(&e),
+    }
     resp
 }
 

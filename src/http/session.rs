@@ -90,16 +90,38 @@ pub fn clear(state: &AppState) -> Cookie<'static> {
     c
 }
 
+/// The hash of this browser's device cookie, if it carries a well-formed one.
+fn device_hash(req: &HttpRequest, state: &AppState) -> Option<SecretHash> {
+    req.cookie(device_cookie_name(state.settings.secure_cookies()))
+        .filter(|c| c.value().len() == 43)
+        .map(|c| SecretHash::of(c.value()))
+}
+
+/// Signing out forgets this browser as a known device, so a shared
+/// computer does not keep the owner's exemption from the global login cap.
+/// Returns the cookie that removes it.
+pub async fn forget_device(req: &HttpRequest, state: &AppState) -> StoreResult<Cookie<'static>> {
+    if let Some(hash) = device_hash(req, state) {
+        state
+            .store
+            .write(move |tx| owner_store::forget_device(tx, &hash))
+            .await?;
+    }
+    let mut c = base_cookie(
+        device_cookie_name(state.settings.secure_cookies()),
+        String::new(),
+        state,
+    );
+    c.make_removal();
+    Ok(c)
+}
+
 /// True when this browser carries the cookie of a device the owner signed
 /// in from before (it exempts the browser from the global login cap).
 pub async fn known_device(req: &HttpRequest, state: &AppState) -> bool {
-    let Some(c) = req.cookie(device_cookie_name(state.settings.secure_cookies())) else {
+    let Some(hash) = device_hash(req, state) else {
         return false;
     };
-    if c.value().len() != 43 {
-        return false;
-    }
-    let hash = SecretHash::of(c.value());
     state
         .store
         .read(move |conn| owner_store::is_known_device(conn, &hash))

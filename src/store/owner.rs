@@ -89,6 +89,15 @@ pub fn remember_device(tx: &Transaction<'_>, hash: &SecretHash, now: UnixTime) -
     Ok(())
 }
 
+/// Forgets one browser (the owner signed out on it).
+pub fn forget_device(tx: &Transaction<'_>, hash: &SecretHash) -> StoreResult<()> {
+    tx.execute(
+        "DELETE FROM known_devices WHERE secret_hash = ?1",
+        [hash.as_bytes()],
+    )?;
+    Ok(())
+}
+
 /// Devices unseen for a year are forgotten.
 pub fn purge_old_devices(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
     Ok(tx.execute(

@@ -113,7 +113,13 @@ async fn unlisted_cross_origin_redirect_gets_an_error_page_never_a_redirect_cid_
 async fn logo_is_fetched_by_doorstep_and_served_from_its_own_origin_cid_19() {
     let app = TestApp::spawn().await;
     let fx = json_app(json!({})).await;
-    let page = consent(&app, &client_at(&fx, ELSEWHERE)).await;
+    let owner = app.signed_in_browser().await;
+    let page = owner
+        .get(&format!(
+            "/auth?{}",
+            client_at(&fx, ELSEWHERE).auth_query("profile create", "s1")
+        ))
+        .await;
     assert_eq!(page.status, 200);
     let doc = page.html();
     let img = scraper::Selector::parse("img.logo").unwrap();
@@ -124,15 +130,19 @@ async fn logo_is_fetched_by_doorstep_and_served_from_its_own_origin_cid_19() {
         .expect("a logo")
         .to_owned();
     assert!(src.starts_with("/auth/logo?"), "never hot-linked: {src}");
-    let resp = app.api.get(app.url(&src)).send().await.unwrap();
+    let resp = owner.http.get(app.url(&src)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "image/png");
     assert_eq!(resp.bytes().await.unwrap().as_ref(), PNG);
+    // Only the owner sees it: to others it would reveal which apps the
+    // owner looked at.
+    let resp = app.api.get(app.url(&src)).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
     // The logo route only serves what discovery cached: it never fetches.
     let before = fx.hits();
     let other = format!("http://localhost:{}/other.png", fx.port);
-    let resp = app
-        .api
+    let resp = owner
+        .http
         .get(app.url("/auth/logo"))
         .query(&[("url", other.as_str())])
         .send()

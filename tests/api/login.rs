@@ -366,3 +366,25 @@ async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() 
         "the owner's known browser is not kept out"
     );
 }
+
+/// Signing out forgets the browser as a known device (a shared computer
+/// keeps no exemption from the global login cap).
+#[tokio::test]
+async fn signing_out_forgets_the_known_device_sec_16() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let owner = app.browser();
+    assert_eq!(login_from(&owner, "203.0.113.1", PASSWORD).await, 303);
+    let dash = owner.get("/dashboard").await;
+    let (_, fields) = form_fields(&dash, "form[action='/logout']");
+    let out = owner.post("/logout", &fields).await;
+    assert_eq!(out.status, 303);
+    let attacker = app.browser();
+    for i in 0..40 {
+        let _ = login_from(&attacker, &format!("198.51.100.{i}"), "wrong password!").await;
+    }
+    assert_eq!(
+        login_from(&owner, "192.0.2.51", PASSWORD).await,
+        429,
+        "after signing out, the browser is a stranger again"
+    );
+}
