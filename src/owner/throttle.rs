@@ -127,7 +127,9 @@ impl LoginThrottle {
         e.last_failure = now;
         if e.failures > FREE_FAILURES {
             let exp = (e.failures - FREE_FAILURES - 1).min(20);
-            e.locked_until = now + (1i64 << exp).min(MAX_LOCKOUT);
+            // From 2 s, doubling: time is counted in whole seconds, so a
+            // 1 s lock taken late in a second would end a moment later.
+            e.locked_until = now + (2i64 << exp).min(MAX_LOCKOUT);
         }
     }
 
@@ -156,10 +158,13 @@ mod tests {
         }
         assert!(t.check(a, now, false).is_ok());
         t.record_failure(a, now);
-        assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 1 }));
-        t.record_failure(a, now);
         assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 2 }));
-        assert!(t.check(a, now + 2, false).is_ok());
+        // Even taken at the very end of a second, the lock holds through
+        // the next whole second.
+        assert!(t.check(a, now + 1, false).is_err());
+        t.record_failure(a, now);
+        assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 4 }));
+        assert!(t.check(a, now + 4, false).is_ok());
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(t.check(other, now, false).is_ok());
         t.record_success(a);
