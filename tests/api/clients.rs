@@ -284,7 +284,8 @@ async fn slow_endless_and_looping_clients_never_hold_doorstep_cid_10() {
         let health_started = Instant::now();
         let health = app.api.get(app.url("/health")).send().await.unwrap();
         assert_eq!(health.status(), 200);
-        assert!(health_started.elapsed() < Duration::from_secs(2));
+        // Well under the 5 s the stuck discovery takes.
+        assert!(health_started.elapsed() < Duration::from_secs(3));
         let page = pending.await.unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(9),
