@@ -755,3 +755,28 @@ pub fn str_of(v: &serde_json::Value, key: &str) -> String {
         .unwrap_or_else(|| panic!("no string {key} in {v}"))
         .to_owned()
 }
+
+/// `(rel, absolute href)` of every `<link>` and `<a>` with a rel, in
+/// document order, as rel parsers in clients see a page (php-mf2's `rels`
+/// for Quill and Aperture, Nokogiri's `css('link')` for Micropublish).
+pub fn html_rels(body: &str, base: &Url) -> Vec<(String, String)> {
+    let doc = Html::parse_document(body);
+    let sel = Selector::parse("link[rel][href], a[rel][href]").expect("selector");
+    let mut out = Vec::new();
+    for e in doc.select(&sel) {
+        let (Some(href), Some(rels)) = (e.value().attr("href"), e.value().attr("rel")) else {
+            continue;
+        };
+        for rel in rels.split_whitespace() {
+            if let Ok(abs) = base.join(href) {
+                out.push((rel.to_owned(), abs.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The first href for `rel` among `rels`.
+pub fn first(rels: &[(String, String)], rel: &str) -> Option<String> {
+    rels.iter().find(|(r, _)| r == rel).map(|(_, h)| h.clone())
+}

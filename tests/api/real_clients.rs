@@ -10,7 +10,6 @@ use crate::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::HeaderMap;
-use scraper::{Html, Selector};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use url::Url;
@@ -45,26 +44,6 @@ fn header_rels(headers: &HeaderMap, base: &Url) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// `(rel, absolute href)` of every `<link>` and `<a>` with a rel, in
-/// document order: php-mf2's `rels` (Quill, Aperture) and Micropublish's
-/// `Nokogiri::HTML(body).css('link')`.
-fn html_rels(body: &str, base: &Url) -> Vec<(String, String)> {
-    let doc = Html::parse_document(body);
-    let sel = Selector::parse("link[rel][href], a[rel][href]").unwrap();
-    let mut out = Vec::new();
-    for e in doc.select(&sel) {
-        let href = e.value().attr("href").unwrap();
-        for rel in e.value().attr("rel").unwrap().split_whitespace() {
-            out.push((rel.to_owned(), base.join(href).unwrap().to_string()));
-        }
-    }
-    out
-}
-
-fn first(rels: &[(String, String)], rel: &str) -> Option<String> {
-    rels.iter().find(|(r, _)| r == rel).map(|(_, h)| h.clone())
 }
 
 /// indieauth-client-php 1.1.x `_discoverEndpoint()`: a HEAD request first

@@ -9,7 +9,6 @@ use crate::helpers::*;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::header::HeaderMap;
-use scraper::{Html, Selector};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use url::Url;
@@ -39,24 +38,6 @@ fn header_rels(headers: &HeaderMap, base: &Url) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// `(rel, absolute href)` of every `<link>`/`<a>` with a rel, in order.
-fn html_rels(body: &str, base: &Url) -> Vec<(String, String)> {
-    let doc = Html::parse_document(body);
-    let sel = Selector::parse("link[rel][href], a[rel][href]").unwrap();
-    let mut out = Vec::new();
-    for e in doc.select(&sel) {
-        let href = e.value().attr("href").unwrap();
-        for rel in e.value().attr("rel").unwrap().split_whitespace() {
-            out.push((rel.to_owned(), base.join(href).unwrap().to_string()));
-        }
-    }
-    out
-}
-
-fn first(rels: &[(String, String)], rel: &str) -> Option<String> {
-    rels.iter().find(|(r, _)| r == rel).map(|(_, h)| h.clone())
 }
 
 /// A GET of the homepage, `Link` headers first and then the HTML, the way
