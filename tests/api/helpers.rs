@@ -780,3 +780,24 @@ pub fn html_rels(body: &str, base: &Url) -> Vec<(String, String)> {
 pub fn first(rels: &[(String, String)], rel: &str) -> Option<String> {
     rels.iter().find(|(r, _)| r == rel).map(|(_, h)| h.clone())
 }
+
+/// PHP's `json_decode($body, true)`, then `parse_str($body)` when that
+/// fails: the fallback the PHP clients replayed in the real-client suites use.
+pub fn php_decode(body: &str) -> HashMap<String, serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
+        _ => url::form_urlencoded::parse(body.as_bytes())
+            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+            .collect(),
+    }
+}
+
+/// doorstep serving a homepage that also advertises `micropub` and
+/// `microsub`, which most Micropub and Microsub clients require.
+pub async fn with_micropub() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.micropub = Some(Url::parse("https://example.net/micropub").expect("url"));
+        s.microsub = Some(Url::parse("https://example.net/microsub").expect("url"));
+    })
+    .await
+}

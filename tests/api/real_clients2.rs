@@ -89,24 +89,6 @@ async fn owner_approves(app: &TestApp, auth_url: &str) -> (Url, bool) {
     (resp.location_url(), asked_about_pkce)
 }
 
-/// PHP's `json_decode($body, true)`, falling back to `parse_str($body)`.
-fn php_decode(body: &str) -> HashMap<String, serde_json::Value> {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
-        _ => url::form_urlencoded::parse(body.as_bytes())
-            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-            .collect(),
-    }
-}
-
-async fn with_micropub() -> TestApp {
-    TestApp::spawn_with(|s| {
-        s.micropub = Some(Url::parse("https://example.net/micropub").unwrap());
-        s.microsub = Some(Url::parse("https://example.net/microsub").unwrap());
-    })
-    .await
-}
-
 async fn post_raw(
     app: &TestApp,
     url: &str,
