@@ -1,22 +1,38 @@
 //! Building and running the server. `Application::build` binds the listener
 //! first and exposes its port (STYLE habit 1): `doorstep serve` and every
 //! integration test go through this one path, tests with port 0.
+//!
+//! The server is assembled from actix's parts rather than `HttpServer`, so
+//! that each accepted connection passes the per-address cap and gets its
+//! guarded socket (`http::connection`) before any HTTP state exists for it.
 
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::housekeeping;
+use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
-use actix_web::dev::Server;
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::{AppConfig, Extensions, Server, fn_service};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpServer, web};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// HTTP worker threads. Each connection lives on one of them.
+const WORKERS: usize = 2;
+
+/// Files kept back from client connections for the database, its WAL, the
+/// log and client discovery's own connections.
+const RESERVED_FILES: u64 = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -50,6 +66,19 @@ fn security_headers() -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
 }
 
+/// Connections each worker may hold: the open-files limit, less a reserve,
+/// shared between the workers. At the limit a worker stops accepting until
+/// one of its connections closes; without it `accept` would fail for want
+/// of files, which pauses accepting as well and also starves the database.
+fn connections_per_worker() -> usize {
+    let files = rlimit::Resource::NOFILE
+        .get()
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let share = files.saturating_sub(RESERVED_FILES) / WORKERS as u64;
+    usize::try_from(share.clamp(64, 25_000)).unwrap_or(25_000)
+}
+
 impl Application {
     /// Opens the store (applying migrations), binds, and prepares the
     /// server without running it.
@@ -63,13 +92,13 @@ impl Application {
             addr: settings.listen,
             source,
         })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen,
-                source,
-            })?
-            .port();
+        let local = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let port = local.port();
+        let limits = settings.limits.clone();
+        let gate = Gate::new(limits.per_address, &settings.trusted_proxies);
         let usage = Arc::new(Usage::default());
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
@@ -86,21 +115,41 @@ impl Application {
             fetcher,
             logos: LogoCache::default(),
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(64 * 1024))
-                .wrap(security_headers())
-                .configure(http::routes)
-        })
-        .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            source,
-        })?
-        .workers(2)
-        .shutdown_timeout(5)
-        .run();
+        let server = Server::build()
+            .workers(WORKERS)
+            .shutdown_timeout(5)
+            .max_concurrent_connections(connections_per_worker())
+            .listen("doorstep", listener, move || {
+                let app = App::new()
+                    .app_data(state.clone())
+                    .app_data(web::PayloadConfig::new(64 * 1024))
+                    .wrap(BodyDeadline::new(limits.body_deadline))
+                    .wrap(security_headers())
+                    .configure(http::routes);
+                let http = HttpService::build()
+                    .keep_alive(limits.keep_alive)
+                    .client_request_timeout(limits.header_deadline)
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(local)
+                    .on_connect_ext(|io: &Guarded, ext: &mut Extensions| io.share_activity(ext))
+                    // doorstep never asks actix for the host or scheme of a
+                    // request (URLs come from `issuer`), so actix's default
+                    // application config is never consulted.
+                    .finish(map_config(
+                        app.into_factory()
+                            .map_err(|e: actix_web::Error| e.error_response()),
+                        |_| AppConfig::default(),
+                    ));
+                let gate = gate.clone();
+                let limits = limits.clone();
+                fn_service(move |io: TcpStream| std::future::ready(gate.guard(io, &limits)))
+                    .and_then(http)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: local,
+                source,
+            })?
+            .run();
         Ok(Application {
             port,
             server,

@@ -3,6 +3,7 @@
 //! `views.rs` and `app.rs` know that actix exists.
 
 mod authorize;
+pub mod connection;
 mod dashboard;
 pub use dashboard::link_tags;
 pub use respond::content_security_policy;

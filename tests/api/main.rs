@@ -31,4 +31,5 @@ mod review2;
 mod revocation;
 mod robustness;
 mod selfcheck;
+mod slow_clients;
 mod userinfo;
