@@ -94,8 +94,10 @@ for S in $SOURCES; do
     echo "  most files open at once: $(cat "$WORK/fds" 2>/dev/null || echo ?)"
     awk -v i="$IDLE_KB" -v h="$HWM_KB" -v e="$END_KB" 'BEGIN {
         printf "  RSS: idle %.1f MiB, peak (VmHWM) %.1f MiB, at the end %.1f MiB\n", i / 1024, h / 1024, e / 1024 }'
-    if grep -qi "error\|panic" "$WORK/server.log"; then
-        echo "  server log (errors):"; grep -i "error\|panic" "$WORK/server.log" | sort | uniq -c | sort -rn | head -5
+    ERRORS=$(grep -ci "error\|panic" "$WORK/server.log" || true)
+    if [ "$ERRORS" -gt 0 ]; then
+        echo "  server log: $ERRORS error line(s), the last:"
+        grep -i "error\|panic" "$WORK/server.log" | tail -n 1 | sed 's/\x1b\[[0-9;]*m//g; s/^/    /'
     fi
     stop_server
 done

@@ -66,6 +66,22 @@ fn security_headers() -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
 }
 
+/// Connections waiting to be accepted that the kernel keeps (the accept
+/// backlog). The standard library's 128 overflows when a few hundred
+/// clients connect at once, and each dropped connection attempt costs its
+/// client a one-second retry, honest clients included. actix's own default.
+const BACKLOG: i32 = 1024;
+
+/// Binds the listener as `TcpListener::bind` does, with a deeper backlog.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Connections each worker may hold: the open-files limit, less a reserve,
 /// shared between the workers. At the limit a worker stops accepting until
 /// one of its connections closes; without it `accept` would fail for want
@@ -88,7 +104,7 @@ impl Application {
             allow_private: settings.allow_private_client_fetch,
             ..FetchPolicy::default()
         })?;
-        let listener = TcpListener::bind(settings.listen).map_err(|source| StartError::Bind {
+        let listener = bind(settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
         })?;
