@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::housekeeping;
 use crate::http::{self, AppState};
+use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::usage::Usage;
@@ -24,6 +25,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot set up the HTTP client for client discovery")]
     Fetcher(#[from] crate::clients::FetchError),
+    #[error("cannot start the password-hashing thread")]
+    PasswordWorker(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -70,13 +73,14 @@ impl Application {
                 source,
             })?
             .port();
+        let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
         let usage = Arc::new(Usage::default());
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store: store.clone(),
             clock: clock.clone(),
             login_throttle: LoginThrottle::default(),
-            password_work: tokio::sync::Semaphore::new(2),
+            passwords,
             // 20 inactive answers in a burst, then one per 2 s.
             self_auth_throttle: FailureLimiter::new(20, 0.5),
             // 30 failed token requests or verifications in a burst, then

@@ -133,13 +133,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             "Open the setup link doorstep printed when it started, or run `doorstep password --stdin`.",
         );
     };
-    // argon2 is slow by design: off the async workers, and never more at
-    // once than `password_work` allows (each run holds ~19 MiB).
-    let ok = match state.password_work.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || password::verify(&presented, &stored))
-            .await
-            .unwrap_or(false),
-        Err(_) => false,
+    // argon2 is slow by design: on its own thread, off the async workers.
+    let ok = match state.passwords.verify(presented, stored).await {
+        Ok(ok) => ok,
+        Err(e) => return internal_error_page(&state, &e),
     };
     if !ok {
         tracing::warn!(%addr, "failed sign-in");
@@ -302,10 +299,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         Ok(false) => return expired_link(&state),
         Err(e) => return internal_error_page(&state, &e),
     }
-    let hashing = match state.password_work.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || password::hash(&pw)).await,
-        Err(e) => return internal_error_page(&state, &e),
-    };
+    let hashing = state.passwords.hash(pw).await;
     let hashed = match hashing {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {

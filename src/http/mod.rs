@@ -19,6 +19,7 @@ use crate::clients::ClientFetcher;
 use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
@@ -33,10 +34,10 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
-    /// argon2 runs allowed at once (login, setup). Each holds about 19 MiB
-    /// for a noticeable time; unbounded, a burst of sign-in POSTs could
-    /// exhaust a small VPS's memory (SEC-16).
-    pub password_work: tokio::sync::Semaphore,
+    /// The one thread that runs argon2 (login, setup), one run at a time in
+    /// one reused 19 MiB block: a burst of sign-in POSTs queues instead of
+    /// taking memory (SEC-16).
+    pub passwords: PasswordWorker,
     /// SEC-16 for introspection's self-auth fallback: inactive answers.
     pub self_auth_throttle: FailureLimiter,
     /// SEC-16 for the token endpoint and bearer verification: failures.

@@ -12,7 +12,7 @@ use tokio::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
 
 /// The binary with no `DOORSTEP_*` variables from the environment.
-fn doorstep() -> Command {
+pub(crate) fn doorstep() -> Command {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("DOORSTEP_") {
@@ -24,7 +24,10 @@ fn doorstep() -> Command {
     cmd
 }
 
-async fn set_password_via_cli(db: &std::path::Path, input: &str) -> std::process::Output {
+pub(crate) async fn set_password_via_cli(
+    db: &std::path::Path,
+    input: &str,
+) -> std::process::Output {
     let mut child = doorstep()
         .args(["password", "--stdin", "--database"])
         .arg(db)

@@ -21,6 +21,7 @@ mod headers;
 mod introspection;
 mod legacy_verify;
 mod login;
+mod memory;
 mod pkce;
 mod ratelimit;
 mod real_clients;
