@@ -8,7 +8,9 @@ use super::error::OAuthError;
 use super::params::Params;
 use crate::clock::UnixTime;
 use crate::config::Settings;
-use crate::domain::{ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret};
+use crate::domain::{
+    ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret, SecretHash,
+};
 use crate::store::{StoreResult, codes, events, tokens};
 use rusqlite::Transaction;
 use serde::Serialize;
@@ -276,6 +278,7 @@ pub fn redeem_code(
                     access_scope: &scope,
                     refresh_scope: &scope,
                     access_lifetime: code.access_lifetime,
+                    rotated_from: None,
                 },
             )?;
             events::record(
@@ -333,6 +336,8 @@ pub struct IssueFor<'a> {
     /// REF-6: a new refresh token keeps the grant's full scope.
     pub refresh_scope: &'a ScopeSet,
     pub access_lifetime: Option<i64>,
+    /// The refresh token being rotated, if any: the new one is its child.
+    pub rotated_from: Option<&'a SecretHash>,
 }
 
 /// Issues an access token, and a refresh token when the access token
@@ -365,10 +370,13 @@ pub fn issue_tokens(
             tokens::insert_refresh_token(
                 tx,
                 &refresh.hash(),
-                f.grant_id,
-                &f.refresh_scope.to_string(),
-                now,
-                now + settings.refresh_token_lifetime.as_secs() as i64,
+                &tokens::NewRefreshToken {
+                    grant_id: f.grant_id,
+                    scope: &f.refresh_scope.to_string(),
+                    issued_at: now,
+                    expires_at: now + settings.refresh_token_lifetime.as_secs() as i64,
+                    parent: f.rotated_from,
+                },
             )?;
             Some(refresh.expose().to_owned())
         }
@@ -436,24 +444,16 @@ pub fn refresh(
         return Ok(Err(bad()));
     }
     // REF-8: a rotated token presented again is a breach, except once
-    // inside the grace window (a client that refreshed twice at once); a
-    // second reuse, or one after the window, revokes the whole grant.
+    // inside the grace window (a client that refreshed twice at once) and
+    // only while none of its successors has been used. A second reuse, one
+    // after the window, or one of a sibling that lost (below) revokes the
+    // whole grant.
     if let Some(rotated) = rec.rotated_at
-        && (now - rotated > REFRESH_GRACE_SECONDS || rec.grace_used)
+        && (now - rotated > REFRESH_GRACE_SECONDS
+            || rec.grace_used
+            || tokens::refresh_successor_used(tx, &hash)?)
     {
-        tokens::revoke_grant(tx, rec.grant_id, now)?;
-        tracing::warn!(
-            grant = rec.grant_id,
-            "rotated refresh token reused; grant revoked"
-        );
-        events::record(
-            tx,
-            now,
-            "refresh_reused",
-            Some(&rec.client_id),
-            Some("the whole grant was revoked"),
-        )?;
-        return Ok(Err(bad()));
+        return reuse_detected(tx, now, &rec).map(|()| Err(bad()));
     }
     if req.client_id.as_ref().map(ClientId::as_str) != Some(rec.client_id.as_str()) {
         return Ok(Err(OAuthError::invalid_grant(
@@ -477,6 +477,11 @@ pub fn refresh(
         tokens::mark_refresh_grace_used(tx, &hash, now)?;
     } else {
         tokens::mark_refresh_rotated(tx, &hash, now)?;
+        // The successors handed out for one rotated token are siblings:
+        // this one is used first, so the others are spent (REF-8).
+        if let Some(parent) = &rec.parent {
+            tokens::supersede_refresh_siblings(tx, parent, &hash, now)?;
+        }
     }
     let issued = issue_tokens(
         tx,
@@ -491,7 +496,30 @@ pub fn refresh(
             access_lifetime: rec
                 .access_lifetime
                 .or(Some(settings.access_token_lifetime.as_secs() as i64)),
+            rotated_from: Some(&hash),
         },
     )?;
     Ok(Ok(issued))
+}
+
+/// A spent refresh token came back: someone holds a copy. The whole grant
+/// is revoked, access tokens included, and the caller commits that even
+/// though the request fails (REF-8, SEC-11).
+fn reuse_detected(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    rec: &tokens::RefreshRecord,
+) -> StoreResult<()> {
+    tokens::revoke_grant(tx, rec.grant_id, now)?;
+    tracing::warn!(
+        grant = rec.grant_id,
+        "spent refresh token reused; grant revoked"
+    );
+    events::record(
+        tx,
+        now,
+        "refresh_reused",
+        Some(&rec.client_id),
+        Some("the whole grant was revoked"),
+    )
 }

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_grant_logo.sql"),
     include_str!("../../migrations/0003_refresh_grace.sql"),
     include_str!("../../migrations/0004_known_devices.sql"),
+    include_str!("../../migrations/0005_refresh_siblings.sql"),
 ];
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
