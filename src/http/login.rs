@@ -180,25 +180,35 @@ async fn signed_in(req: &HttpRequest, state: &AppState, to: &str) -> HttpRespons
     resp
 }
 
+/// Signs out: ends the session and forgets this browser as a known device.
+/// Only from doorstep's own pages (SEC-5, CONS-6): with a session, the form
+/// must carry its CSRF token; without one (it expired), the browser must
+/// say the request is same-origin. Otherwise nothing changes and no cookie
+/// is set, so a cross-site form cannot clear the known-device cookie that
+/// keeps the owner clear of strangers' guessing.
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
     let params = Params::parse(body_text(&body));
-    if let Ok(Some(s)) = session::owner(&req, &state).await {
-        if !s.csrf_ok(params.get("csrf").ok().flatten()) {
+    match session::owner(&req, &state).await {
+        Ok(Some(s)) if s.csrf_ok(params.get("csrf").ok().flatten()) => {
+            let h = s.hash();
+            if let Err(e) = state.store.write(move |tx| sessions::delete(tx, &h)).await {
+                return internal_error_page(&state, &e);
+            }
+        }
+        Ok(None) if session::same_origin(&req, &state) => {}
+        Ok(_) => {
             return error_page(
                 &state,
                 StatusCode::FORBIDDEN,
-                "Form expired",
-                "Reload the page and try again.",
+                "You are still signed in",
+                "This sign-out request did not come from doorstep's own pages, so nothing was changed. To sign out, reload the dashboard and use its Sign out button.",
             );
         }
-        let h = s.hash();
-        if let Err(e) = state.store.write(move |tx| sessions::delete(tx, &h)).await {
-            return internal_error_page(&state, &e);
-        }
+        Err(e) => return internal_error_page(&state, &e),
     }
     let mut resp = see_other("/login");
     let _ = resp.add_cookie(&session::clear(&state));

@@ -172,6 +172,31 @@ pub fn login_csrf_ok(req: &HttpRequest, state: &AppState, presented: Option<&str
     }
 }
 
+/// Whether a browser says this request comes from doorstep's own pages:
+/// `Sec-Fetch-Site: same-origin`, or else an `Origin` equal to the
+/// issuer's. Browsers set both and pages cannot forge them; a request
+/// with neither is not taken as same-origin (SEC-5).
+pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin");
+    }
+    header("origin")
+        == Some(
+            state
+                .settings
+                .issuer
+                .origin()
+                .ascii_serialization()
+                .as_str(),
+        )
+}
+
 /// The client's address: the peer, or — only when the peer is a trusted
 /// proxy — the right-most `X-Forwarded-For` entry that is not one (SEC-18).
 ///
