@@ -10,7 +10,7 @@ use super::respond::{
 };
 use crate::oauth::revoke::{RevokeRequest, RevokedBy};
 use crate::oauth::token::{self, CodeRedemption, Endpoint, Redeemed, RefreshRequest};
-use crate::oauth::verify::accept_prefers_json;
+use crate::oauth::verify::legacy_get_answers_json;
 use crate::oauth::{ErrorCode, OAuthError, Params};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -133,9 +133,8 @@ fn query_code_exchange(query: &str) -> Option<Params> {
     }
 }
 
-/// VER-L1..L5 with SPEC's decision on VER-L5: JSON when `Accept` asks for
-/// it, form-encoded otherwise (micropub-express parses the body as a query
-/// string and sends no `Accept`). Only a token in the `Authorization`
+/// VER-L1..L5 with SPEC's decision on VER-L5 (`legacy_get_answers_json`):
+/// each real resource server gets the format it parses. Only a token in the `Authorization`
 /// header counts (VER-L4). The lookup runs on this worker thread through
 /// the hot-path view (`store::live`), and "last used" is only noted in
 /// memory (`store::usage`).
@@ -144,7 +143,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    if accept_prefers_json(header_str(&req, header::ACCEPT)) {
+    if legacy_get_answers_json(header_str(&req, header::ACCEPT), is_form(&req)) {
         json(
             StatusCode::OK,
             &LegacyVerification {
