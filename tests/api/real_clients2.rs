@@ -10,7 +10,6 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use url::Url;
 
 // ---------------------------------------------------------------------------
