@@ -67,9 +67,8 @@ fn serve(settings: Settings) -> Result<(), String> {
     if settings.local_development {
         tracing::warn!(
             issuer = settings.issuer_str(),
-            "LOCAL DEVELOPMENT MODE: the issuer is a loopback http address. IndieAuth requires https \
-             endpoints (DISC-19) and a profile URL without a port or IP host (DISC-16); real clients \
-             on other machines cannot use this. Set `issuer` (and `me`) to your public https URLs."
+            "LOCAL DEVELOPMENT MODE: {}",
+            settings.local_development_warning()
         );
     }
     if settings.allow_private_client_fetch {
