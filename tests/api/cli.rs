@@ -242,3 +242,44 @@ async fn serve_without_a_password_prints_a_one_time_setup_link_that_sets_it() {
 
     child.kill().await.expect("stop doorstep");
 }
+
+/// Under systemd standard error is journald: no colour codes when it is
+/// not a terminal. `RUST_LOG` does not silently override the `log` key.
+#[tokio::test]
+async fn logs_carry_no_colour_codes_off_a_terminal_and_rust_log_does_not_override_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorstep.db");
+    let run = |log: &'static str, rust_log: Option<&'static str>| {
+        let db = db.clone();
+        async move {
+            let mut cmd = doorstep();
+            cmd.args(["password", "--stdin", "--database"])
+                .arg(&db)
+                .env("DOORSTEP_LOG", log)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            if let Some(r) = rust_log {
+                cmd.env("RUST_LOG", r);
+            }
+            let mut child = cmd.spawn().unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"long enough password").await.unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().await.unwrap();
+            assert!(out.status.success());
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        }
+    };
+    let first = run("info", None).await;
+    assert!(first.contains("migration"), "{first}");
+    assert!(!first.contains('\u{1b}'), "no ANSI escapes: {first:?}");
+
+    std::fs::remove_file(&db).unwrap();
+    let quiet = run("warn", Some("trace")).await;
+    assert!(!quiet.contains("migration"), "`log = warn` holds: {quiet}");
+    assert!(
+        quiet.contains("RUST_LOG"),
+        "and says RUST_LOG was ignored: {quiet}"
+    );
+}
