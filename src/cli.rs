@@ -36,6 +36,14 @@ pub enum Command {
     },
     /// Write a consistent copy of the database to FILE
     Backup { file: PathBuf },
+    /// Check a live setup from the outside: configuration, database, the
+    /// public URL, the proxy, the homepage's links, the clock and backups.
+    /// Exits non-zero when any check fails.
+    Doctor {
+        /// Print the report as JSON, for machines
+        #[arg(long)]
+        json: bool,
+    },
     /// List or revoke the apps that hold tokens
     Tokens {
         #[command(subcommand)]

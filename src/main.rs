@@ -28,6 +28,12 @@ fn main() -> ExitCode {
     let settings = match load_settings(&cli) {
         Ok(s) => s,
         Err(e) => {
+            if let Command::Doctor { json } = cli.command {
+                return print_doctor(
+                    &doorstep::doctor::configuration_failed(&e.to_string()),
+                    json,
+                );
+            }
             eprintln!("doorstep: {e}");
             return ExitCode::from(2);
         }
@@ -37,6 +43,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Password { stdin } => set_password(&settings, *stdin),
         Command::Backup { file } => backup(&settings, file),
+        Command::Doctor { json } => return doctor(&settings, *json),
         Command::Tokens { action } => admin::tokens(&settings, action, Clock::system().now()),
         Command::ResourceServer { action } => {
             admin::resource_servers(&settings, action, Clock::system().now())
@@ -140,6 +147,42 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs the checks on a small runtime of its own and prints the report.
+fn doctor(settings: &Settings, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("doorstep: {}", chain(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime.block_on(doorstep::doctor::run(
+        settings,
+        Clock::system().now(),
+        &doorstep::doctor::Limits::default(),
+    ));
+    print_doctor(&report, json)
+}
+
+fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("doorstep: {e}"),
+        }
+    } else {
+        print!("{}", report.text());
+    }
+    if report.failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
     if file.exists() {
         return Err(format!(
@@ -149,6 +192,14 @@ fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
     }
     let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
     store.backup_now(file).map_err(|e| chain(&e))?;
+    // `doorstep doctor` reports the age of the newest backup.
+    let now = Clock::system().now();
+    let detail = file.display().to_string();
+    store
+        .write_now(move |tx| {
+            doorstep::store::events::record(tx, now, "backup", None, Some(&detail))
+        })
+        .map_err(|e| chain(&e))?;
     println!(
         "Backed up {} to {}",
         settings.database.display(),

@@ -7,6 +7,7 @@ mod dashboard;
 pub use dashboard::link_tags;
 pub use respond::content_security_policy;
 mod discovery;
+mod doctor;
 mod introspect;
 mod login;
 mod respond;
@@ -69,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/static/style.css", web::get().to(discovery::stylesheet))
         .route("/health", web::get().to(discovery::health))
+        .route("/doctor/address", web::get().to(doctor::address))
         .route("/auth", web::get().to(authorize::get))
         .route("/auth", web::post().to(authorize::post))
         .route("/auth/request", web::get().to(authorize::resume))

@@ -47,6 +47,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// SQLite's own consistency check: the problems it lists (none when the
+/// file is sound).
+pub fn quick_check(conn: &Connection) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare("PRAGMA quick_check")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let found: Vec<String> = rows.collect::<Result<_, _>>()?;
+    Ok(found.into_iter().filter(|r| r != "ok").collect())
+}
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,

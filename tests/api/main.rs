@@ -16,6 +16,7 @@ mod compat;
 mod cors;
 mod dashboard;
 mod discovery;
+mod doctor;
 mod flow;
 mod headers;
 mod introspection;
