@@ -17,7 +17,7 @@ use crate::clients::{ClientInfo, InfoSource};
 use crate::config::PkcePolicy;
 use crate::domain::{ClientId, Scope, ScopeSet, Secret, SecretHash};
 use crate::oauth::authorize::{self, AuthorizationRequest, PageError, PendingRequest};
-use crate::oauth::token::{self, Approval, CodeRedemption, Endpoint, Redeemed};
+use crate::oauth::token::{self, Approval, CodeRedemption};
 use crate::oauth::{ErrorCode, OAuthError, Params};
 use crate::store::{StoreError, clients as client_store, events, pending};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
@@ -664,12 +664,10 @@ async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpRes
     let now = state.now();
     let result = state
         .store
-        .write(move |tx| {
-            token::redeem_code(tx, now, &settings, &redemption, Endpoint::Authorization)
-        })
+        .write(move |tx| token::redeem_for_profile(tx, now, &settings, &redemption))
         .await;
     match result {
-        Ok(Ok(Redeemed::Profile(p))) => {
+        Ok(Ok(p)) => {
             let accept = req
                 .headers()
                 .get(header::ACCEPT)
@@ -690,7 +688,6 @@ async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpRes
                 json(StatusCode::OK, &p)
             }
         }
-        Ok(Ok(Redeemed::Token(_))) => oauth_error(&OAuthError::server_error()),
         Ok(Err(e)) => oauth_error(&e),
         Err(e) => {
             log_chain(&e);
