@@ -5,9 +5,10 @@
 //! it tells nobody else anything.
 
 use super::AppState;
-use super::respond::{bearer_access_token, bearer_challenge, json};
+use super::respond::{bearer_access_token, bearer_refusal, json};
 use super::session::client_addr;
 use crate::doctor::{AddressReport, DOCTOR_CLIENT_ID};
+use crate::oauth::BearerError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -17,7 +18,7 @@ pub async fn address(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Err(resp) => return *resp,
     };
     if token.client_id != DOCTOR_CLIENT_ID {
-        return bearer_challenge(StatusCode::FORBIDDEN, Some("insufficient_scope"), None);
+        return bearer_refusal(BearerError::InsufficientScope("doctor"));
     }
     let peer = req.peer_addr().map(|a| a.ip());
     let forwarded_for = req

@@ -8,7 +8,7 @@
 use super::AppState;
 use super::respond::header_str;
 use super::respond::{
-    bearer_challenge, body_text, failure_limited, is_form, json, oauth_error, too_many_requests,
+    bearer_refusal, body_text, failure_limited, is_form, json, oauth_error, too_many_requests,
     unavailable,
 };
 use super::session::client_addr;
@@ -16,7 +16,7 @@ use crate::oauth::introspect::{
     Caller, Claim, IntrospectRequest, Introspection, Refused, caller, claim,
 };
 use crate::oauth::verify::bearer;
-use crate::oauth::{OAuthError, Params};
+use crate::oauth::{BearerError, OAuthError, Params};
 use crate::store::live::Found;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,10 +24,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 fn refused(r: Refused) -> HttpResponse {
     match r {
         // VER-3: no credentials, no details.
-        Refused::NoCredentials => bearer_challenge(StatusCode::UNAUTHORIZED, None, None),
-        Refused::InvalidCredentials => {
-            bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None)
-        }
+        Refused::NoCredentials => bearer_refusal(BearerError::Missing),
+        Refused::InvalidCredentials => bearer_refusal(BearerError::InvalidToken),
     }
 }
 

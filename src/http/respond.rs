@@ -2,7 +2,7 @@
 //! redirects, and the headers sensitive responses carry.
 
 use super::AppState;
-use crate::oauth::OAuthError;
+use crate::oauth::{BearerError, OAuthError};
 use crate::views::ErrorPage;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -140,25 +140,17 @@ pub fn body_text(body: &[u8]) -> &str {
     std::str::from_utf8(body).unwrap_or("")
 }
 
-/// An RFC 6750 §3 challenge: `WWW-Authenticate: Bearer`, with `error` (and
+/// An RFC 6750 §3 refusal: `WWW-Authenticate: Bearer`, with `error` (and
 /// the `scope` needed) when the request carried a token. A small JSON body
 /// names the error too (VER-L2); nothing else is said.
-pub fn bearer_challenge(
-    status: StatusCode,
-    error: Option<&str>,
-    scope: Option<&str>,
-) -> HttpResponse {
-    let challenge = match (error, scope) {
-        (Some(e), Some(s)) => format!("Bearer error=\"{e}\", scope=\"{s}\""),
-        (Some(e), None) => format!("Bearer error=\"{e}\""),
-        (None, _) => "Bearer".to_owned(),
-    };
+pub fn bearer_refusal(e: BearerError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
     let mut b = no_store(HttpResponse::build(status));
-    b.insert_header((header::WWW_AUTHENTICATE, challenge));
-    match error {
-        Some(e) => b
+    b.insert_header((header::WWW_AUTHENTICATE, e.challenge()));
+    match e.code() {
+        Some(code) => b
             .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(serde_json::json!({ "error": e }).to_string()),
+            .body(serde_json::json!({ "error": code.as_str() }).to_string()),
         None => b.finish(),
     }
 }
@@ -190,7 +182,7 @@ pub fn bearer_access_token(
     state: &super::AppState,
 ) -> Result<std::sync::Arc<crate::store::tokens::ActiveToken>, Box<HttpResponse>> {
     let presented = crate::oauth::verify::bearer(header_str(req, header::AUTHORIZATION))
-        .ok_or_else(|| Box::new(bearer_challenge(StatusCode::UNAUTHORIZED, None, None)))?;
+        .ok_or_else(|| Box::new(bearer_refusal(BearerError::Missing)))?;
     let now = state.now();
     match state
         .store
@@ -206,9 +198,7 @@ pub fn bearer_access_token(
             let addr = super::session::client_addr(req, state);
             Err(Box::new(
                 match state.failure_limiter.record_failure(addr, now) {
-                    Ok(()) => {
-                        bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None)
-                    }
+                    Ok(()) => bearer_refusal(BearerError::InvalidToken),
                     Err(wait) => too_many_requests(wait),
                 },
             ))
