@@ -10,6 +10,11 @@ pub struct ErrorPage<'a> {
     pub footer_host: &'a str,
     pub title: &'a str,
     pub message: &'a str,
+    /// What to do next; `None` gives the sign-in flow's line ("Nothing was
+    /// sent to the app…"), which most errors are about.
+    pub next: Option<&'a str>,
+    /// A link onward: (href, text).
+    pub link: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]

@@ -2,7 +2,9 @@
 //! password. Failed logins are throttled per address and globally.
 
 use super::AppState;
-use super::respond::{body_text, error_page, html, internal_error_page, is_form, see_other};
+use super::respond::{
+    body_text, error_page, html, internal_error_page, is_form, page_with_next, see_other,
+};
 use super::session;
 use crate::domain::SecretHash;
 use crate::oauth::Params;
@@ -201,11 +203,13 @@ pub async fn logout(
         }
         Ok(None) if session::same_origin(&req, &state) => {}
         Ok(_) => {
-            return error_page(
+            return page_with_next(
                 &state,
                 StatusCode::FORBIDDEN,
-                "You are still signed in",
-                "This sign-out request did not come from doorstep's own pages, so nothing was changed. To sign out, reload the dashboard and use its Sign out button.",
+                "You were not signed out",
+                "This sign-out request did not come from doorstep's own pages, so nothing was changed.",
+                "To sign out, open the dashboard and use its Sign out button.",
+                Some(("/dashboard", "Open the dashboard")),
             );
         }
         Err(e) => return internal_error_page(&state, &e),
@@ -244,11 +248,13 @@ fn setup_form(
 }
 
 fn expired_link(state: &AppState) -> HttpResponse {
-    error_page(
+    page_with_next(
         state,
         StatusCode::NOT_FOUND,
-        "This setup link is not valid",
-        "Setup links work once and expire. Restart doorstep to print a new one, or run `doorstep password --stdin`.",
+        "This setup link has been used or has expired",
+        "A setup link sets the password once, within an hour of being printed.",
+        "If you have set your password, sign in with it. Otherwise run `doorstep password` on the server, or restart doorstep to print a new link.",
+        Some(("/login", "Sign in")),
     )
 }
 

@@ -62,6 +62,7 @@ impl AppState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.default_service(web::to(respond::not_found));
     cfg.route("/", web::get().to(discovery::homepage))
         .route("/", web::head().to(discovery::homepage))
         .route(

@@ -52,7 +52,43 @@ pub fn error_page(
             footer_host: state.footer_host(),
             title,
             message,
+            next: None,
+            link: None,
         },
+    )
+}
+
+/// An error page outside the sign-in flow, with its own next step and an
+/// optional link onward.
+pub fn page_with_next(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    next: &str,
+    link: Option<(&str, &str)>,
+) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            footer_host: state.footer_host(),
+            title,
+            message,
+            next: Some(next),
+            link,
+        },
+    )
+}
+
+/// A real page for paths doorstep does not serve.
+pub async fn not_found(state: actix_web::web::Data<AppState>) -> HttpResponse {
+    page_with_next(
+        &state,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address.",
+        "If you followed a link from an app, go back to the app and start the sign-in again.",
+        Some(("/", "Go to the home page")),
     )
 }
 

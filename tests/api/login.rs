@@ -456,3 +456,40 @@ async fn signing_out_forgets_the_known_device_sec_16() {
         "after signing out, the browser is a stranger again"
     );
 }
+
+/// A used or made-up setup link says what happened and links to sign-in,
+/// rather than the sign-in flow's "nothing was sent to the app".
+#[tokio::test]
+async fn a_used_setup_link_says_so_and_links_to_sign_in() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/setup?token=already-used").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.body.contains("has been used or has expired"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("a[href=\"/login\"]"), "{}", page.body);
+    assert!(!page.body.contains("Nothing was sent to the app"));
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_real_not_found_page() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/no/such/page").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/html"),
+        "{:?}",
+        page.header("content-type")
+    );
+    assert!(page.body.contains("Page not found"), "{}", page.body);
+    assert!(page.has("a[href=\"/\"]"));
+    assert_eq!(
+        page.header("x-frame-options"),
+        Some("DENY"),
+        "security headers on the 404 too"
+    );
+}
