@@ -126,6 +126,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/dashboard/totp/new", web::post().to(security::totp_new))
         .route(
+            "/dashboard/password",
+            web::post().to(security::change_password),
+        )
+        .route(
             "/dashboard/totp/confirm",
             web::post().to(security::totp_confirm),
         )

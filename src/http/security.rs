@@ -336,6 +336,60 @@ pub async fn totp_remove(
     }
 }
 
+/// `POST /dashboard/password`: `password`, `confirm`. As with `doorstep
+/// password`, every browser is signed out (a security event); this one is
+/// signed in again at once.
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (params, _) = match fresh_owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let pw = params
+        .get("password")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    if params.get("confirm").ok().flatten().unwrap_or("") != pw {
+        return error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The password was not changed",
+            "The two passwords differ. Go back and type them again.",
+        );
+    }
+    let hashed = match state.passwords.hash(pw).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            return error_page(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "The password was not changed",
+                &e.to_string(),
+            );
+        }
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    let now = state.now();
+    let saved = state
+        .store
+        .write(move |tx| {
+            crate::store::owner::set_password_hash(tx, &hashed, now)?;
+            events::record(tx, now, "password_set", None, Some("on the dashboard"))
+        })
+        .await;
+    match saved {
+        Ok(()) => {
+            super::login::signed_in(&req, &state, "/dashboard", "after changing the password").await
+        }
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
 /// A passkey's label as typed: trimmed, at most 60 characters.
 pub fn clean_label(raw: Option<&str>) -> String {
     raw.map(|n| n.trim().chars().take(60).collect::<String>())

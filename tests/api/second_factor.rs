@@ -414,3 +414,46 @@ async fn second_factor_reset_never_creates_a_database() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
     assert!(!db.exists());
 }
+
+#[tokio::test]
+async fn the_password_changes_on_the_dashboard_only_after_a_fresh_sign_in() {
+    let app = TestApp::spawn().await;
+    let owner = app.signed_in_browser().await;
+    let other = app.signed_in_browser().await;
+    let new = "a new and longer password";
+    let dash = owner.get("/dashboard").await;
+    app.clock.advance(301);
+    let r = owner
+        .submit(
+            &dash,
+            "form#change-password",
+            &[("password", new), ("confirm", new)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let again = owner
+        .submit(&r, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let dash = owner.get("/dashboard").await;
+    let r = owner
+        .submit(
+            &dash,
+            "form#change-password",
+            &[("password", new), ("confirm", new)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // This browser stays signed in; every other one is signed out.
+    assert!(is_signed_in(&owner).await);
+    assert!(!is_signed_in(&other).await);
+    let b = app.browser();
+    assert_eq!(password_step(&b).await.status, 401);
+    let page = b.get("/login").await;
+    let r = b
+        .submit(&page, "form#login", &[("password", new)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
