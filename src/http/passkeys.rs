@@ -157,7 +157,21 @@ pub async fn sign_in(
             if spent.is_ok() {
                 state.passkey_failures.refund(addr, now);
             }
-            signed_in(&req, &state, &cont, &format!("with the passkey “{label}”")).await
+            // Used as the second step after a password: that sign-in's
+            // destination, and the throttle's advance count given back.
+            let mut to = cont.clone();
+            if let Some(Pending::SecondFactor {
+                continue_to,
+                attempts,
+            }) = session::login_pending_key(&req, &state, super::second_factor::PENDING)
+                .and_then(|k| state.pending.take(&k, now))
+            {
+                state.login_throttle.record_success_after(addr, attempts);
+                if cont_field.is_empty() {
+                    to = continue_to;
+                }
+            }
+            signed_in(&req, &state, &to, &format!("with the passkey “{label}”")).await
         }
         Ok(Err(why)) => {
             tracing::warn!(%addr, reason = %why, "failed passkey sign-in");

@@ -405,3 +405,35 @@ async fn in_second_factor_mode_a_passkey_alone_signs_in() {
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(is_signed_in(&b).await);
 }
+
+#[tokio::test]
+async fn a_passkey_as_the_second_step_returns_to_the_app_that_asked() {
+    let app = localhost_app().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "key").await;
+    enrol_app(&app, &owner).await;
+    let client = TestClient::new(app.port + 1);
+    let b = app.browser();
+    let login = b
+        .get(&format!("/auth?{}", client.auth_query("create", "s")))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let step = b
+        .submit(&login, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert!(step.has("form#second-factor"), "{}", step.body);
+    let csrf = fields_of(&step, "form#passkey-login")["csrf"].clone();
+    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
+    let cred = key.sign(&options);
+    let r = b
+        .submit(&step, "form#passkey-login", &[("credential", &cred)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.location.as_deref().unwrap_or("").starts_with("/auth?"),
+        "{:?}",
+        r.location
+    );
+}
