@@ -75,6 +75,7 @@ impl Application {
             .port();
         let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
         let usage = Arc::new(Usage::default());
+        let webauthn = crate::owner::passkeys::relying_party(&settings.issuer).map(Arc::new);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store: store.clone(),
@@ -89,6 +90,10 @@ impl Application {
             usage: usage.clone(),
             fetcher,
             logos: LogoCache::default(),
+            webauthn,
+            pending: Default::default(),
+            // 10 failed passkey sign-ins in a burst, then one every 10 s.
+            passkey_failures: FailureLimiter::new(10, 0.1),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -4,7 +4,7 @@
 use clap::Parser;
 use doorstep::admin;
 use doorstep::app::Application;
-use doorstep::cli::{Cli, Command};
+use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
 use doorstep::domain::Secret;
@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         Command::ResourceServer { action } => {
             admin::resource_servers(&settings, action, Clock::system().now())
         }
+        Command::SecondFactor {
+            action: SecondFactorAction::Reset,
+        } => reset_second_factors(&settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -181,6 +184,37 @@ fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `doorstep second-factor reset`: password-only sign-in again. Shell access
+/// to the database is the root of trust, so this asks nothing more. It
+/// never creates a database: a mistyped path must not look like success.
+fn reset_second_factors(settings: &Settings) -> Result<(), String> {
+    if !settings.database.exists() {
+        return Err(format!(
+            "there is no database at {}; pass --database or set DOORSTEP_DATABASE",
+            settings.database.display()
+        ));
+    }
+    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let now = Clock::system().now();
+    store
+        .write_now(|tx| {
+            doorstep::store::factors::reset(tx)?;
+            doorstep::store::events::record(
+                tx,
+                now,
+                "second_factor_reset",
+                None,
+                Some("from the command line"),
+            )
+        })
+        .map_err(|e| chain(&e))?;
+    println!(
+        "Sign-in is back to the password alone: passkeys, the authenticator app and the \
+         recovery codes are forgotten, and every signed-in browser was signed out."
+    );
+    Ok(())
 }
 
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {

@@ -186,7 +186,8 @@ async fn authorization_request(
             &format!("/auth?{query}"),
             Some(client_id.as_str()),
             None,
-        );
+        )
+        .await;
     };
     let client = discover(state, &client_id).await;
     if let InfoSource::Refused { reason } = &client.source {

@@ -10,8 +10,11 @@ mod discovery;
 mod doctor;
 mod introspect;
 mod login;
+mod passkeys;
 mod respond;
 mod revoke;
+mod second_factor;
+mod security;
 mod session;
 mod token;
 mod userinfo;
@@ -21,6 +24,7 @@ use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::owner::password::PasswordWorker;
+use crate::owner::pending::PendingSteps;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
@@ -48,6 +52,15 @@ pub struct AppState {
     pub usage: Arc<Usage>,
     pub fetcher: ClientFetcher,
     pub logos: LogoCache,
+    /// The WebAuthn relying party (the issuer's host); `None` on an IP
+    /// address, where browsers refuse passkeys.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Sign-in steps in progress: second factors due, TOTP enrolments,
+    /// WebAuthn challenges.
+    pub pending: PendingSteps,
+    /// Failed passkey sign-ins, per address (they never touch the password
+    /// throttle's global cap).
+    pub passkey_failures: FailureLimiter,
 }
 
 impl AppState {
@@ -70,6 +83,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(discovery::metadata),
         )
         .route("/static/style.css", web::get().to(discovery::stylesheet))
+        .route(
+            "/static/webauthn.js",
+            web::get().to(discovery::webauthn_script),
+        )
         .route("/health", web::get().to(discovery::health))
         .route("/doctor/address", web::get().to(doctor::address))
         .route("/auth", web::get().to(authorize::get))
@@ -81,6 +98,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::login_page))
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
+        .route("/login/second-factor", web::post().to(second_factor::post))
+        .route(
+            "/login/passkey/options",
+            web::post().to(passkeys::sign_in_options),
+        )
+        .route("/login/passkey", web::post().to(passkeys::sign_in))
         .route("/setup", web::get().to(login::setup_page))
         .route("/setup", web::post().to(login::setup))
         .route("/dashboard", web::get().to(dashboard::show))
@@ -95,6 +118,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/grants/revoke-all",
             web::post().to(dashboard::revoke_all),
+        )
+        .route(
+            "/dashboard/sign-in-mode",
+            web::post().to(security::set_mode),
+        )
+        .route(
+            "/dashboard/recovery-codes",
+            web::post().to(security::regenerate_recovery_codes),
+        )
+        .route("/dashboard/totp/new", web::post().to(security::totp_new))
+        .route(
+            "/dashboard/password",
+            web::post().to(security::change_password),
+        )
+        .route(
+            "/dashboard/totp/confirm",
+            web::post().to(security::totp_confirm),
+        )
+        .route(
+            "/dashboard/totp/remove",
+            web::post().to(security::totp_remove),
+        )
+        .route(
+            "/dashboard/passkeys/options",
+            web::post().to(passkeys::register_options),
+        )
+        .route("/dashboard/passkeys", web::post().to(passkeys::register))
+        .route(
+            "/dashboard/passkeys/rename",
+            web::post().to(security::passkey_rename),
+        )
+        .route(
+            "/dashboard/passkeys/remove",
+            web::post().to(security::passkey_remove),
         )
         .route(
             "/dashboard/resource-servers",

@@ -14,9 +14,28 @@ use std::net::IpAddr;
 /// The signed-in owner's session: the secret the browser holds.
 pub struct OwnerSession {
     secret: String,
+    verified_at: Option<i64>,
 }
 
+/// How recent a sign-in must be for the sensitive changes (step-up).
+pub const STEP_UP_SECONDS: i64 = 5 * 60;
+
 impl OwnerSession {
+    /// Whether the owner signed in to this session within the last five
+    /// minutes: adding or removing a factor, changing the mode or the
+    /// password, new recovery codes and new resource-server secrets ask
+    /// for it, so a browser left signed in is not enough for them.
+    pub fn fresh(&self, now: i64) -> bool {
+        self.verified_at
+            .is_some_and(|t| now >= t && now - t <= STEP_UP_SECONDS)
+    }
+
+    /// A key for what this session has pending (a WebAuthn challenge, a
+    /// TOTP secret being enrolled), never the session id itself.
+    pub fn pending_key(&self, purpose: &str) -> SecretHash {
+        SecretHash::of(&format!("{purpose}\0{}", self.secret))
+    }
+
     pub fn csrf(&self) -> String {
         csrf_token(&self.secret)
     }
@@ -47,7 +66,10 @@ pub async fn owner(req: &HttpRequest, state: &AppState) -> StoreResult<Option<Ow
         .read(move |c| sessions::find(c, &hash, now))
         .await?;
     Ok(match found {
-        Some(true) => Some(OwnerSession { secret }),
+        Some(f) if f.authenticated => Some(OwnerSession {
+            secret,
+            verified_at: f.verified_at,
+        }),
         _ => None,
     })
 }
@@ -162,6 +184,16 @@ pub fn login_secret(req: &HttpRequest, state: &AppState) -> (String, Option<Cook
     let mut c = base_cookie(name, secret.clone(), state);
     c.set_max_age(CookieDuration::hours(12));
     (secret, Some(c))
+}
+
+/// A key for what this (not yet signed-in) browser has pending: a password
+/// accepted and a second factor awaited, a WebAuthn sign-in challenge. Bound
+/// to the login cookie, so another browser cannot finish it.
+pub fn login_pending_key(req: &HttpRequest, state: &AppState, purpose: &str) -> Option<SecretHash> {
+    let name = login_cookie_name(state.settings.secure_cookies());
+    req.cookie(name)
+        .filter(|c| c.value().len() == 43)
+        .map(|c| SecretHash::of(&format!("{purpose}\0{}", c.value())))
 }
 
 pub fn login_csrf_ok(req: &HttpRequest, state: &AppState, presented: Option<&str>) -> bool {

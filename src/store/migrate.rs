@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_refresh_grace.sql"),
     include_str!("../../migrations/0004_known_devices.sql"),
     include_str!("../../migrations/0005_refresh_siblings.sql"),
+    include_str!("../../migrations/0006_sign_in_factors.sql"),
 ];
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {

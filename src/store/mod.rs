@@ -11,6 +11,7 @@
 pub mod clients;
 pub mod codes;
 pub mod events;
+pub mod factors;
 pub mod live;
 mod migrate;
 pub mod owner;

@@ -5,6 +5,7 @@
 
 mod fixtures;
 mod helpers;
+mod signin_helpers;
 
 mod authorize;
 mod authorize_errors;
@@ -23,6 +24,7 @@ mod introspection;
 mod legacy_verify;
 mod login;
 mod memory;
+mod passkeys;
 mod pkce;
 mod ratelimit;
 mod real_clients;
@@ -32,5 +34,6 @@ mod review;
 mod review2;
 mod revocation;
 mod robustness;
+mod second_factor;
 mod selfcheck;
 mod userinfo;
