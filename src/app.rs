@@ -2,6 +2,7 @@
 //! first and exposes its port (STYLE habit 1): `doorstep serve` and every
 //! integration test go through this one path, tests with port 0.
 
+use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::Clock;
@@ -85,6 +86,7 @@ impl Application {
             usage: usage.clone(),
             fetcher,
             logos: LogoCache::default(),
+            client_failures: FailureCache::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

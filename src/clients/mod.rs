@@ -6,8 +6,8 @@
 //! metadata document (CID-14..18), the legacy HTML page with `h-app` /
 //! `h-x-app` and `rel=redirect_uri` (CID-20, CID-21), the logo fetch for
 //! re-serving (CID-19), how long a result may be cached (CID-13), and the
-//! redirect URI verification built on it (CID-23..26), and the CPU bound
-//! on parsing a page.
+//! redirect URI verification built on it (CID-23..26), the CPU bound on
+//! parsing a page, and the brief memory of failed discoveries.
 //!
 //! It must never fetch a loopback client_id in production (CID-7), never
 //! use any part of an invalid document, never let a fetch failure escape as
@@ -18,12 +18,13 @@
 //! Map: `fetch` (guarded HTTP, private), [`addr`] (address filter), [`metadata`]
 //! (JSON), [`html`] (microformats), [`html_budget`] (CPU bounds of the
 //! HTML parse), [`link_header`] (RFC 8288), [`redirect`] (verification),
-//! [`cache_policy`] (TTL), [`canon`] (URL canonicalisation and name
-//! cleaning).
+//! [`cache_policy`] (TTL), [`failure_cache`] (failures for a minute),
+//! [`canon`] (URL canonicalisation and name cleaning).
 
 pub mod addr;
 pub mod cache_policy;
 pub mod canon;
+pub mod failure_cache;
 mod fetch;
 pub mod html;
 pub mod html_budget;

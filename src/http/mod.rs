@@ -16,6 +16,7 @@ mod token;
 mod userinfo;
 
 use crate::clients::ClientFetcher;
+use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub usage: Arc<Usage>,
     pub fetcher: ClientFetcher,
     pub logos: LogoCache,
+    /// Failed discoveries, not retried for a minute.
+    pub client_failures: FailureCache,
 }
 
 impl AppState {

@@ -18,6 +18,7 @@ mod dashboard;
 mod discovery;
 mod flow;
 mod headers;
+mod hostile_pages;
 mod introspection;
 mod legacy_verify;
 mod login;
