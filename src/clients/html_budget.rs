@@ -142,14 +142,15 @@ fn char_boundary_at(s: &str, at: usize) -> usize {
 /// `script`, `style`, `textarea`, `title`, `xmp`, `iframe`, `noembed` and
 /// `noframes` (whose "tags" are no tags). Where it may disagree with
 /// html5ever (`noscript`, SVG and MathML, which turn raw text back into
-/// markup; the escapes inside scripts), it reads markup, so it counts at
-/// least what the tokenizer sees. The one shape it can miss (a raw-text
-/// tag the tree builder ignores, as inside `<frameset>`) is left to the
-/// CPU budget of [`parse_document`].
+/// markup; the escapes inside scripts; after `<frameset>`, where the tree
+/// builder ignores every raw-text tag but `noframes`), it reads markup, so
+/// it counts at least what the tokenizer sees. A shape it still misses is
+/// left to the CPU budget of [`parse_document`].
 pub fn prescan(bytes: &[u8], max_attributes: usize) -> Result<(), Unread> {
     let mut i = 0;
     // Inside `<svg>` or `<math>`, `script` and `style` are plain elements.
     let mut foreign = 0usize;
+    let mut frameset = false;
     while let Some(lt) = find_byte(bytes, i, b'<') {
         i = lt + 1;
         match bytes.get(i) {
@@ -178,11 +179,17 @@ pub fn prescan(bytes: &[u8], max_attributes: usize) -> Result<(), Unread> {
                 let (name, after) = tag_name(bytes, i);
                 let (end, self_closing) = skip_attributes(bytes, after, max_attributes)?;
                 i = end;
+                frameset |= eq_name(name, b"frameset");
+                let raw_text = if frameset {
+                    eq_name(name, b"noframes")
+                } else {
+                    RAW_TEXT.iter().any(|raw| eq_name(name, raw))
+                };
                 if eq_name(name, b"svg") || eq_name(name, b"math") {
                     if !self_closing {
                         foreign += 1;
                     }
-                } else if foreign == 0 && RAW_TEXT.iter().any(|raw| eq_name(name, raw)) {
+                } else if foreign == 0 && raw_text {
                     i = skip_raw_text(bytes, i, name);
                 }
             }
@@ -649,6 +656,9 @@ mod tests {
             format!("<script></scripts>x</script>{hidden}"),
             // noscript's content is markup when scripting is off.
             format!("<noscript>{hidden}</noscript>"),
+            // In a frameset the tree builder ignores `<script>`, so the
+            // tokenizer never reads its content as text.
+            format!("<frameset><script>{hidden}</script>"),
         ] {
             assert_eq!(
                 prescan(page.as_bytes(), 10),
@@ -658,6 +668,8 @@ mod tests {
         }
         let after_svg = format!("<svg/><script>{hidden}</script>");
         assert_eq!(prescan(after_svg.as_bytes(), 10), Ok(()));
+        let noframes = format!("<frameset><noframes>{hidden}</noframes>");
+        assert_eq!(prescan(noframes.as_bytes(), 10), Ok(()));
     }
 
     #[test]
