@@ -2,6 +2,7 @@
 //! first and exposes its port (STYLE habit 1): `doorstep serve` and every
 //! integration test go through this one path, tests with port 0.
 
+use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::Clock;
@@ -94,6 +95,7 @@ impl Application {
             pending: Default::default(),
             // 10 failed passkey sign-ins in a burst, then one every 10 s.
             passkey_failures: FailureLimiter::new(10, 0.1),
+            client_failures: FailureCache::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

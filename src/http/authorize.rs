@@ -29,7 +29,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 const PENDING_LIFETIME: i64 = 30 * 60;
 
 /// Client information discovery (CID-11, AREQ-13) with the SQLite cache
-/// in front (CID-13). Never fails: a failed fetch is an `Unavailable` info.
+/// in front (CID-13), and a failure remembered for a minute so that
+/// reloads do not fetch a broken page again. Never fails: a failed fetch
+/// is an `Unavailable` info.
 async fn discover(state: &AppState, client_id: &ClientId) -> ClientInfo {
     let id = client_id.as_str().to_owned();
     let now = state.now();
@@ -41,7 +43,13 @@ async fn discover(state: &AppState, client_id: &ClientId) -> ClientInfo {
     {
         return info;
     }
+    if let Some(failed) = state.client_failures.get(client_id.as_str(), now) {
+        return failed;
+    }
     let (info, ttl) = state.fetcher.discover_with_ttl(client_id.url()).await;
+    state
+        .client_failures
+        .remember(client_id.as_str(), &info, now);
     if let Some(ttl) = ttl
         && let Ok(text) = serde_json::to_string(&info)
     {

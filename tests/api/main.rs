@@ -20,6 +20,7 @@ mod discovery;
 mod doctor;
 mod flow;
 mod headers;
+mod hostile_pages;
 mod introspection;
 mod legacy_verify;
 mod login;
