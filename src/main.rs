@@ -183,14 +183,10 @@ fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
     }
 }
 
+/// Never creates a database: from the wrong directory it would copy a new
+/// empty one and succeed. The copy is a new file, mode 0600.
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
-    if file.exists() {
-        return Err(format!(
-            "{} already exists; choose a new file",
-            file.display()
-        ));
-    }
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
     store.backup_now(file).map_err(|e| chain(&e))?;
     // `doorstep doctor` reports the age of the newest backup.
     let now = Clock::system().now();
