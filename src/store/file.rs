@@ -49,6 +49,11 @@ pub(super) fn companion(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The `-wal` and `-shm` files SQLite keeps beside the database.
+pub(super) fn sqlite_companions(path: &Path) -> [PathBuf; 2] {
+    [companion(path, "-wal"), companion(path, "-shm")]
+}
+
 /// The directory the database (and SQLite's companions) live in.
 pub(super) fn directory(path: &Path) -> &Path {
     match path.parent() {
@@ -196,11 +201,7 @@ pub(super) fn diagnose_unwritable(path: &Path) -> Option<String> {
 #[cfg(unix)]
 pub(super) fn make_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    for p in [
-        path.to_owned(),
-        companion(path, "-wal"),
-        companion(path, "-shm"),
-    ] {
+    for p in std::iter::once(path.to_owned()).chain(sqlite_companions(path)) {
         let Ok(meta) = std::fs::metadata(&p) else {
             continue;
         };

@@ -216,11 +216,7 @@ impl Store {
             Err(e) => {
                 let e = explain(path, e);
                 if created {
-                    for p in [
-                        path.to_owned(),
-                        file::companion(path, "-wal"),
-                        file::companion(path, "-shm"),
-                    ] {
+                    for p in std::iter::once(path.to_owned()).chain(file::sqlite_companions(path)) {
                         let _ = std::fs::remove_file(p);
                     }
                 }
@@ -498,8 +494,7 @@ impl Store {
         let target = file::rescue_path(&self.inner.path, now);
         self.off_workers(move |store| {
             store.copy_to(&target)?;
-            for companion in ["-wal", "-shm"] {
-                let stale = file::companion(&store.inner.path, companion);
+            for stale in file::sqlite_companions(&store.inner.path) {
                 if std::fs::remove_file(&stale).is_ok() {
                     tracing::warn!(file = %stale.display(), "removed, as it belonged to the lost database");
                 }
