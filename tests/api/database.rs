@@ -65,6 +65,26 @@ async fn wait_until_serving(port: u16) {
     panic!("doorstep did not start serving on port {port}");
 }
 
+/// Starts `serve` on `db` through `cmd` (the binary, or a shell that runs
+/// it) and waits until it answers. Its standard error is kept.
+async fn start_serving(mut cmd: Command, db: &Path) -> tokio::process::Child {
+    let port = free_port();
+    let child = cmd
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+        ])
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_serving(port).await;
+    child
+}
+
 /// Whether `token` passes the legacy verification right now; a server that
 /// no longer answers does not pass it.
 async fn verifies(app: &TestApp, token: &str) -> bool {
@@ -111,20 +131,7 @@ async fn database_wal_shm_and_backups_are_created_0600_under_a_permissive_umask(
         cmd.args(["-c", "umask 000 && exec \"$0\" \"$@\"", BIN]);
         cmd
     };
-    let port = free_port();
-    let mut server = umask_000()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
-        .arg(&db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until_serving(port).await;
+    let mut server = start_serving(umask_000(), &db).await;
     for f in [
         db.clone(),
         with_suffix(&db, "-wal"),
@@ -450,20 +457,7 @@ async fn replacing_the_database_under_a_running_server_stops_it_and_leaves_the_r
 async fn serve_exits_with_an_error_naming_the_database_when_it_is_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let port = free_port();
-    let child = doorstep()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
-        .arg(&db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until_serving(port).await;
+    let child = start_serving(doorstep(), &db).await;
 
     std::fs::remove_file(&db).unwrap();
 
