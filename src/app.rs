@@ -35,6 +35,15 @@ pub enum StartError {
     },
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the server failed")]
+    Serve(#[from] std::io::Error),
+    /// The database file was deleted or replaced under the server.
+    #[error("{0}; doorstep stopped rather than go on without it")]
+    DatabaseLost(StoreError),
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -130,19 +139,45 @@ impl Application {
     }
 
     /// Serves until stopped, with the housekeeping task (batched last-used
-    /// flushes, periodic purges) beside the server; on the way out, the
-    /// last notes are flushed.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let chores = tokio::spawn(housekeeping::run(
+    /// flushes, periodic purges, the database watch) beside the server; on
+    /// the way out, the last notes are flushed. If housekeeping finds the
+    /// database file deleted or replaced, the server stops and this
+    /// returns the loss: a fail-closed exit that a supervisor (systemd)
+    /// shows and restarts, reopening whatever file is at the path then.
+    pub async fn run_until_stopped(self) -> Result<(), RunError> {
+        let handle = self.server.handle();
+        let mut server = self.server;
+        let mut chores = tokio::spawn(housekeeping::run(
             self.store.clone(),
             self.clock.clone(),
             self.usage.clone(),
         ));
-        let result = self.server.await;
-        chores.abort();
-        if let Err(e) = self.usage.flush(&self.store).await {
-            tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
+        let chores_ended = tokio::select! {
+            result = &mut server => {
+                chores.abort();
+                flush_usage(&self.usage, &self.store).await;
+                return Ok(result?);
+            }
+            ended = &mut chores => ended,
+        };
+        match chores_ended {
+            Ok(lost) => {
+                // The server answers the stop only while it is polled.
+                let _ = tokio::join!(handle.stop(true), server);
+                Err(RunError::DatabaseLost(lost))
+            }
+            // The chores panicked: serve on without them, as before.
+            Err(_) => {
+                let result = server.await;
+                flush_usage(&self.usage, &self.store).await;
+                Ok(result?)
+            }
         }
-        result
+    }
+}
+
+async fn flush_usage(usage: &Usage, store: &Store) {
+    if let Err(e) = usage.flush(store).await {
+        tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
     }
 }

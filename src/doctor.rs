@@ -225,7 +225,7 @@ fn database_checks(
         return None;
     }
     checks.push(file_mode(path));
-    let store = match Store::open(path) {
+    let store = match Store::open_existing(path) {
         Ok(s) => s,
         Err(e) => {
             checks.push(Check::fail(

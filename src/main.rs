@@ -190,13 +190,7 @@ fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
 /// to the database is the root of trust, so this asks nothing more. It
 /// never creates a database: a mistyped path must not look like success.
 fn reset_second_factors(settings: &Settings) -> Result<(), String> {
-    if !settings.database.exists() {
-        return Err(format!(
-            "there is no database at {}; pass --database or set DOORSTEP_DATABASE",
-            settings.database.display()
-        ));
-    }
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
     let now = Clock::system().now();
     store
         .write_now(|tx| {
@@ -217,14 +211,10 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
+/// Never creates a database: from the wrong directory it would copy a new
+/// empty one and succeed. The copy is a new file, mode 0600.
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
-    if file.exists() {
-        return Err(format!(
-            "{} already exists; choose a new file",
-            file.display()
-        ));
-    }
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
     store.backup_now(file).map_err(|e| chain(&e))?;
     // `doorstep doctor` reports the age of the newest backup.
     let now = Clock::system().now();

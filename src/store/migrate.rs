@@ -15,9 +15,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_sign_in_factors.sql"),
 ];
 
+/// How far a database has come: 0 for one that holds no doorstep data yet.
+pub(super) fn version(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let found = version(conn)?;
     if found > known {
         return Err(StoreError::TooNew {
             path: path.to_owned(),

@@ -9,11 +9,16 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
 
 /// The binary with no `DOORSTEP_*` variables from the environment.
 pub(crate) fn doorstep() -> Command {
-    let mut cmd = Command::new(BIN);
+    without_doorstep_env(Command::new(BIN))
+}
+
+/// `cmd` (the binary, or a shell that runs it) with no `DOORSTEP_*`
+/// variables from the environment, killed if the test drops it.
+pub(crate) fn without_doorstep_env(mut cmd: Command) -> Command {
     for (k, _) in std::env::vars() {
         if k.starts_with("DOORSTEP_") {
             cmd.env_remove(k);

@@ -16,6 +16,8 @@ mod codes;
 mod compat;
 mod cors;
 mod dashboard;
+#[cfg(unix)]
+mod database;
 mod discovery;
 mod doctor;
 mod flow;
