@@ -1,7 +1,8 @@
 //! The owner's command-line tools beside `serve` (issue 4, item 7):
 //! `doorstep tokens list|revoke ID` and `doorstep resource-server
 //! add NAME|list|revoke ID`. They open the same database as the server, in
-//! this process; a running server notices the change on its next request
+//! this process, and never create one (a missing database is an error that
+//! names the path); a running server notices the change on its next request
 //! (`store::live` watches `PRAGMA data_version`). Output is plain text for
 //! people; errors are returned as messages for `main` to print.
 
@@ -29,7 +30,7 @@ fn or_dash(t: Option<UnixTime>, none: &str) -> String {
 }
 
 pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Result<(), String> {
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
     match action {
         TokensAction::List => {
             let grants = store
@@ -76,7 +77,7 @@ pub fn resource_servers(
     action: &ResourceServerAction,
     now: UnixTime,
 ) -> Result<(), String> {
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
     match action {
         ResourceServerAction::Add { name } => {
             let name = name.trim();

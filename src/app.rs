@@ -6,6 +6,7 @@
 //! that each accepted connection passes the per-address cap and gets its
 //! guarded socket (`http::connection`) before any HTTP state exists for it.
 
+use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::Clock;
@@ -13,6 +14,7 @@ use crate::config::Settings;
 use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
+use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::usage::Usage;
@@ -40,11 +42,22 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot set up the HTTP client for client discovery")]
     Fetcher(#[from] crate::clients::FetchError),
+    #[error("cannot start the password-hashing thread")]
+    PasswordWorker(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the server failed")]
+    Serve(#[from] std::io::Error),
+    /// The database file was deleted or replaced under the server.
+    #[error("{0}; doorstep stopped rather than go on without it")]
+    DatabaseLost(StoreError),
 }
 
 pub struct Application {
@@ -115,13 +128,15 @@ impl Application {
         let port = local.port();
         let limits = settings.limits.clone();
         let gate = Gate::new(limits.per_address, &settings.trusted_proxies);
+        let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
         let usage = Arc::new(Usage::default());
+        let webauthn = crate::owner::passkeys::relying_party(&settings.issuer).map(Arc::new);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store: store.clone(),
             clock: clock.clone(),
             login_throttle: LoginThrottle::default(),
-            password_work: tokio::sync::Semaphore::new(2),
+            passwords,
             // 20 inactive answers in a burst, then one per 2 s.
             self_auth_throttle: FailureLimiter::new(20, 0.5),
             // 30 failed token requests or verifications in a burst, then
@@ -130,6 +145,11 @@ impl Application {
             usage: usage.clone(),
             fetcher,
             logos: LogoCache::default(),
+            webauthn,
+            pending: Default::default(),
+            // 10 failed passkey sign-ins in a burst, then one every 10 s.
+            passkey_failures: FailureLimiter::new(10, 0.1),
+            client_failures: FailureCache::default(),
         });
         let server = Server::build()
             .workers(WORKERS)
@@ -184,19 +204,45 @@ impl Application {
     }
 
     /// Serves until stopped, with the housekeeping task (batched last-used
-    /// flushes, periodic purges) beside the server; on the way out, the
-    /// last notes are flushed.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let chores = tokio::spawn(housekeeping::run(
+    /// flushes, periodic purges, the database watch) beside the server; on
+    /// the way out, the last notes are flushed. If housekeeping finds the
+    /// database file deleted or replaced, the server stops and this
+    /// returns the loss: a fail-closed exit that a supervisor (systemd)
+    /// shows and restarts, reopening whatever file is at the path then.
+    pub async fn run_until_stopped(self) -> Result<(), RunError> {
+        let handle = self.server.handle();
+        let mut server = self.server;
+        let mut chores = tokio::spawn(housekeeping::run(
             self.store.clone(),
             self.clock.clone(),
             self.usage.clone(),
         ));
-        let result = self.server.await;
-        chores.abort();
-        if let Err(e) = self.usage.flush(&self.store).await {
-            tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
+        let chores_ended = tokio::select! {
+            result = &mut server => {
+                chores.abort();
+                flush_usage(&self.usage, &self.store).await;
+                return Ok(result?);
+            }
+            ended = &mut chores => ended,
+        };
+        match chores_ended {
+            Ok(lost) => {
+                // The server answers the stop only while it is polled.
+                let _ = tokio::join!(handle.stop(true), server);
+                Err(RunError::DatabaseLost(lost))
+            }
+            // The chores panicked: serve on without them, as before.
+            Err(_) => {
+                let result = server.await;
+                flush_usage(&self.usage, &self.store).await;
+                Ok(result?)
+            }
         }
-        result
+    }
+}
+
+async fn flush_usage(usage: &Usage, store: &Store) {
+    if let Err(e) = usage.flush(store).await {
+        tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
     }
 }

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `password --stdin`, `backup`, `tokens`,
-//! `resource-server`, and one flag per configuration key (flags override
+//! `resource-server`, `second-factor reset`, and one flag per configuration key (flags override
 //! the file and the environment).
 
 use crate::config::RawValues;
@@ -36,6 +36,14 @@ pub enum Command {
     },
     /// Write a consistent copy of the database to FILE
     Backup { file: PathBuf },
+    /// Check a live setup from the outside: configuration, database, the
+    /// public URL, the proxy, the homepage's links, the clock and backups.
+    /// Exits non-zero when any check fails.
+    Doctor {
+        /// Print the report as JSON, for machines
+        #[arg(long)]
+        json: bool,
+    },
     /// List or revoke the apps that hold tokens
     Tokens {
         #[command(subcommand)]
@@ -47,6 +55,20 @@ pub enum Command {
         #[command(subcommand)]
         action: ResourceServerAction,
     },
+    /// Passkeys, the authenticator app and recovery codes
+    #[command(name = "second-factor")]
+    SecondFactor {
+        #[command(subcommand)]
+        action: SecondFactorAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecondFactorAction {
+    /// Back to password-only sign-in, for an owner who lost every factor:
+    /// forgets every passkey, the authenticator app and the recovery codes,
+    /// and signs every browser out
+    Reset,
 }
 
 #[derive(Debug, Subcommand)]

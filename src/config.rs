@@ -323,6 +323,29 @@ fn is_loopback_url(url: &Url) -> bool {
 }
 
 impl Settings {
+    /// What is actually wrong with a loopback issuer, in plain words: it is
+    /// reachable only from this machine, and, depending on how it is written,
+    /// it also breaks IndieAuth's https and profile URL rules
+    /// (https://indieauth.spec.indieweb.org/#url).
+    pub fn local_development_warning(&self) -> String {
+        let issuer = &self.issuer;
+        let mut s = String::from(
+            "the issuer is a loopback address, reachable only from this machine; apps and \
+             servers elsewhere cannot use it.",
+        );
+        if issuer.scheme() == "http" {
+            s.push_str(" IndieAuth requires https endpoints; this one is plain http.");
+        }
+        if issuer.port().is_some() {
+            s.push_str(" A profile URL may not carry a port, and this one does.");
+        }
+        if matches!(issuer.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
+            s.push_str(" A profile URL must use a domain name, not an IP address.");
+        }
+        s.push_str(" Set `issuer` (and `me`) to your public https URLs to go live.");
+        s
+    }
+
     /// Builds settings from the merged raw values (later layers already
     /// overwrote earlier ones).
     pub fn from_raw(raw: &RawValues) -> Result<Settings, ConfigError> {
@@ -516,6 +539,27 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_local_development_warning_says_what_is_true_of_the_issuer() {
+        let plain = Settings::from_raw(&RawValues::new()).unwrap();
+        let w = plain.local_development_warning();
+        assert!(
+            w.contains("plain http") && w.contains("port") && w.contains("IP address"),
+            "{w}"
+        );
+        let mut raw = RawValues::new();
+        raw.insert("issuer".into(), "https://localhost:8443/".into());
+        let tls = Settings::from_raw(&raw).unwrap();
+        assert!(tls.local_development);
+        let w = tls.local_development_warning();
+        assert!(w.contains("loopback") && w.contains("port"), "{w}");
+        assert!(
+            !w.contains("http endpoints") && !w.contains("plain http"),
+            "{w}"
+        );
+        assert!(!w.contains("IP address"), "{w}");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! stranger's choice. `clock` is the one reader of the wall clock;
 //! `housekeeping` runs the periodic chores (flushing batched "last used"
 //! times, purging what has expired); `cli`, `admin` (the owner's token and
-//! resource-server commands), `selfcheck` and `telemetry` serve the binary.
+//! resource-server commands), `doctor` (the outside-in health check),
+//! `selfcheck` and `telemetry` serve the binary.
 
 pub mod admin;
 pub mod app;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod housekeeping;
 pub mod http;

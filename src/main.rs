@@ -4,7 +4,7 @@
 use clap::Parser;
 use doorstep::admin;
 use doorstep::app::Application;
-use doorstep::cli::{Cli, Command};
+use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
 use doorstep::domain::Secret;
@@ -28,6 +28,12 @@ fn main() -> ExitCode {
     let settings = match load_settings(&cli) {
         Ok(s) => s,
         Err(e) => {
+            if let Command::Doctor { json } = cli.command {
+                return print_doctor(
+                    &doorstep::doctor::configuration_failed(&e.to_string()),
+                    json,
+                );
+            }
             eprintln!("doorstep: {e}");
             return ExitCode::from(2);
         }
@@ -37,10 +43,14 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Password { stdin } => set_password(&settings, *stdin),
         Command::Backup { file } => backup(&settings, file),
+        Command::Doctor { json } => return doctor(&settings, *json),
         Command::Tokens { action } => admin::tokens(&settings, action, Clock::system().now()),
         Command::ResourceServer { action } => {
             admin::resource_servers(&settings, action, Clock::system().now())
         }
+        Command::SecondFactor {
+            action: SecondFactorAction::Reset,
+        } => reset_second_factors(&settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,9 +94,8 @@ fn serve(settings: Settings) -> Result<(), String> {
     if settings.local_development {
         tracing::warn!(
             issuer = settings.issuer_str(),
-            "LOCAL DEVELOPMENT MODE: the issuer is a loopback http address. IndieAuth requires https \
-             endpoints (DISC-19) and a profile URL without a port or IP host (DISC-16); real clients \
-             on other machines cannot use this. Set `issuer` (and `me`) to your public https URLs."
+            "LOCAL DEVELOPMENT MODE: {}",
+            settings.local_development_warning()
         );
     }
     if settings.allow_private_client_fetch {
@@ -158,15 +167,80 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
-    if file.exists() {
-        return Err(format!(
-            "{} already exists; choose a new file",
-            file.display()
-        ));
+/// Runs the checks on a small runtime of its own and prints the report.
+fn doctor(settings: &Settings, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("doorstep: {}", chain(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime.block_on(doorstep::doctor::run(
+        settings,
+        Clock::system().now(),
+        &doorstep::doctor::Limits::default(),
+    ));
+    print_doctor(&report, json)
+}
+
+fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("doorstep: {e}"),
+        }
+    } else {
+        print!("{}", report.text());
     }
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    if report.failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `doorstep second-factor reset`: password-only sign-in again. Shell access
+/// to the database is the root of trust, so this asks nothing more. It
+/// never creates a database: a mistyped path must not look like success.
+fn reset_second_factors(settings: &Settings) -> Result<(), String> {
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let now = Clock::system().now();
+    store
+        .write_now(|tx| {
+            doorstep::store::factors::reset(tx)?;
+            doorstep::store::events::record(
+                tx,
+                now,
+                "second_factor_reset",
+                None,
+                Some("from the command line"),
+            )
+        })
+        .map_err(|e| chain(&e))?;
+    println!(
+        "Sign-in is back to the password alone: passkeys, the authenticator app and the \
+         recovery codes are forgotten, and every signed-in browser was signed out."
+    );
+    Ok(())
+}
+
+/// Never creates a database: from the wrong directory it would copy a new
+/// empty one and succeed. The copy is a new file, mode 0600.
+fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
+    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
     store.backup_now(file).map_err(|e| chain(&e))?;
+    // `doorstep doctor` reports the age of the newest backup.
+    let now = Clock::system().now();
+    let detail = file.display().to_string();
+    store
+        .write_now(move |tx| {
+            doorstep::store::events::record(tx, now, "backup", None, Some(&detail))
+        })
+        .map_err(|e| chain(&e))?;
     println!(
         "Backed up {} to {}",
         settings.database.display(),

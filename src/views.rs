@@ -10,6 +10,11 @@ pub struct ErrorPage<'a> {
     pub footer_host: &'a str,
     pub title: &'a str,
     pub message: &'a str,
+    /// What to do next; `None` gives the sign-in flow's line ("Nothing was
+    /// sent to the app…"), which most errors are about.
+    pub next: Option<&'a str>,
+    /// A link onward: (href, text).
+    pub link: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]
@@ -21,6 +26,64 @@ pub struct LoginPage<'a> {
     pub continue_to: &'a str,
     pub client: Option<&'a str>,
     pub message: Option<&'a str>,
+    /// Passkey-only mode: the password form is the way back in, with a
+    /// recovery code.
+    pub passkey_only: bool,
+    /// Offer "Sign in with a passkey" (the owner has one and the browser
+    /// can use it here).
+    pub passkeys: bool,
+    /// Why passkeys are not offered although the owner has some.
+    pub passkey_note: Option<&'a str>,
+}
+
+/// The second step of a password sign-in.
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactorPage<'a> {
+    pub footer_host: &'a str,
+    pub csrf: &'a str,
+    pub totp: bool,
+    pub passkeys: bool,
+    pub recovery_only: bool,
+    pub message: Option<&'a str>,
+}
+
+/// Enrolling an authenticator app: the QR code and the confirmation form.
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+pub struct TotpEnrolPage<'a> {
+    pub footer_host: &'a str,
+    pub csrf: &'a str,
+    /// An `<svg>` element doorstep drew itself (no user input in it).
+    pub qr_svg: &'a str,
+    pub secret: &'a str,
+    pub message: Option<&'a str>,
+}
+
+/// Fresh recovery codes, shown once; optionally a mode change to confirm.
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub footer_host: &'a str,
+    pub csrf: &'a str,
+    pub codes: &'a [String],
+    pub intro: &'a str,
+    /// The mode to switch to once the owner says the codes are saved.
+    pub confirm_mode: Option<&'a str>,
+    pub confirm_label: &'a str,
+}
+
+pub struct ModeChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+pub struct PasskeyRow {
+    pub id: i64,
+    pub label: String,
+    pub created: String,
+    pub last_used: String,
 }
 
 #[derive(Template)]
@@ -135,6 +198,14 @@ pub struct Dashboard<'a> {
     pub resource_servers: Vec<ResourceServerRow>,
     pub introspection_endpoint: &'a str,
     pub events: Vec<EventRow>,
+    pub mode: &'static str,
+    pub modes: Vec<ModeChoice>,
+    pub passkeys: Vec<PasskeyRow>,
+    /// Passkeys can be added here (WebAuthn works on this issuer).
+    pub passkeys_available: bool,
+    pub passkey_note: Option<String>,
+    pub totp: bool,
+    pub recovery_codes_left: i64,
 }
 
 /// Shown once, right after the owner creates a resource-server secret.
@@ -158,6 +229,16 @@ pub fn describe_event(kind: &str) -> String {
         "code_replayed" => "Revoked access: a used code came back".into(),
         "denied" => "Denied a request".into(),
         "login" => "Signed in to doorstep".into(),
+        "sign_in_mode_changed" => "Changed how you sign in".into(),
+        "passkey_added" => "Passkey added".into(),
+        "passkey_removed" => "Passkey removed".into(),
+        "passkey_renamed" => "Passkey renamed".into(),
+        "passkey_failed" => "A passkey sign-in failed".into(),
+        "totp_added" => "Authenticator app added".into(),
+        "totp_removed" => "Authenticator app removed".into(),
+        "recovery_codes_created" => "New recovery codes".into(),
+        "recovery_code_used" => "Recovery code used".into(),
+        "second_factor_reset" => "Sign-in reset to password only".into(),
         "password_set" => "Password set".into(),
         "resource_server_added" => "Resource-server secret created".into(),
         "resource_server_revoked" => "Resource-server secret revoked".into(),

@@ -682,3 +682,111 @@ async fn the_request_is_honest_and_cookieless() {
         assert!(!lower.contains("cookie:"), "{req}");
     }
 }
+
+/// Pages just under the 512 KB cap whose shape costs html5ever quadratic
+/// time when unbounded (issue 11; see `bench/hostile_pages.sh`).
+fn hostile_pages() -> Vec<(&'static str, String)> {
+    const CAP: usize = 512 * 1024 - 64;
+    let fill = |prefix: &str, unit: &dyn Fn(usize) -> String| {
+        let mut page = prefix.to_owned();
+        for i in 0.. {
+            let next = unit(i);
+            if page.len() + next.len() + 1 > CAP {
+                break;
+            }
+            page.push_str(&next);
+        }
+        page
+    };
+    let spans = "<span>".repeat(CAP / 2 / 6);
+    let stray = "</x>".repeat(CAP / 2 / 4);
+    vec![
+        ("/nested-div", "<div>".repeat(100_000)),
+        ("/nested-span-stray-ends", format!("{spans}{stray}")),
+        (
+            "/distinct-b-then-p",
+            fill("", &|i| format!("<b id={i}><p>x")),
+        ),
+        ("/unclosed-a-div", fill("", &|_| "<a href=x><div>".into())),
+        ("/many-attributes", fill("<p", &|i| format!(" a{i}")) + ">"),
+        (
+            "/body-attributes",
+            fill("<body>", &|i| format!("<body z{i}>")),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_page_shapes_are_refused_as_too_complex_cid_10() {
+    let pages: std::collections::HashMap<_, _> = hostile_pages().into_iter().collect();
+    let pages = Arc::new(pages);
+    let served = pages.clone();
+    let fx = fixture(move |path, _| match served.get(path) {
+        Some(page) => html(page),
+        None => response("404 Not Found", "text/plain", &[], b""),
+    })
+    .await;
+    // A deadline no parse comes near, so the outcome is the limits'.
+    let patient = ClientFetcher::new(FetchPolicy {
+        allow_private: true,
+        total_timeout: Duration::from_secs(60),
+        ..FetchPolicy::default()
+    })
+    .unwrap();
+    for (path, page) in pages.iter() {
+        assert!(page.len() <= FetchPolicy::default().max_body, "{path}");
+        let (info, ttl) = patient.discover_with_ttl(&fx.url(path)).await;
+        assert_eq!(
+            reason(&info),
+            "the app's page is too complex to read",
+            "{path}"
+        );
+        assert!(info.redirect_uris.is_empty() && info.name.is_none());
+        assert_eq!(ttl, None);
+    }
+    assert_eq!(fx.accepts(), pages.len());
+}
+
+#[test]
+fn a_parse_past_the_deadline_stops_and_frees_its_thread_cid_10() {
+    // One blocking thread: were the abandoned parse to run on, the next
+    // page could not be parsed until it finished, minutes later.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (abandoned, next) = runtime.block_on(async {
+        let deep = Arc::new("<div>".repeat(100_000));
+        let fx = fixture(move |path, _| match path {
+            "/deep" => html(&deep),
+            _ => html(TV16_HTML),
+        })
+        .await;
+        let unbounded = ClientFetcher::new(FetchPolicy {
+            allow_private: true,
+            total_timeout: Duration::from_millis(300),
+            html_limits: html_budget::Limits {
+                max_work: u64::MAX,
+                max_elements: u64::MAX,
+                max_cpu: Duration::from_secs(3600),
+                ..html_budget::Limits::default()
+            },
+            ..FetchPolicy::default()
+        })
+        .unwrap();
+        let abandoned = unbounded.discover(&fx.url("/deep")).await;
+        let patient = ClientFetcher::new(FetchPolicy {
+            allow_private: true,
+            total_timeout: Duration::from_secs(10),
+            ..FetchPolicy::default()
+        })
+        .unwrap();
+        (abandoned, patient.discover(&fx.url("/")).await)
+    });
+    // Not waiting for a parse that might still run (dropping would).
+    runtime.shutdown_background();
+    assert!(reason(&abandoned).contains("too long"), "{abandoned:?}");
+    assert_eq!(next.source, InfoSource::Microformats, "{next:?}");
+    assert_eq!(next.name.as_deref(), Some("Example App"));
+}

@@ -5,12 +5,19 @@
 //! client page: the `name`, `url`, `logo` and `photo` properties, explicit
 //! and implied, with URLs resolved against the document base URL. It never
 //! fetches anything, never recurses (deeply nested hostile markup must not
-//! overflow the stack) and returns only owned, absolute http(s) URLs.
+//! overflow the stack), never parses a page outside the CPU bounds of
+//! [`html_budget`](super::html_budget) and returns only owned, absolute
+//! http(s) URLs.
+
+use std::sync::atomic::AtomicBool;
 
 use scraper::{ElementRef, Html, Node};
 use url::Url;
 
 use super::canon::{clean_name, is_http_url, is_publishable_redirect};
+use super::html_budget::{self, Limits};
+
+pub use super::html_budget::Unread;
 
 /// One `h-app` or `h-x-app` item found on the page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,10 +48,26 @@ pub struct Page {
 const MAX_ITEMS: usize = 20;
 const MAX_LINKS: usize = 100;
 
-/// Parse an HTML client page fetched from `page_url`.
-pub fn parse_page(html: &str, page_url: &Url) -> Page {
-    let doc = Html::parse_document(html);
-    let base = base_url(&doc, page_url);
+/// Parse an HTML client page fetched from `page_url`. A page whose shape
+/// would cost more than the default [`Limits`] is refused whole.
+pub fn parse_page(html: &str, page_url: &Url) -> Result<Page, Unread> {
+    parse_page_within(html, page_url, &Limits::default(), &AtomicBool::new(false))
+}
+
+/// As [`parse_page`] within `limits`, giving up as soon as `cancel` is
+/// set: the caller's deadline has passed and nobody will read the result.
+pub fn parse_page_within(
+    html: &str,
+    page_url: &Url,
+    limits: &Limits,
+    cancel: &AtomicBool,
+) -> Result<Page, Unread> {
+    let doc = html_budget::parse_document(html, limits, cancel)?;
+    Ok(read_page(&doc, page_url))
+}
+
+fn read_page(doc: &Html, page_url: &Url) -> Page {
+    let base = base_url(doc, page_url);
     let mut page = Page::default();
     for el in doc.root_element().descendent_elements() {
         let classes = Classes::of(&el);
@@ -72,8 +95,12 @@ pub fn parse_page(html: &str, page_url: &Url) -> Page {
 /// Every `<link>`/`<a>` with `rel` among its tokens, resolved to absolute
 /// http(s) URLs in document order (used for rels other than
 /// `redirect_uri`, such as the start-up check of the owner's homepage).
+/// A page refused by the CPU bounds has none.
 pub fn rel_urls(html: &str, page_url: &Url, rel: &str) -> Vec<Url> {
-    let doc = Html::parse_document(html);
+    let Ok(doc) = html_budget::parse_document(html, &Limits::default(), &AtomicBool::new(false))
+    else {
+        return Vec::new();
+    };
     let base = base_url(&doc, page_url);
     doc.root_element()
         .descendent_elements()
@@ -390,7 +417,7 @@ mod tests {
 
     #[test]
     fn tv16_h_app_page() {
-        let page = parse_page(TV16, &page_url());
+        let page = parse_page(TV16, &page_url()).unwrap();
         assert_eq!(
             page.redirect_uris,
             [url("https://app.example.com/redirect")]
@@ -408,7 +435,7 @@ mod tests {
 
     #[test]
     fn tv16_h_x_app_page() {
-        let page = parse_page(&TV16.replace("h-app", "h-x-app"), &page_url());
+        let page = parse_page(&TV16.replace("h-app", "h-x-app"), &page_url()).unwrap();
         let app = &page.apps[0];
         assert_eq!(app.name.as_deref(), Some("Example App"));
         assert_eq!(app.logos, [url("https://app.example.com/logo.png")]);
@@ -423,12 +450,14 @@ mod tests {
         let page = parse_page(
             r#"<div class="h-card"><a class="u-url p-name" href="/">Me</a></div>"#,
             &page_url(),
-        );
+        )
+        .unwrap();
         assert!(page.apps.is_empty());
         let page = parse_page(
             r#"<div class="h-apps x-h-app H-APP"><p class="p-name">N</p></div>"#,
             &page_url(),
-        );
+        )
+        .unwrap();
         assert!(page.apps.is_empty());
     }
 
@@ -437,7 +466,8 @@ mod tests {
         let page = parse_page(
             r#"<a class="h-app" href="/app"><img src="icon.png" alt="Quill"></a>"#,
             &url("https://quill.example/sub/"),
-        );
+        )
+        .unwrap();
         let app = &page.apps[0];
         assert_eq!(app.name.as_deref(), Some("Quill"));
         assert_eq!(app.urls, [url("https://quill.example/app")]);
@@ -449,7 +479,8 @@ mod tests {
         let page = parse_page(
             "<div class=\"h-app\">  My\n  <b>App</b><script>evil()</script> </div>",
             &page_url(),
-        );
+        )
+        .unwrap();
         assert_eq!(page.apps[0].name.as_deref(), Some("My App"));
     }
 
@@ -458,12 +489,14 @@ mod tests {
         let page = parse_page(
             r#"<div class="h-app"><abbr class="p-name" title="Full Name">FN</abbr></div>"#,
             &page_url(),
-        );
+        )
+        .unwrap();
         assert_eq!(page.apps[0].name.as_deref(), Some("Full Name"));
         let page = parse_page(
             r#"<div class="h-app"><abbr title="Implied">I</abbr></div>"#,
             &page_url(),
-        );
+        )
+        .unwrap();
         assert_eq!(page.apps[0].name.as_deref(), Some("Implied"));
     }
 
@@ -472,7 +505,8 @@ mod tests {
         let page = parse_page(
             r#"<div class="h-app"><span class="p-name">&lt;script&gt;alert(1)&lt;/script&gt; App</span></div>"#,
             &page_url(),
-        );
+        )
+        .unwrap();
         assert_eq!(
             page.apps[0].name.as_deref(),
             Some("<script>alert(1)</script> App")
@@ -483,7 +517,7 @@ mod tests {
     fn javascript_and_data_urls_are_dropped() {
         let html = r#"<div class="h-app"><img class="u-logo" src="javascript:alert(1)"><img class="u-photo" src="data:image/png;base64,AA"><a class="u-url p-name" href="/">A</a></div>
             <link rel="redirect_uri" href="javascript:alert(1)">"#;
-        let page = parse_page(html, &page_url());
+        let page = parse_page(html, &page_url()).unwrap();
         assert!(page.apps[0].logos.is_empty());
         assert!(page.apps[0].photos.is_empty());
         assert!(page.redirect_uris.is_empty());
@@ -496,7 +530,7 @@ mod tests {
             <link rel="redirect_uri" href="com.example.app:/cb">
             <link rel="redirect_uri" href="data:text/html,x">
             <link rel="redirect_uri" href="indigenous://auth/callback#frag">"#;
-        let page = parse_page(html, &page_url());
+        let page = parse_page(html, &page_url()).unwrap();
         assert_eq!(
             page.redirect_uris
                 .iter()
@@ -510,7 +544,7 @@ mod tests {
     fn base_href_is_honoured() {
         let html = r#"<head><base href="https://cdn.example.net/assets/"><link rel="redirect_uri" href="cb"></head>
             <div class="h-app"><img class="u-logo" src="logo.png"><a class="u-url p-name" href="https://app.example.com/">A</a></div>"#;
-        let page = parse_page(html, &page_url());
+        let page = parse_page(html, &page_url()).unwrap();
         assert_eq!(
             page.apps[0].logos,
             [url("https://cdn.example.net/assets/logo.png")]
@@ -524,7 +558,7 @@ mod tests {
     #[test]
     fn rel_is_a_case_insensitive_token_list() {
         let html = r#"<a rel="me REDIRECT_URI" href="/a">x</a><link rel="redirect_uris" href="/no"><link rel="xredirect_uri" href="/no2"><area rel="redirect_uri" href="/b">"#;
-        let page = parse_page(html, &page_url());
+        let page = parse_page(html, &page_url()).unwrap();
         assert_eq!(
             page.redirect_uris,
             [
@@ -539,7 +573,7 @@ mod tests {
         let html = r#"<div class="h-card"><div class="p-author h-app"><span class="p-name">Nested</span></div></div>
             <div class="h-app"><span class="p-name">Top</span>
               <div class="h-card"><a class="u-url p-name" href="https://author.example/">Author</a></div></div>"#;
-        let page = parse_page(html, &page_url());
+        let page = parse_page(html, &page_url()).unwrap();
         assert_eq!(page.apps.len(), 2);
         assert_eq!(page.apps[0].name.as_deref(), Some("Top"));
         assert!(page.apps[0].top_level);
@@ -559,7 +593,13 @@ mod tests {
             "<span>".repeat(depth),
             "</span>".repeat(depth)
         );
-        let page = parse_page(&html, &page_url());
+        // The CPU backstop is lifted: what is tested here is the depth, and
+        // an unoptimised build on a busy machine may take its half second.
+        let limits = Limits {
+            max_cpu: std::time::Duration::from_secs(3600),
+            ..Limits::default()
+        };
+        let page = parse_page_within(&html, &page_url(), &limits, &AtomicBool::new(false)).unwrap();
         assert_eq!(page.apps.len(), 1);
     }
 
@@ -579,7 +619,7 @@ mod tests {
             ]), 0..40)
         ) {
             let html: String = parts.concat();
-            for app in parse_page(&html, &page_url()).apps {
+            for app in parse_page(&html, &page_url()).unwrap().apps {
                 for u in app.urls.iter().chain(&app.logos).chain(&app.photos) {
                     prop_assert!(is_http_url(u));
                 }

@@ -6,7 +6,8 @@
 //! metadata document (CID-14..18), the legacy HTML page with `h-app` /
 //! `h-x-app` and `rel=redirect_uri` (CID-20, CID-21), the logo fetch for
 //! re-serving (CID-19), how long a result may be cached (CID-13), and the
-//! redirect URI verification built on it (CID-23..26).
+//! redirect URI verification built on it (CID-23..26), the CPU bound on
+//! parsing a page, and the brief memory of failed discoveries.
 //!
 //! It must never fetch a loopback client_id in production (CID-7), never
 //! use any part of an invalid document, never let a fetch failure escape as
@@ -15,15 +16,18 @@
 //! validated and canonicalised by `domain` (CID-1..5).
 //!
 //! Map: `fetch` (guarded HTTP, private), [`addr`] (address filter), [`metadata`]
-//! (JSON), [`html`] (microformats), [`link_header`] (RFC 8288),
-//! [`redirect`] (verification), [`cache_policy`] (TTL), [`canon`] (URL
-//! canonicalisation and name cleaning).
+//! (JSON), [`html`] (microformats), [`html_budget`] (CPU bounds of the
+//! HTML parse), [`link_header`] (RFC 8288), [`redirect`] (verification),
+//! [`cache_policy`] (TTL), [`failure_cache`] (failures for a minute),
+//! [`canon`] (URL canonicalisation and name cleaning).
 
 pub mod addr;
 pub mod cache_policy;
 pub mod canon;
+pub mod failure_cache;
 mod fetch;
 pub mod html;
+pub mod html_budget;
 pub mod link_header;
 pub mod logo_cache;
 pub mod metadata;
@@ -64,6 +68,8 @@ pub struct FetchPolicy {
     pub max_body: usize,
     /// Byte cap for JSON metadata documents (inflated size).
     pub max_json_body: usize,
+    /// CPU bounds on parsing an HTML page within `max_body`.
+    pub html_limits: html_budget::Limits,
     pub user_agent: String,
 }
 
@@ -77,6 +83,7 @@ impl Default for FetchPolicy {
             // CIMD recommends 5 KB; real documents with long redirect lists
             // exceed that, so be tolerant but still small.
             max_json_body: 64 * 1024,
+            html_limits: html_budget::Limits::default(),
             user_agent: format!(
                 "doorstep/{} (IndieAuth client discovery)",
                 env!("CARGO_PKG_VERSION")
@@ -214,7 +221,7 @@ impl ClientFetcher {
         let result = if is_json(&fetched.media_type) {
             read_metadata(client_id, &fetched)
         } else {
-            read_html(client_id, fetched).await
+            read_html(client_id, fetched, policy.html_limits.clone()).await
         };
         match result.source {
             InfoSource::Metadata | InfoSource::Microformats => (result, ttl),
@@ -312,7 +319,7 @@ fn read_metadata(client_id: &Url, fetched: &Fetched) -> ClientInfo {
     }
 }
 
-async fn read_html(client_id: &Url, fetched: Fetched) -> ClientInfo {
+async fn read_html(client_id: &Url, fetched: Fetched, limits: html_budget::Limits) -> ClientInfo {
     let Fetched {
         final_url,
         headers,
@@ -326,14 +333,23 @@ async fn read_html(client_id: &Url, fetched: Fetched) -> ClientInfo {
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
     let page_url = final_url.clone();
-    // Parsing up to max_body of HTML is CPU work: keep it off the async workers.
+    // Parsing up to max_body of HTML is CPU work: keep it off the async
+    // workers. The discovery deadline drops this future; the guard then
+    // tells the parse to stop at its next chunk instead of running on.
+    let cancel = CancelOnDrop::default();
+    let flag = cancel.0.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let text = String::from_utf8_lossy(&body);
-        html::parse_page(&text, &page_url)
+        html::parse_page_within(&text, &page_url, &limits, &flag)
     })
     .await;
+    drop(cancel);
     let page = match parsed {
-        Ok(p) => p,
+        Ok(Ok(p)) => p,
+        Ok(Err(unread)) => {
+            tracing::info!(client_id = %client_id, ?unread, "client page refused by the parsing limits");
+            return unavailable(client_id, "the app's page is too complex to read".into());
+        }
         Err(e) => {
             tracing::warn!(client_id = %client_id, error = %e, "client page parser failed");
             return unavailable(client_id, "the app's page could not be read".into());
@@ -375,6 +391,17 @@ async fn read_html(client_id: &Url, fetched: Fetched) -> ClientInfo {
         client_uri,
         logo_uri,
         redirect_uris,
+    }
+}
+
+/// Sets its flag when dropped: with the future that owns it when the
+/// deadline passes, or after the parse it guards has finished.
+#[derive(Default)]
+struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -32,6 +32,17 @@ impl Secret {
         Secret(URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// `n` bytes from the OS RNG (TOTP secrets, recovery codes); aborts
+    /// rather than hand out weak ones, as `generate` does.
+    pub fn random_bytes(n: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; n];
+        if rand::rngs::SysRng.try_fill_bytes(&mut bytes).is_err() {
+            tracing::error!("the operating system's random number generator failed");
+            std::process::abort();
+        }
+        bytes
+    }
+
     /// Wrap a value received from a client (it may be anything).
     pub fn from_presented(value: &str) -> Self {
         Secret(value.to_owned())

@@ -230,6 +230,19 @@ impl RedirectUri {
             return Err(UrlError::Fragment);
         }
         let url = Url::parse(raw).map_err(|_| UrlError::NotAbsolute)?;
+        // `https://paypal.com@app.example/cb` goes to app.example, but a
+        // person reading the consent page sees paypal.com first; client ids
+        // refuse userinfo for the same reason (IA §3.3).
+        let authority = raw.split_once("://").map(|(_, rest)| {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            &rest[..end]
+        });
+        if authority.is_some_and(|a| a.contains('@'))
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(UrlError::Userinfo);
+        }
         match url.scheme() {
             "javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "filesystem" => {
                 return Err(UrlError::DangerousScheme);
@@ -412,6 +425,19 @@ mod tests {
         );
         assert_eq!(RedirectUri::parse("/relative"), Err(UrlError::NotAbsolute));
         assert_eq!(RedirectUri::parse("https:evil"), Err(UrlError::NotAbsolute));
+        for userinfo in [
+            "https://paypal.com@app.example/cb",
+            "https://user:pass@app.example/cb",
+            "https://@app.example/cb",
+            "com.example.app://evil@host/cb",
+        ] {
+            assert_eq!(
+                RedirectUri::parse(userinfo),
+                Err(UrlError::Userinfo),
+                "{userinfo}"
+            );
+        }
+        assert!(RedirectUri::parse("https://app.example/cb?who=a@b").is_ok());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::clients::{ClientInfo, InfoSource};
 use crate::config::PkcePolicy;
 use crate::domain::{ClientId, Scope, ScopeSet, Secret, SecretHash};
 use crate::oauth::authorize::{self, AuthorizationRequest, PageError, PendingRequest};
-use crate::oauth::token::{self, Approval, CodeRedemption, Endpoint, Redeemed};
+use crate::oauth::token::{self, Approval, CodeRedemption};
 use crate::oauth::{ErrorCode, OAuthError, Params};
 use crate::store::{StoreError, clients as client_store, events, pending};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
@@ -29,7 +29,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 const PENDING_LIFETIME: i64 = 30 * 60;
 
 /// Client information discovery (CID-11, AREQ-13) with the SQLite cache
-/// in front (CID-13). Never fails: a failed fetch is an `Unavailable` info.
+/// in front (CID-13), and a failure remembered for a minute so that
+/// reloads do not fetch a broken page again. Never fails: a failed fetch
+/// is an `Unavailable` info.
 async fn discover(state: &AppState, client_id: &ClientId) -> ClientInfo {
     let id = client_id.as_str().to_owned();
     let now = state.now();
@@ -41,7 +43,13 @@ async fn discover(state: &AppState, client_id: &ClientId) -> ClientInfo {
     {
         return info;
     }
+    if let Some(failed) = state.client_failures.get(client_id.as_str(), now) {
+        return failed;
+    }
     let (info, ttl) = state.fetcher.discover_with_ttl(client_id.url()).await;
+    state
+        .client_failures
+        .remember(client_id.as_str(), &info, now);
     if let Some(ttl) = ttl
         && let Ok(text) = serde_json::to_string(&info)
     {
@@ -186,7 +194,8 @@ async fn authorization_request(
             &format!("/auth?{query}"),
             Some(client_id.as_str()),
             None,
-        );
+        )
+        .await;
     };
     let client = discover(state, &client_id).await;
     if let InfoSource::Refused { reason } = &client.source {
@@ -664,12 +673,10 @@ async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpRes
     let now = state.now();
     let result = state
         .store
-        .write(move |tx| {
-            token::redeem_code(tx, now, &settings, &redemption, Endpoint::Authorization)
-        })
+        .write(move |tx| token::redeem_for_profile(tx, now, &settings, &redemption))
         .await;
     match result {
-        Ok(Ok(Redeemed::Profile(p))) => {
+        Ok(Ok(p)) => {
             let accept = req
                 .headers()
                 .get(header::ACCEPT)
@@ -690,7 +697,6 @@ async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpRes
                 json(StatusCode::OK, &p)
             }
         }
-        Ok(Ok(Redeemed::Token(_))) => oauth_error(&OAuthError::server_error()),
         Ok(Err(e)) => oauth_error(&e),
         Err(e) => {
             log_chain(&e);

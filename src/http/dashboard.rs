@@ -11,10 +11,11 @@ use super::session;
 use crate::domain::Secret;
 use crate::oauth::Params;
 use crate::oauth::revoke::{RevokedBy, end_grant};
-use crate::store::{clients, events, resource_servers, tokens};
+use crate::owner::factors::SignInMode;
+use crate::store::{clients, events, factors, resource_servers, tokens};
 use crate::views::{
-    Dashboard, EventRow, ExemptionRow, GrantRow, ResourceServerCreated, ResourceServerRow,
-    describe_event, format_time,
+    Dashboard, EventRow, ExemptionRow, GrantRow, ModeChoice, PasskeyRow, ResourceServerCreated,
+    ResourceServerRow, describe_event, format_time,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -60,6 +61,8 @@ struct Loaded {
     grants: Vec<tokens::GrantSummary>,
     servers: Vec<resource_servers::ResourceServer>,
     events: Vec<events::Event>,
+    sign_in: factors::Summary,
+    passkeys: Vec<factors::StoredPasskey>,
 }
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -77,6 +80,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 grants: tokens::active_grants(c, now)?,
                 servers: resource_servers::list(c)?,
                 events: events::recent(c, RECENT_EVENTS)?,
+                sign_in: factors::summary(c)?,
+                passkeys: factors::passkeys(c)?,
             })
         })
         .await;
@@ -133,7 +138,9 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .collect();
     let tags = link_tags(&state.settings);
     let introspection_endpoint = state.settings.endpoint("introspect");
-    html(
+    let mode = SignInMode::parse(&loaded.sign_in.mode).unwrap_or(SignInMode::Password);
+    let passkeys_available = state.webauthn.is_some();
+    let page = html(
         StatusCode::OK,
         &Dashboard {
             footer_host: state.footer_host(),
@@ -164,20 +171,100 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                     detail: e.detail,
                 })
                 .collect(),
+            mode: mode.describe(),
+            modes: [
+                SignInMode::Password,
+                SignInMode::SecondFactor,
+                SignInMode::PasskeyOnly,
+            ]
+            .into_iter()
+            .map(|m| ModeChoice {
+                value: m.as_str(),
+                label: match m {
+                    SignInMode::Password => "Password (a passkey works too)",
+                    SignInMode::SecondFactor => {
+                        "Password plus a second factor: an authenticator-app code or a passkey"
+                    }
+                    SignInMode::PasskeyOnly => {
+                        "Passkey only (a password with a recovery code is the way back in)"
+                    }
+                },
+                checked: m == mode,
+            })
+            .collect(),
+            passkeys: loaded
+                .passkeys
+                .into_iter()
+                .map(|p| PasskeyRow {
+                    id: p.id,
+                    label: p.label,
+                    created: format_time(p.created_at),
+                    last_used: when(p.last_used_at, "never"),
+                })
+                .collect(),
+            passkeys_available,
+            passkey_note: (!passkeys_available)
+                .then(|| crate::owner::passkeys::unavailable_reason(&state.settings.issuer)),
+            totp: loaded.sign_in.totp,
+            recovery_codes_left: loaded.sign_in.recovery_codes_left,
         },
-    )
+    );
+    if passkeys_available {
+        super::respond::allow_own_script(page)
+    } else {
+        page
+    }
 }
 
 /// The form's fields, if it comes from the signed-in owner with the right
 /// CSRF token; otherwise the page to answer with (403, nothing changed).
-async fn owner_form(
+pub(super) async fn owner_form(
     req: &HttpRequest,
     state: &AppState,
     body: &[u8],
 ) -> Result<Params, HttpResponse> {
+    owner_form_session(req, state, body).await.map(|(p, _)| p)
+}
+
+/// `owner_form` for a sensitive change: the owner must also have signed in
+/// within the last five minutes; otherwise they are asked to sign in again
+/// and come back to the dashboard (step-up), and nothing changes.
+pub(super) async fn fresh_owner_form(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Params, session::OwnerSession), HttpResponse> {
+    let (params, owner) = owner_form_session(req, state, body).await?;
+    if !owner.fresh(state.now()) {
+        return Err(step_up(req, state).await);
+    }
+    Ok((params, owner))
+}
+
+/// The sign-in form, asking the owner to confirm it is them (401).
+pub(super) async fn step_up(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    super::login::render_login(
+        req,
+        state,
+        StatusCode::UNAUTHORIZED,
+        "/dashboard",
+        None,
+        Some(
+            "This change needs a fresh sign-in: confirm it is you by signing in again, \
+             then make the change once more.",
+        ),
+    )
+    .await
+}
+
+pub(super) async fn owner_form_session(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Params, session::OwnerSession), HttpResponse> {
     let params = Params::parse(body_text(body));
     match session::owner(req, state).await {
-        Ok(Some(o)) if o.csrf_ok(params.get("csrf").ok().flatten()) => Ok(params),
+        Ok(Some(o)) if o.csrf_ok(params.get("csrf").ok().flatten()) => Ok((params, o)),
         Ok(_) => Err(error_page(
             state,
             StatusCode::FORBIDDEN,
@@ -282,8 +369,8 @@ pub async fn add_resource_server(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = match owner_form(&req, &state, &body).await {
-        Ok(p) => p,
+    let params = match fresh_owner_form(&req, &state, &body).await {
+        Ok((p, _)) => p,
         Err(resp) => return resp,
     };
     let name = params

@@ -82,6 +82,15 @@ pub async fn stylesheet() -> HttpResponse {
         .body(include_str!("../../static/style.css"))
 }
 
+/// The one script doorstep has: WebAuthn for the pages that offer passkeys
+/// (`script-src 'self'` on those pages only).
+pub async fn webauthn_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "max-age=3600"))
+        .body(include_str!("../../static/webauthn.js"))
+}
+
 /// The trivial endpoint the benchmark compares verification against.
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok()

@@ -8,14 +8,15 @@
 use super::AppState;
 use super::respond::header_str;
 use super::respond::{
-    bearer_challenge, body_text, is_form, json, oauth_error, too_many_requests, unavailable,
+    bearer_refusal, body_text, failure_limited, is_form, json, oauth_error, too_many_requests,
+    unavailable,
 };
 use super::session::client_addr;
 use crate::oauth::introspect::{
     Caller, Claim, IntrospectRequest, Introspection, Refused, caller, claim,
 };
 use crate::oauth::verify::bearer;
-use crate::oauth::{OAuthError, Params};
+use crate::oauth::{BearerError, OAuthError, Params};
 use crate::store::live::Found;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -23,25 +24,32 @@ use actix_web::{HttpRequest, HttpResponse, web};
 fn refused(r: Refused) -> HttpResponse {
     match r {
         // VER-3: no credentials, no details.
-        Refused::NoCredentials => bearer_challenge(StatusCode::UNAUTHORIZED, None, None),
-        Refused::InvalidCredentials => {
-            bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None)
-        }
+        Refused::NoCredentials => bearer_refusal(BearerError::Missing),
+        Refused::InvalidCredentials => bearer_refusal(BearerError::InvalidToken),
     }
 }
 
+/// SEC-16: wrong resource-server secrets (and other refused calls) count
+/// against the caller's address as at the token endpoint, and past the
+/// limit are answered 429; a call that succeeds is never refused, so a
+/// stranger cannot lock the owner's Micropub server out by sharing its
+/// address.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let presented = bearer(header_str(&req, header::AUTHORIZATION));
+    failure_limited(&req, &state, answer(&req, &state, &body)).await
+}
+
+async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpResponse {
+    let presented = bearer(header_str(req, header::AUTHORIZATION));
     if presented.is_none() {
         return refused(Refused::NoCredentials);
     }
-    if !body.is_empty() && !is_form(&req) {
+    if !body.is_empty() && !is_form(req) {
         return oauth_error(&OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
     let r = match IntrospectRequest::parse(
-        &Params::parse(body_text(&body)),
+        &Params::parse(body_text(body)),
         &Params::parse(req.query_string()),
     ) {
         Ok(r) => r,
@@ -58,7 +66,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     // anyone who sends junk tokens to the owner's Micropub server (which
     // relays each one here) get its valid tokens refused with 429 too.
     let fallback_from = match claimed {
-        Claim::TheTokenItself => Some(client_addr(&req, &state)),
+        Claim::TheTokenItself => Some(client_addr(req, state)),
         Claim::Secret(_) => None,
     };
     let secret = match &claimed {

@@ -1,13 +1,20 @@
 //! Signing in and out, and the one-time setup link that sets the first
-//! password. Failed logins are throttled per address and globally.
+//! password. Failed logins are throttled per address and globally. After a
+//! right password, the sign-in mode decides: signed in at once, or a
+//! second factor first (`second_factor`); passkey sign-in is in `passkeys`.
 
 use super::AppState;
-use super::respond::{body_text, error_page, html, internal_error_page, is_form, see_other};
+use super::respond::{
+    body_text, error_page, html, internal_error_page, is_form, page_with_next, see_other,
+};
+use super::second_factor;
 use super::session;
 use crate::domain::SecretHash;
 use crate::oauth::Params;
+use crate::owner::factors::SignInMode;
 use crate::owner::password;
-use crate::store::{owner, sessions};
+use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::store::{events, owner, sessions};
 use crate::views::{LoginPage, SetupPage};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -15,16 +22,21 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 /// Only doorstep's own authorization endpoint may be continued to after a
 /// login: it re-validates everything, so this is no open redirect (SEC-4).
+/// The dashboard itself is the other place: a sensitive change asks the
+/// owner to sign in again and comes back there (step-up).
 pub fn safe_continue(target: Option<&str>) -> Option<&str> {
     let t = target?;
-    let ok = (t == "/auth" || t.starts_with("/auth?"))
+    let ok = (t == "/auth" || t.starts_with("/auth?") || t == "/dashboard")
         && !t.contains(['\\', '\r', '\n', '#'])
         && !t.starts_with("//");
     ok.then_some(t)
 }
 
-/// Renders the login form (also used by the authorization endpoint).
-pub fn render_login(
+/// Renders the login form (also used by the authorization endpoint, and
+/// for step-up). What it offers follows the sign-in mode: a password, a
+/// passkey, or in passkey-only mode a passkey first and the password with
+/// a recovery code as the way back in.
+pub async fn render_login(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
@@ -32,8 +44,15 @@ pub fn render_login(
     client: Option<&str>,
     message: Option<&str>,
 ) -> HttpResponse {
+    let sign_in = match second_factor::load(state).await {
+        Ok(s) => s,
+        Err(e) => return internal_error_page(state, &e),
+    };
+    let passkeys = sign_in.factors.passkeys > 0 && state.webauthn.is_some();
+    let passkey_note = (sign_in.factors.passkeys > 0 && state.webauthn.is_none())
+        .then(|| crate::owner::passkeys::unavailable_reason(&state.settings.issuer));
     with_login_csrf(req, state, |csrf| {
-        html(
+        let resp = html(
             status,
             &LoginPage {
                 footer_host: state.footer_host(),
@@ -42,14 +61,22 @@ pub fn render_login(
                 continue_to,
                 client,
                 message,
+                passkey_only: sign_in.mode == SignInMode::PasskeyOnly,
+                passkeys,
+                passkey_note: passkey_note.as_deref(),
             },
-        )
+        );
+        if passkeys {
+            super::respond::allow_own_script(resp)
+        } else {
+            resp
+        }
     })
 }
 
 /// Renders a form guarded by the login CSRF cookie (no session exists yet),
 /// setting that cookie when the browser has none.
-fn with_login_csrf(
+pub(super) fn with_login_csrf(
     req: &HttpRequest,
     state: &AppState,
     render: impl FnOnce(&str) -> HttpResponse,
@@ -65,7 +92,7 @@ fn with_login_csrf(
 pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let params = Params::parse(req.query_string());
     let cont = safe_continue(params.get("continue").ok().flatten()).unwrap_or("");
-    render_login(&req, &state, StatusCode::OK, cont, None, None)
+    render_login(&req, &state, StatusCode::OK, cont, None, None).await
 }
 
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
@@ -89,7 +116,8 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             &cont,
             None,
             Some("This form has expired. Please sign in again."),
-        );
+        )
+        .await;
     }
     let addr = session::client_addr(&req, &state);
     let now = state.now();
@@ -109,7 +137,8 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             &cont,
             None,
             Some(&msg),
-        );
+        )
+        .await;
         if let Ok(v) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -133,13 +162,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             "Open the setup link doorstep printed when it started, or run `doorstep password --stdin`.",
         );
     };
-    // argon2 is slow by design: off the async workers, and never more at
-    // once than `password_work` allows (each run holds ~19 MiB).
-    let ok = match state.password_work.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || password::verify(&presented, &stored))
-            .await
-            .unwrap_or(false),
-        Err(_) => false,
+    // argon2 is slow by design: on its own thread, off the async workers.
+    let ok = match state.passwords.verify(presented, stored).await {
+        Ok(ok) => ok,
+        Err(e) => return internal_error_page(&state, &e),
     };
     if !ok {
         tracing::warn!(%addr, "failed sign-in");
@@ -150,19 +176,56 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             &cont,
             None,
             Some("That password is not right."),
+        )
+        .await;
+    }
+    let sign_in = match second_factor::load(&state).await {
+        Ok(s) => s,
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    let to = if cont.is_empty() { "/dashboard" } else { &cont };
+    if sign_in.mode == SignInMode::Password {
+        state.login_throttle.record_success(addr);
+        return signed_in(&req, &state, to, "with the password").await;
+    }
+    // A second factor is due: the attempt stays counted until it comes.
+    if sign_in.mode == SignInMode::PasskeyOnly && sign_in.recovery_codes_left == 0 {
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Sign in with a passkey",
+            "doorstep is set to sign in with passkeys only, and no recovery codes are left. \
+             Use a passkey, or run `doorstep second-factor reset` on the server.",
         );
     }
-    state.login_throttle.record_success(addr);
-    signed_in(
-        &req,
-        &state,
-        if cont.is_empty() { "/dashboard" } else { &cont },
-    )
-    .await
+    let Some(key) = session::login_pending_key(&req, &state, second_factor::PENDING) else {
+        return error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Cookies are needed",
+            "Signing in needs cookies for doorstep. Allow them and try again.",
+        );
+    };
+    state.pending.put(
+        key,
+        now,
+        CHALLENGE_SECONDS,
+        Pending::SecondFactor {
+            continue_to: to.to_owned(),
+            attempts: 1,
+        },
+    );
+    second_factor::render(&req, &state, StatusCode::OK, &sign_in, None)
 }
 
-/// Replaces any old session with a fresh one and redirects (303).
-async fn signed_in(req: &HttpRequest, state: &AppState, to: &str) -> HttpResponse {
+/// Replaces any old session with a fresh one, records the sign-in and how
+/// it was made (`method`, for the activity list), and redirects (303).
+pub(super) async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    to: &str,
+    method: &str,
+) -> HttpResponse {
     if let Ok(Some(old)) = session::owner(req, state).await {
         let h = old.hash();
         let _ = state.store.write(move |tx| sessions::delete(tx, &h)).await;
@@ -171,6 +234,16 @@ async fn signed_in(req: &HttpRequest, state: &AppState, to: &str) -> HttpRespons
         Ok(cookie) => cookie,
         Err(e) => return internal_error_page(state, &e),
     };
+    let now = state.now();
+    let detail = method.to_owned();
+    if let Err(e) = state
+        .store
+        .write(move |tx| events::record(tx, now, "login", None, Some(&detail)))
+        .await
+    {
+        // Not fatal: the owner is signed in, only the log line is missing.
+        super::respond::log_chain(&e);
+    }
     let mut resp = see_other(to);
     let _ = resp.add_cookie(&started);
     match session::remember_device(req, state).await {
@@ -183,25 +256,37 @@ async fn signed_in(req: &HttpRequest, state: &AppState, to: &str) -> HttpRespons
     resp
 }
 
+/// Signs out: ends the session and forgets this browser as a known device.
+/// Only from doorstep's own pages (SEC-5, CONS-6): with a session, the form
+/// must carry its CSRF token; without one (it expired), the browser must
+/// say the request is same-origin. Otherwise nothing changes and no cookie
+/// is set, so a cross-site form cannot clear the known-device cookie that
+/// keeps the owner clear of strangers' guessing.
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
     let params = Params::parse(body_text(&body));
-    if let Ok(Some(s)) = session::owner(&req, &state).await {
-        if !s.csrf_ok(params.get("csrf").ok().flatten()) {
-            return error_page(
+    match session::owner(&req, &state).await {
+        Ok(Some(s)) if s.csrf_ok(params.get("csrf").ok().flatten()) => {
+            let h = s.hash();
+            if let Err(e) = state.store.write(move |tx| sessions::delete(tx, &h)).await {
+                return internal_error_page(&state, &e);
+            }
+        }
+        Ok(None) if session::same_origin(&req, &state) => {}
+        Ok(_) => {
+            return page_with_next(
                 &state,
                 StatusCode::FORBIDDEN,
-                "Form expired",
-                "Reload the page and try again.",
+                "You were not signed out",
+                "This sign-out request did not come from doorstep's own pages, so nothing was changed.",
+                "To sign out, open the dashboard and use its Sign out button.",
+                Some(("/dashboard", "Open the dashboard")),
             );
         }
-        let h = s.hash();
-        if let Err(e) = state.store.write(move |tx| sessions::delete(tx, &h)).await {
-            return internal_error_page(&state, &e);
-        }
+        Err(e) => return internal_error_page(&state, &e),
     }
     let mut resp = see_other("/login");
     let _ = resp.add_cookie(&session::clear(&state));
@@ -237,11 +322,13 @@ fn setup_form(
 }
 
 fn expired_link(state: &AppState) -> HttpResponse {
-    error_page(
+    page_with_next(
         state,
         StatusCode::NOT_FOUND,
-        "This setup link is not valid",
-        "Setup links work once and expire. Restart doorstep to print a new one, or run `doorstep password --stdin`.",
+        "This setup link has been used or has expired",
+        "A setup link sets the password once, within an hour of being printed.",
+        "If you have set your password, sign in with it. Otherwise run `doorstep password` on the server, or restart doorstep to print a new link.",
+        Some(("/login", "Sign in")),
     )
 }
 
@@ -302,10 +389,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         Ok(false) => return expired_link(&state),
         Err(e) => return internal_error_page(&state, &e),
     }
-    let hashing = match state.password_work.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || password::hash(&pw)).await,
-        Err(e) => return internal_error_page(&state, &e),
-    };
+    let hashing = state.passwords.hash(pw).await;
     let hashed = match hashing {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
@@ -337,7 +421,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         })
         .await;
     match taken {
-        Ok(true) => signed_in(&req, &state, "/dashboard").await,
+        Ok(true) => signed_in(&req, &state, "/dashboard", "through the setup link").await,
         Ok(false) => expired_link(&state),
         Err(e) => internal_error_page(&state, &e),
     }
@@ -353,11 +437,12 @@ mod tests {
             safe_continue(Some("/auth?client_id=x")),
             Some("/auth?client_id=x")
         );
+        assert_eq!(safe_continue(Some("/dashboard")), Some("/dashboard"));
         for bad in [
             "https://evil/",
             "//evil/",
             "/auth\\@evil",
-            "/dashboard",
+            "/dashboard/x",
             "/authx",
             "/auth?x#y",
         ] {

@@ -8,18 +8,25 @@ mod dashboard;
 pub use dashboard::link_tags;
 pub use respond::content_security_policy;
 mod discovery;
+mod doctor;
 mod introspect;
 mod login;
+mod passkeys;
 mod respond;
 mod revoke;
+mod second_factor;
+mod security;
 mod session;
 mod token;
 mod userinfo;
 
 use crate::clients::ClientFetcher;
+use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::owner::password::PasswordWorker;
+use crate::owner::pending::PendingSteps;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
@@ -34,10 +41,10 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
-    /// argon2 runs allowed at once (login, setup). Each holds about 19 MiB
-    /// for a noticeable time; unbounded, a burst of sign-in POSTs could
-    /// exhaust a small VPS's memory (SEC-16).
-    pub password_work: tokio::sync::Semaphore,
+    /// The one thread that runs argon2 (login, setup), one run at a time in
+    /// one reused 19 MiB block: a burst of sign-in POSTs queues instead of
+    /// taking memory (SEC-16).
+    pub passwords: PasswordWorker,
     /// SEC-16 for introspection's self-auth fallback: inactive answers.
     pub self_auth_throttle: FailureLimiter,
     /// SEC-16 for the token endpoint and bearer verification: failures.
@@ -47,6 +54,17 @@ pub struct AppState {
     pub usage: Arc<Usage>,
     pub fetcher: ClientFetcher,
     pub logos: LogoCache,
+    /// The WebAuthn relying party (the issuer's host); `None` on an IP
+    /// address, where browsers refuse passkeys.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Sign-in steps in progress: second factors due, TOTP enrolments,
+    /// WebAuthn challenges.
+    pub pending: PendingSteps,
+    /// Failed passkey sign-ins, per address (they never touch the password
+    /// throttle's global cap).
+    pub passkey_failures: FailureLimiter,
+    /// Failed discoveries, not retried for a minute.
+    pub client_failures: FailureCache,
 }
 
 impl AppState {
@@ -61,6 +79,7 @@ impl AppState {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.default_service(web::to(respond::not_found));
     cfg.route("/", web::get().to(discovery::homepage))
         .route("/", web::head().to(discovery::homepage))
         .route(
@@ -68,7 +87,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(discovery::metadata),
         )
         .route("/static/style.css", web::get().to(discovery::stylesheet))
+        .route(
+            "/static/webauthn.js",
+            web::get().to(discovery::webauthn_script),
+        )
         .route("/health", web::get().to(discovery::health))
+        .route("/doctor/address", web::get().to(doctor::address))
         .route("/auth", web::get().to(authorize::get))
         .route("/auth", web::post().to(authorize::post))
         .route("/auth/request", web::get().to(authorize::resume))
@@ -78,6 +102,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::login_page))
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
+        .route("/login/second-factor", web::post().to(second_factor::post))
+        .route(
+            "/login/passkey/options",
+            web::post().to(passkeys::sign_in_options),
+        )
+        .route("/login/passkey", web::post().to(passkeys::sign_in))
         .route("/setup", web::get().to(login::setup_page))
         .route("/setup", web::post().to(login::setup))
         .route("/dashboard", web::get().to(dashboard::show))
@@ -92,6 +122,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/grants/revoke-all",
             web::post().to(dashboard::revoke_all),
+        )
+        .route(
+            "/dashboard/sign-in-mode",
+            web::post().to(security::set_mode),
+        )
+        .route(
+            "/dashboard/recovery-codes",
+            web::post().to(security::regenerate_recovery_codes),
+        )
+        .route("/dashboard/totp/new", web::post().to(security::totp_new))
+        .route(
+            "/dashboard/password",
+            web::post().to(security::change_password),
+        )
+        .route(
+            "/dashboard/totp/confirm",
+            web::post().to(security::totp_confirm),
+        )
+        .route(
+            "/dashboard/totp/remove",
+            web::post().to(security::totp_remove),
+        )
+        .route(
+            "/dashboard/passkeys/options",
+            web::post().to(passkeys::register_options),
+        )
+        .route("/dashboard/passkeys", web::post().to(passkeys::register))
+        .route(
+            "/dashboard/passkeys/rename",
+            web::post().to(security::passkey_rename),
+        )
+        .route(
+            "/dashboard/passkeys/remove",
+            web::post().to(security::passkey_remove),
         )
         .route(
             "/dashboard/resource-servers",

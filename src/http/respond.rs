@@ -2,7 +2,7 @@
 //! redirects, and the headers sensitive responses carry.
 
 use super::AppState;
-use crate::oauth::OAuthError;
+use crate::oauth::{BearerError, OAuthError};
 use crate::views::ErrorPage;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -21,6 +21,18 @@ pub fn content_security_policy(extra_img_sources: &str) -> String {
     format!(
         "default-src 'none'; style-src 'self'; img-src {img}; frame-ancestors 'none'; base-uri 'none'"
     )
+}
+
+/// The policy for the pages that offer passkeys: the same, plus doorstep's
+/// own script (`/static/webauthn.js`) and nothing else — still no inline
+/// script, and every other page keeps allowing none at all.
+pub fn allow_own_script(mut resp: HttpResponse) -> HttpResponse {
+    let policy = format!("{}; script-src 'self'", content_security_policy(""));
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
 }
 
 /// Renders a page; a template failure is logged and becomes a plain 500.
@@ -52,7 +64,43 @@ pub fn error_page(
             footer_host: state.footer_host(),
             title,
             message,
+            next: None,
+            link: None,
         },
+    )
+}
+
+/// An error page outside the sign-in flow, with its own next step and an
+/// optional link onward.
+pub fn page_with_next(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    next: &str,
+    link: Option<(&str, &str)>,
+) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            footer_host: state.footer_host(),
+            title,
+            message,
+            next: Some(next),
+            link,
+        },
+    )
+}
+
+/// A real page for paths doorstep does not serve.
+pub async fn not_found(state: actix_web::web::Data<AppState>) -> HttpResponse {
+    page_with_next(
+        &state,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address.",
+        "If you followed a link from an app, go back to the app and start the sign-in again.",
+        Some(("/", "Go to the home page")),
     )
 }
 
@@ -140,25 +188,17 @@ pub fn body_text(body: &[u8]) -> &str {
     std::str::from_utf8(body).unwrap_or("")
 }
 
-/// An RFC 6750 §3 challenge: `WWW-Authenticate: Bearer`, with `error` (and
+/// An RFC 6750 §3 refusal: `WWW-Authenticate: Bearer`, with `error` (and
 /// the `scope` needed) when the request carried a token. A small JSON body
 /// names the error too (VER-L2); nothing else is said.
-pub fn bearer_challenge(
-    status: StatusCode,
-    error: Option<&str>,
-    scope: Option<&str>,
-) -> HttpResponse {
-    let challenge = match (error, scope) {
-        (Some(e), Some(s)) => format!("Bearer error=\"{e}\", scope=\"{s}\""),
-        (Some(e), None) => format!("Bearer error=\"{e}\""),
-        (None, _) => "Bearer".to_owned(),
-    };
+pub fn bearer_refusal(e: BearerError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
     let mut b = no_store(HttpResponse::build(status));
-    b.insert_header((header::WWW_AUTHENTICATE, challenge));
-    match error {
-        Some(e) => b
+    b.insert_header((header::WWW_AUTHENTICATE, e.challenge()));
+    match e.code() {
+        Some(code) => b
             .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(serde_json::json!({ "error": e }).to_string()),
+            .body(serde_json::json!({ "error": code.as_str() }).to_string()),
         None => b.finish(),
     }
 }
@@ -190,7 +230,7 @@ pub fn bearer_access_token(
     state: &super::AppState,
 ) -> Result<std::sync::Arc<crate::store::tokens::ActiveToken>, Box<HttpResponse>> {
     let presented = crate::oauth::verify::bearer(header_str(req, header::AUTHORIZATION))
-        .ok_or_else(|| Box::new(bearer_challenge(StatusCode::UNAUTHORIZED, None, None)))?;
+        .ok_or_else(|| Box::new(bearer_refusal(BearerError::Missing)))?;
     let now = state.now();
     match state
         .store
@@ -206,9 +246,7 @@ pub fn bearer_access_token(
             let addr = super::session::client_addr(req, state);
             Err(Box::new(
                 match state.failure_limiter.record_failure(addr, now) {
-                    Ok(()) => {
-                        bearer_challenge(StatusCode::UNAUTHORIZED, Some("invalid_token"), None)
-                    }
+                    Ok(()) => bearer_refusal(BearerError::InvalidToken),
                     Err(wait) => too_many_requests(wait),
                 },
             ))

@@ -14,9 +14,28 @@ use std::net::IpAddr;
 /// The signed-in owner's session: the secret the browser holds.
 pub struct OwnerSession {
     secret: String,
+    verified_at: Option<i64>,
 }
 
+/// How recent a sign-in must be for the sensitive changes (step-up).
+pub const STEP_UP_SECONDS: i64 = 5 * 60;
+
 impl OwnerSession {
+    /// Whether the owner signed in to this session within the last five
+    /// minutes: adding or removing a factor, changing the mode or the
+    /// password, new recovery codes and new resource-server secrets ask
+    /// for it, so a browser left signed in is not enough for them.
+    pub fn fresh(&self, now: i64) -> bool {
+        self.verified_at
+            .is_some_and(|t| now >= t && now - t <= STEP_UP_SECONDS)
+    }
+
+    /// A key for what this session has pending (a WebAuthn challenge, a
+    /// TOTP secret being enrolled), never the session id itself.
+    pub fn pending_key(&self, purpose: &str) -> SecretHash {
+        SecretHash::of(&format!("{purpose}\0{}", self.secret))
+    }
+
     pub fn csrf(&self) -> String {
         csrf_token(&self.secret)
     }
@@ -47,7 +66,10 @@ pub async fn owner(req: &HttpRequest, state: &AppState) -> StoreResult<Option<Ow
         .read(move |c| sessions::find(c, &hash, now))
         .await?;
     Ok(match found {
-        Some(true) => Some(OwnerSession { secret }),
+        Some(f) if f.authenticated => Some(OwnerSession {
+            secret,
+            verified_at: f.verified_at,
+        }),
         _ => None,
     })
 }
@@ -164,12 +186,47 @@ pub fn login_secret(req: &HttpRequest, state: &AppState) -> (String, Option<Cook
     (secret, Some(c))
 }
 
+/// A key for what this (not yet signed-in) browser has pending: a password
+/// accepted and a second factor awaited, a WebAuthn sign-in challenge. Bound
+/// to the login cookie, so another browser cannot finish it.
+pub fn login_pending_key(req: &HttpRequest, state: &AppState, purpose: &str) -> Option<SecretHash> {
+    let name = login_cookie_name(state.settings.secure_cookies());
+    req.cookie(name)
+        .filter(|c| c.value().len() == 43)
+        .map(|c| SecretHash::of(&format!("{purpose}\0{}", c.value())))
+}
+
 pub fn login_csrf_ok(req: &HttpRequest, state: &AppState, presented: Option<&str>) -> bool {
     let name = login_cookie_name(state.settings.secure_cookies());
     match req.cookie(name) {
         Some(c) => csrf_matches(c.value(), presented),
         None => false,
     }
+}
+
+/// Whether a browser says this request comes from doorstep's own pages:
+/// `Sec-Fetch-Site: same-origin`, or else an `Origin` equal to the
+/// issuer's. Browsers set both and pages cannot forge them; a request
+/// with neither is not taken as same-origin (SEC-5).
+pub fn same_origin(req: &HttpRequest, state: &AppState) -> bool {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin");
+    }
+    header("origin")
+        == Some(
+            state
+                .settings
+                .issuer
+                .origin()
+                .ascii_serialization()
+                .as_str(),
+        )
 }
 
 /// The client's address: the peer, or — only when the peer is a trusted

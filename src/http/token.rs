@@ -8,10 +8,10 @@ use super::respond::{
     bearer_access_token, body_text, failure_limited, header_str, is_form, json, log_chain,
     no_store, oauth_error,
 };
-use crate::oauth::revoke::{RevokeRequest, RevokedBy};
-use crate::oauth::token::{self, CodeRedemption, Endpoint, Redeemed, RefreshRequest};
-use crate::oauth::verify::accept_prefers_json;
-use crate::oauth::{ErrorCode, OAuthError, Params};
+use crate::oauth::revoke::RevokedBy;
+use crate::oauth::token::{self, TokenRequest};
+use crate::oauth::verify::legacy_get_answers_json;
+use crate::oauth::{OAuthError, Params};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -43,67 +43,25 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpRespons
         }
         Params::parse(body_text(body))
     };
-    if params.has("action") {
-        // REV-L2: `action` together with `grant_type` is ambiguous.
-        if params.has("grant_type") {
-            return oauth_error(&OAuthError::invalid_request(
-                "send either action or grant_type, not both",
-            ));
-        }
-        return match params.get("action") {
-            Ok(Some("revoke")) => match RevokeRequest::parse(&params) {
-                Ok(r) => super::revoke::run(state, r, RevokedBy::AppLegacy).await,
-                Err(e) => oauth_error(&e),
-            },
-            _ => oauth_error(&OAuthError::invalid_request(
-                "the only supported action is revoke",
-            )),
-        };
-    }
-    let grant_type = match params.get("grant_type") {
-        Err(e) => return oauth_error(&e.into()),
-        // Compatibility: a code without grant_type is a code exchange.
-        Ok(None) if params.has("code") => "authorization_code",
-        Ok(None) => return oauth_error(&OAuthError::invalid_request("grant_type is required")),
-        Ok(Some(g)) => g,
+    let request = match TokenRequest::parse(&params) {
+        Ok(r) => r,
+        Err(e) => return oauth_error(&e),
     };
     let settings = state.settings.clone();
     let now = state.now();
-    let result = match grant_type {
-        "authorization_code" => {
-            let r = match CodeRedemption::parse(&params) {
-                Ok(r) => r,
-                Err(e) => return oauth_error(&e),
-            };
+    let result = match request {
+        TokenRequest::Revoke(r) => return super::revoke::run(state, r, RevokedBy::AppLegacy).await,
+        TokenRequest::AuthorizationCode(r) => {
             state
                 .store
-                .write(move |tx| {
-                    Ok(
-                        token::redeem_code(tx, now, &settings, &r, Endpoint::Token)?.and_then(
-                            |red| match red {
-                                Redeemed::Token(t) => Ok(t),
-                                Redeemed::Profile(_) => Err(OAuthError::server_error()),
-                            },
-                        ),
-                    )
-                })
+                .write(move |tx| token::redeem_for_token(tx, now, &settings, &r))
                 .await
         }
-        "refresh_token" => {
-            let r = match RefreshRequest::parse(&params) {
-                Ok(r) => r,
-                Err(e) => return oauth_error(&e),
-            };
+        TokenRequest::RefreshToken(r) => {
             state
                 .store
                 .write(move |tx| token::refresh(tx, now, &settings, &r))
                 .await
-        }
-        _ => {
-            return oauth_error(&OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "supported grant types are authorization_code and refresh_token",
-            ));
         }
     };
     match result {
@@ -133,9 +91,8 @@ fn query_code_exchange(query: &str) -> Option<Params> {
     }
 }
 
-/// VER-L1..L5 with SPEC's decision on VER-L5: JSON when `Accept` asks for
-/// it, form-encoded otherwise (micropub-express parses the body as a query
-/// string and sends no `Accept`). Only a token in the `Authorization`
+/// VER-L1..L5 with SPEC's decision on VER-L5 (`legacy_get_answers_json`):
+/// each real resource server gets the format it parses. Only a token in the `Authorization`
 /// header counts (VER-L4). The lookup runs on this worker thread through
 /// the hot-path view (`store::live`), and "last used" is only noted in
 /// memory (`store::usage`).
@@ -144,7 +101,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    if accept_prefers_json(header_str(&req, header::ACCEPT)) {
+    if legacy_get_answers_json(header_str(&req, header::ACCEPT), is_form(&req)) {
         json(
             StatusCode::OK,
             &LegacyVerification {

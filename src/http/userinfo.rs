@@ -3,7 +3,8 @@
 //! header only (UINFO-4); the lookup is the verification hot path.
 
 use super::AppState;
-use super::respond::{bearer_access_token, bearer_challenge, json};
+use super::respond::{bearer_access_token, bearer_refusal, json};
+use crate::oauth::BearerError;
 use crate::oauth::userinfo::{self, Userinfo};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -17,10 +18,6 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match userinfo::answer(&state.settings, &t) {
         // UINFO-5: `json` adds `Cache-Control: no-store`.
         Userinfo::Profile(p) => json(StatusCode::OK, &p),
-        Userinfo::InsufficientScope => bearer_challenge(
-            StatusCode::FORBIDDEN,
-            Some("insufficient_scope"),
-            Some("profile"),
-        ),
+        Userinfo::InsufficientScope => bearer_refusal(BearerError::InsufficientScope("profile")),
     }
 }

@@ -52,6 +52,43 @@ impl ErrorCode {
     }
 }
 
+/// Why a request to a bearer-protected resource (legacy verification,
+/// introspection's caller, userinfo) is refused, as RFC 6750 §3 sorts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// No credentials at all: a bare challenge, no error code (§3.1).
+    Missing,
+    /// Unknown, expired or revoked.
+    InvalidToken,
+    /// Valid, but without the scope named.
+    InsufficientScope(&'static str),
+}
+
+impl BearerError {
+    pub fn code(self) -> Option<ErrorCode> {
+        match self {
+            BearerError::Missing => None,
+            BearerError::InvalidToken => Some(ErrorCode::InvalidToken),
+            BearerError::InsufficientScope(_) => Some(ErrorCode::InsufficientScope),
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        self.code().map_or(401, ErrorCode::status)
+    }
+
+    /// The `WWW-Authenticate` value.
+    pub fn challenge(self) -> String {
+        match self {
+            BearerError::Missing => "Bearer".to_owned(),
+            BearerError::InvalidToken => "Bearer error=\"invalid_token\"".to_owned(),
+            BearerError::InsufficientScope(scope) => {
+                format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")
+            }
+        }
+    }
+}
+
 /// An error with an optional description. Descriptions are fixed text from
 /// this crate: never a secret, never input echoed back (ERR-7, ERR-11).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,5 +13,5 @@ pub mod token;
 pub mod userinfo;
 pub mod verify;
 
-pub use error::{ErrorCode, OAuthError};
+pub use error::{BearerError, ErrorCode, OAuthError};
 pub use params::Params;

@@ -6,9 +6,12 @@
 
 use super::error::OAuthError;
 use super::params::Params;
+use super::revoke::RevokeRequest;
 use crate::clock::UnixTime;
 use crate::config::Settings;
-use crate::domain::{ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret};
+use crate::domain::{
+    ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret, SecretHash,
+};
 use crate::store::{StoreResult, codes, events, tokens};
 use rusqlite::Transaction;
 use serde::Serialize;
@@ -127,11 +130,44 @@ pub fn issue_code(
     Ok(code)
 }
 
-/// Where a code is being redeemed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Authorization,
-    Token,
+/// A POST to the token endpoint, parsed: one variant per grant type
+/// doorstep supports, and the legacy `action=revoke` (REV-L1). Anything
+/// else is refused here, before any lookup.
+#[derive(Debug)]
+pub enum TokenRequest {
+    AuthorizationCode(CodeRedemption),
+    RefreshToken(RefreshRequest),
+    Revoke(RevokeRequest),
+}
+
+impl TokenRequest {
+    pub fn parse(p: &Params) -> Result<Self, OAuthError> {
+        if p.has("action") {
+            // REV-L2: `action` together with `grant_type` is ambiguous.
+            if p.has("grant_type") {
+                return Err(OAuthError::invalid_request(
+                    "send either action or grant_type, not both",
+                ));
+            }
+            return match p.get("action")? {
+                Some("revoke") => RevokeRequest::parse(p).map(TokenRequest::Revoke),
+                _ => Err(OAuthError::invalid_request(
+                    "the only supported action is revoke",
+                )),
+            };
+        }
+        match p.get("grant_type")? {
+            Some("authorization_code") => CodeRedemption::parse(p).map(Self::AuthorizationCode),
+            Some("refresh_token") => RefreshRequest::parse(p).map(Self::RefreshToken),
+            // Compatibility: a code without grant_type is a code exchange.
+            None if p.has("code") => CodeRedemption::parse(p).map(Self::AuthorizationCode),
+            None => Err(OAuthError::invalid_request("grant_type is required")),
+            Some(_) => Err(OAuthError::new(
+                super::ErrorCode::UnsupportedGrantType,
+                "supported grant types are authorization_code and refresh_token",
+            )),
+        }
+    }
 }
 
 /// A parsed code redemption request (REDA-1, REDT-2).
@@ -177,27 +213,25 @@ impl CodeRedemption {
     }
 }
 
-/// The result of a successful redemption at either endpoint.
-#[derive(Debug)]
-pub enum Redeemed {
-    Profile(ProfileResponse),
-    Token(TokenResponse),
+/// A code taken and checked against the request that presents it.
+struct ValidCode {
+    hash: SecretHash,
+    record: codes::CodeRecord,
+    scope: ScopeSet,
 }
 
-/// REDA-2 / REDT-2..4 and CODE-2, 3, 8, PKCE-6..10. The code is taken first,
-/// so any failure after that consumes it.
-pub fn redeem_code(
+/// REDA-2 / REDT-2, 3 and CODE-2, 3, 8, PKCE-6..10: takes the code first,
+/// so any failure after that consumes it, then checks it against the
+/// request. A replayed code revokes whatever its first redemption
+/// produced, and the caller commits that with the failure (CODE-3).
+fn take_valid_code(
     tx: &Transaction<'_>,
     now: UnixTime,
-    settings: &Settings,
     req: &CodeRedemption,
-    at: Endpoint,
-) -> StoreResult<Result<Redeemed, OAuthError>> {
+) -> StoreResult<Result<ValidCode, OAuthError>> {
     let hash = req.code.hash();
-    let Some(code) = codes::take(tx, &hash)? else {
+    let Some(record) = codes::take(tx, &hash)? else {
         if let Some(grant) = codes::tombstone(tx, &hash)? {
-            // CODE-3: a replay. Whatever the first redemption produced is
-            // revoked, and the revocation is committed with this failure.
             if let Some(grant_id) = grant {
                 tokens::revoke_grant(tx, grant_id, now)?;
             }
@@ -214,80 +248,109 @@ pub fn redeem_code(
             "the code is invalid, expired or already used",
         )));
     };
-    if code.expires_at <= now {
+    if record.expires_at <= now {
         return Ok(Err(OAuthError::invalid_grant("the code has expired")));
     }
-    if req.client_id.as_ref().map(ClientId::as_str) != Some(code.client_id.as_str()) {
+    if req.client_id.as_ref().map(ClientId::as_str) != Some(record.client_id.as_str()) {
         return Ok(Err(OAuthError::invalid_grant(
             "the code was issued to another client_id",
         )));
     }
-    if req.redirect_uri != code.redirect_uri {
+    if req.redirect_uri != record.redirect_uri {
         return Ok(Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         )));
     }
-    if let Err(e) = check_pkce(&code, req.code_verifier.as_deref()) {
+    if let Err(e) = check_pkce(&record, req.code_verifier.as_deref()) {
         return Ok(Err(e));
     }
-    let scope = ScopeSet::parse(&code.scope).unwrap_or_default();
-    match at {
-        Endpoint::Authorization => {
-            events::record(tx, now, "signed_in", Some(&code.client_id), None)?;
-            Ok(Ok(Redeemed::Profile(ProfileResponse {
-                me: code.me.clone(),
-                profile: Profile::for_scope(settings, &scope),
-                scope: if code.code_challenge.is_none() && !scope.is_empty() {
-                    Some(scope.to_string())
-                } else {
-                    None
-                },
-            })))
-        }
-        Endpoint::Token => {
-            if scope.is_empty() {
-                // REDT-4: an authentication-only code never yields a token.
-                return Ok(Err(OAuthError::invalid_grant(
-                    "the code has no scope; redeem it at the authorization endpoint",
-                )));
-            }
-            let grant_id = tokens::create_grant(
-                tx,
-                &tokens::NewGrant {
-                    client_id: &code.client_id,
-                    client_name: code.client_name.as_deref(),
-                    client_logo: code.client_logo.as_deref(),
-                    redirect_uri: &code.redirect_uri,
-                    scope: &code.scope,
-                    me: &code.me,
-                    access_lifetime: code.access_lifetime,
-                },
-                now,
-            )?;
-            codes::link_tombstone(tx, &hash, grant_id)?;
-            let issued = issue_tokens(
-                tx,
-                now,
-                settings,
-                &IssueFor {
-                    grant_id,
-                    client_id: &code.client_id,
-                    me: &code.me,
-                    access_scope: &scope,
-                    refresh_scope: &scope,
-                    access_lifetime: code.access_lifetime,
-                },
-            )?;
-            events::record(
-                tx,
-                now,
-                "token_issued",
-                Some(&code.client_id),
-                Some(&code.scope),
-            )?;
-            Ok(Ok(Redeemed::Token(issued)))
-        }
+    let scope = ScopeSet::parse(&record.scope).unwrap_or_default();
+    Ok(Ok(ValidCode {
+        hash,
+        record,
+        scope,
+    }))
+}
+
+/// REDA-2..6: redemption at the authorization endpoint, which answers
+/// the identity only.
+pub fn redeem_for_profile(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    settings: &Settings,
+    req: &CodeRedemption,
+) -> StoreResult<Result<ProfileResponse, OAuthError>> {
+    let code = match take_valid_code(tx, now, req)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    events::record(tx, now, "signed_in", Some(&code.record.client_id), None)?;
+    Ok(Ok(ProfileResponse {
+        me: code.record.me.clone(),
+        profile: Profile::for_scope(settings, &code.scope),
+        scope: (code.record.code_challenge.is_none() && !code.scope.is_empty())
+            .then(|| code.scope.to_string()),
+    }))
+}
+
+/// REDT-2..4: redemption at the token endpoint, which creates the grant
+/// and issues its first tokens.
+pub fn redeem_for_token(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    settings: &Settings,
+    req: &CodeRedemption,
+) -> StoreResult<Result<TokenResponse, OAuthError>> {
+    let ValidCode {
+        hash,
+        record: code,
+        scope,
+    } = match take_valid_code(tx, now, req)? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if scope.is_empty() {
+        // REDT-4: an authentication-only code never yields a token.
+        return Ok(Err(OAuthError::invalid_grant(
+            "the code has no scope; redeem it at the authorization endpoint",
+        )));
     }
+    let grant_id = tokens::create_grant(
+        tx,
+        &tokens::NewGrant {
+            client_id: &code.client_id,
+            client_name: code.client_name.as_deref(),
+            client_logo: code.client_logo.as_deref(),
+            redirect_uri: &code.redirect_uri,
+            scope: &code.scope,
+            me: &code.me,
+            access_lifetime: code.access_lifetime,
+        },
+        now,
+    )?;
+    codes::link_tombstone(tx, &hash, grant_id)?;
+    let issued = issue_tokens(
+        tx,
+        now,
+        settings,
+        &IssueFor {
+            grant_id,
+            client_id: &code.client_id,
+            me: &code.me,
+            access_scope: &scope,
+            refresh_scope: &scope,
+            access_lifetime: code.access_lifetime,
+            rotated_from: None,
+        },
+    )?;
+    events::record(
+        tx,
+        now,
+        "token_issued",
+        Some(&code.client_id),
+        Some(&code.scope),
+    )?;
+    Ok(Ok(issued))
 }
 
 /// PKCE-6..10: a code issued with a challenge needs a matching verifier; a
@@ -333,6 +396,8 @@ pub struct IssueFor<'a> {
     /// REF-6: a new refresh token keeps the grant's full scope.
     pub refresh_scope: &'a ScopeSet,
     pub access_lifetime: Option<i64>,
+    /// The refresh token being rotated, if any: the new one is its child.
+    pub rotated_from: Option<&'a SecretHash>,
 }
 
 /// Issues an access token, and a refresh token when the access token
@@ -365,10 +430,13 @@ pub fn issue_tokens(
             tokens::insert_refresh_token(
                 tx,
                 &refresh.hash(),
-                f.grant_id,
-                &f.refresh_scope.to_string(),
-                now,
-                now + settings.refresh_token_lifetime.as_secs() as i64,
+                &tokens::NewRefreshToken {
+                    grant_id: f.grant_id,
+                    scope: &f.refresh_scope.to_string(),
+                    issued_at: now,
+                    expires_at: now + settings.refresh_token_lifetime.as_secs() as i64,
+                    parent: f.rotated_from,
+                },
             )?;
             Some(refresh.expose().to_owned())
         }
@@ -436,24 +504,16 @@ pub fn refresh(
         return Ok(Err(bad()));
     }
     // REF-8: a rotated token presented again is a breach, except once
-    // inside the grace window (a client that refreshed twice at once); a
-    // second reuse, or one after the window, revokes the whole grant.
+    // inside the grace window (a client that refreshed twice at once) and
+    // only while none of its successors has been used. A second reuse, one
+    // after the window, or one of a sibling that lost (below) revokes the
+    // whole grant.
     if let Some(rotated) = rec.rotated_at
-        && (now - rotated > REFRESH_GRACE_SECONDS || rec.grace_used)
+        && (now - rotated > REFRESH_GRACE_SECONDS
+            || rec.grace_used
+            || tokens::refresh_successor_used(tx, &hash)?)
     {
-        tokens::revoke_grant(tx, rec.grant_id, now)?;
-        tracing::warn!(
-            grant = rec.grant_id,
-            "rotated refresh token reused; grant revoked"
-        );
-        events::record(
-            tx,
-            now,
-            "refresh_reused",
-            Some(&rec.client_id),
-            Some("the whole grant was revoked"),
-        )?;
-        return Ok(Err(bad()));
+        return reuse_detected(tx, now, &rec).map(|()| Err(bad()));
     }
     if req.client_id.as_ref().map(ClientId::as_str) != Some(rec.client_id.as_str()) {
         return Ok(Err(OAuthError::invalid_grant(
@@ -477,6 +537,11 @@ pub fn refresh(
         tokens::mark_refresh_grace_used(tx, &hash, now)?;
     } else {
         tokens::mark_refresh_rotated(tx, &hash, now)?;
+        // The successors handed out for one rotated token are siblings:
+        // this one is used first, so the others are spent (REF-8).
+        if let Some(parent) = &rec.parent {
+            tokens::supersede_refresh_siblings(tx, parent, &hash, now)?;
+        }
     }
     let issued = issue_tokens(
         tx,
@@ -491,7 +556,97 @@ pub fn refresh(
             access_lifetime: rec
                 .access_lifetime
                 .or(Some(settings.access_token_lifetime.as_secs() as i64)),
+            rotated_from: Some(&hash),
         },
     )?;
     Ok(Ok(issued))
+}
+
+/// A spent refresh token came back: someone holds a copy. The whole grant
+/// is revoked, access tokens included, and the caller commits that even
+/// though the request fails (REF-8, SEC-11).
+fn reuse_detected(
+    tx: &Transaction<'_>,
+    now: UnixTime,
+    rec: &tokens::RefreshRecord,
+) -> StoreResult<()> {
+    tokens::revoke_grant(tx, rec.grant_id, now)?;
+    tracing::warn!(
+        grant = rec.grant_id,
+        "spent refresh token reused; grant revoked"
+    );
+    events::record(
+        tx,
+        now,
+        "refresh_reused",
+        Some(&rec.client_id),
+        Some("the whole grant was revoked"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(form: &str) -> Result<TokenRequest, OAuthError> {
+        TokenRequest::parse(&Params::parse(form))
+    }
+
+    fn code(e: Result<TokenRequest, OAuthError>) -> String {
+        match e {
+            Err(e) => e.to_json()["error"].as_str().unwrap().to_owned(),
+            Ok(r) => format!("ok {r:?}").split('(').next().unwrap().to_owned(),
+        }
+    }
+
+    #[test]
+    fn each_grant_type_parses_to_its_variant() {
+        let exchange = "grant_type=authorization_code&code=c&client_id=https%3A%2F%2Fa.example%2F&redirect_uri=https%3A%2F%2Fa.example%2Fcb";
+        assert!(matches!(
+            parse(exchange),
+            Ok(TokenRequest::AuthorizationCode(_))
+        ));
+        // Compatibility: no grant_type, but a code.
+        assert!(matches!(
+            parse("code=c&client_id=https%3A%2F%2Fa.example%2F&redirect_uri=x"),
+            Ok(TokenRequest::AuthorizationCode(_))
+        ));
+        assert!(matches!(
+            parse("grant_type=refresh_token&refresh_token=r&client_id=https%3A%2F%2Fa.example%2F"),
+            Ok(TokenRequest::RefreshToken(_))
+        ));
+        assert!(matches!(
+            parse("action=revoke&token=t"),
+            Ok(TokenRequest::Revoke(_))
+        ));
+    }
+
+    #[test]
+    fn tv10_wrong_shapes_get_the_rfc_error_codes() {
+        assert_eq!(code(parse("grant_type=password")), "unsupported_grant_type");
+        assert_eq!(code(parse("")), "invalid_request");
+        assert_eq!(
+            code(parse("grant_type=authorization_code")),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(parse(
+                "grant_type=authorization_code&code=a&code=b&client_id=x&redirect_uri=y"
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(parse("action=revoke&grant_type=authorization_code&token=t")),
+            "invalid_request"
+        );
+        assert_eq!(code(parse("action=delete&token=t")), "invalid_request");
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_any_form_never_panics(form in "\\PC{0,300}") {
+            let _ = parse(&form);
+        }
+    }
 }

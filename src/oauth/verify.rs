@@ -23,6 +23,17 @@ pub fn accept_prefers_json(accept: Option<&str>) -> bool {
     json_q > 0.0 && json_q >= form_q
 }
 
+/// The SPEC decision replacing VER-L5, for the legacy `GET` on the token
+/// endpoint: JSON when `Accept` asks for JSON, or is exactly `*/*` while
+/// the request has no form `Content-Type` (Python `requests` as
+/// indieweb-utils' `is_authenticated()` sends it, before calling
+/// `.json()`); form-encoded otherwise: no `Accept` (Flask-IndieAuth reads
+/// the answer with `parse_qs`), or a form `Content-Type` on the GET
+/// (micropub-express parses the body as a query string).
+pub fn legacy_get_answers_json(accept: Option<&str>, request_is_form: bool) -> bool {
+    accept_prefers_json(accept) || (accept.map(str::trim) == Some("*/*") && !request_is_form)
+}
+
 /// REDA-7: form-encoded only when `Accept` names it and weighs it above
 /// JSON; no `Accept`, `*/*` and `application/json` all mean JSON there.
 pub fn accept_prefers_form(accept: Option<&str>) -> bool {
@@ -108,6 +119,23 @@ mod tests {
         assert!(accept_prefers_form(Some(
             "application/json;q=0.5, application/x-www-form-urlencoded"
         )));
+    }
+
+    #[test]
+    fn legacy_get_answers_each_real_resource_server_in_its_format() {
+        // micropub-express: a form Content-Type on the GET, Accept */*.
+        assert!(!legacy_get_answers_json(Some("*/*"), true));
+        // Flask-IndieAuth (urllib): no Accept at all.
+        assert!(!legacy_get_answers_json(None, false));
+        // indieweb-utils (requests): exactly */*, no Content-Type.
+        assert!(legacy_get_answers_json(Some("*/*"), false));
+        assert!(legacy_get_answers_json(Some(" */* "), false));
+        assert!(legacy_get_answers_json(Some("application/json"), true));
+        assert!(!legacy_get_answers_json(Some("text/plain"), false));
+        assert!(!legacy_get_answers_json(
+            Some("text/html, */*;q=0.1"),
+            false
+        ));
     }
 
     proptest! {

@@ -136,9 +136,18 @@ impl LoginThrottle {
     /// A correct password: the address starts afresh, and the failure that
     /// `begin` counted in advance is taken back from the global window.
     pub fn record_success(&self, addr: IpAddr) {
+        self.record_success_after(addr, 1);
+    }
+
+    /// A sign-in that took several counted steps (a password, then an
+    /// authenticator-app code) succeeded: the address starts afresh and
+    /// every step's advance count leaves the global window. A right
+    /// password alone forgives nothing while a second factor is due, so
+    /// knowing the password does not buy more guesses at the code.
+    pub fn record_success_after(&self, addr: IpAddr, attempts: u32) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.by_addr.remove(&key(addr));
-            inner.window_failures = inner.window_failures.saturating_sub(1);
+            inner.window_failures = inner.window_failures.saturating_sub(attempts);
         }
     }
 }

@@ -41,6 +41,15 @@ pub fn recent(conn: &Connection, limit: usize) -> StoreResult<Vec<Event>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// When an event of `kind` last happened, if it ever did.
+pub fn last_at(conn: &Connection, kind: &str) -> StoreResult<Option<UnixTime>> {
+    Ok(
+        conn.query_row("SELECT MAX(at) FROM events WHERE kind = ?1", [kind], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
 /// Keeps the log from growing without bound.
 pub fn purge_older_than(tx: &Transaction<'_>, cutoff: UnixTime) -> StoreResult<usize> {
     Ok(tx.execute("DELETE FROM events WHERE at < ?1", [cutoff])?)

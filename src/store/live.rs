@@ -15,6 +15,11 @@
 //!   the very next request. If that file cannot be read, `PRAGMA
 //!   data_version` (a read transaction) decides instead.
 //!
+//! Once the database file is found deleted or replaced (`Store::check_file`,
+//! run by housekeeping every `WATCH_EVERY`), nothing is answered at all:
+//! an atomic load per request, where a `stat` per request would cost a
+//! system call.
+//!
 //! Only positive answers are remembered: unknown tokens always reach SQLite,
 //! so guessing cannot grow the map, and the map is bounded anyway.
 //!
@@ -35,7 +40,7 @@
 //! This module never writes, and runs on the calling (async worker) thread:
 //! one short read, no pool hop.
 
-use super::{Store, StoreError, StoreResult, open_connection, resource_servers, tokens};
+use super::{Store, StoreError, StoreResult, file, resource_servers, tokens};
 use crate::clock::UnixTime;
 use crate::domain::{SecretHash, constant_time_eq};
 use rusqlite::Connection;
@@ -43,7 +48,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fs::File;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Live tokens remembered per thread at most; the map is emptied beyond.
@@ -82,13 +86,11 @@ struct View {
 }
 
 impl View {
-    fn open(path: &Path) -> StoreResult<View> {
-        let conn = open_connection(path)?;
+    fn open(store: &Store) -> StoreResult<View> {
+        let conn = store.open_reader()?;
         // This read also makes sure the WAL index exists before it is opened.
         let data_version = data_version(&conn)?;
-        let mut shm_path = path.as_os_str().to_owned();
-        shm_path.push("-shm");
-        let shm = File::open(&shm_path).ok();
+        let shm = File::open(file::companion(store.path(), "-shm")).ok();
         let mut view = View {
             conn,
             shm,
@@ -213,13 +215,16 @@ thread_local! {
 
 impl Store {
     /// Runs `f` on this thread's synced view, opening it on first use. A
-    /// failing view is dropped, so the next request starts afresh.
+    /// failing view is dropped, so the next request starts afresh. Nothing
+    /// is answered once the database file is lost (`Store::check_file`):
+    /// that costs one atomic load here, no system call.
     fn with_view<T>(&self, f: impl FnOnce(&mut View) -> StoreResult<T>) -> StoreResult<T> {
+        self.refuse_if_lost()?;
         VIEWS.with(|cell| {
             let mut views = cell.try_borrow_mut().map_err(|_| StoreError::Poisoned)?;
             let view = match views.entry(self.inner.id) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(View::open(&self.inner.path)?),
+                Entry::Vacant(e) => e.insert(View::open(self)?),
             };
             let result = view.sync().and_then(|()| f(view));
             if result.is_err() {

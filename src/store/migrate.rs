@@ -11,11 +11,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_grant_logo.sql"),
     include_str!("../../migrations/0003_refresh_grace.sql"),
     include_str!("../../migrations/0004_known_devices.sql"),
+    include_str!("../../migrations/0005_refresh_siblings.sql"),
+    include_str!("../../migrations/0006_sign_in_factors.sql"),
 ];
+
+/// How far a database has come: 0 for one that holds no doorstep data yet.
+pub(super) fn version(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
 
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let found = version(conn)?;
     if found > known {
         return Err(StoreError::TooNew {
             path: path.to_owned(),

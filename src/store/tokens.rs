@@ -182,18 +182,32 @@ pub fn purge_dead(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
     Ok(a + r)
 }
 
+/// A refresh token to store: `parent` is the token it was rotated from
+/// (None for the first of a grant).
+pub struct NewRefreshToken<'a> {
+    pub grant_id: i64,
+    pub scope: &'a str,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub parent: Option<&'a SecretHash>,
+}
+
 pub fn insert_refresh_token(
     tx: &Transaction<'_>,
     hash: &SecretHash,
-    grant_id: i64,
-    scope: &str,
-    now: UnixTime,
-    expires_at: UnixTime,
+    t: &NewRefreshToken<'_>,
 ) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, issued_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![hash.as_bytes(), grant_id, scope, now, expires_at],
+        "INSERT INTO refresh_tokens (token_hash, grant_id, scope, issued_at, expires_at, parent_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            hash.as_bytes(),
+            t.grant_id,
+            t.scope,
+            t.issued_at,
+            t.expires_at,
+            t.parent.map(SecretHash::as_bytes)
+        ],
     )?;
     Ok(())
 }
@@ -211,6 +225,8 @@ pub struct RefreshRecord {
     pub client_id: String,
     pub me: String,
     pub access_lifetime: Option<i64>,
+    /// The token this one was rotated from.
+    pub parent: Option<SecretHash>,
 }
 
 pub fn find_refresh_token(
@@ -221,7 +237,8 @@ pub fn find_refresh_token(
         .query_row(
             "SELECT r.grant_id, r.scope, r.expires_at, r.rotated_at,
                     (r.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL),
-                    g.client_id, g.me, g.access_lifetime, r.grace_used_at IS NOT NULL
+                    g.client_id, g.me, g.access_lifetime, r.grace_used_at IS NOT NULL,
+                    r.parent_hash
                FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
               WHERE r.token_hash = ?1",
             [hash.as_bytes()],
@@ -236,6 +253,9 @@ pub fn find_refresh_token(
                     me: r.get(6)?,
                     access_lifetime: r.get(7)?,
                     grace_used: r.get(8)?,
+                    parent: r
+                        .get::<_, Option<Vec<u8>>>(9)?
+                        .and_then(|b| SecretHash::from_slice(&b)),
                 })
             },
         )
@@ -251,6 +271,36 @@ pub fn mark_refresh_grace_used(
     tx.execute(
         "UPDATE refresh_tokens SET grace_used_at = ?2 WHERE token_hash = ?1",
         params![hash.as_bytes(), now],
+    )?;
+    Ok(())
+}
+
+/// Whether any token rotated from `parent` has been used itself: the grant
+/// has moved on past `parent`, so `parent` gets no grace any more.
+pub fn refresh_successor_used(tx: &Transaction<'_>, parent: &SecretHash) -> StoreResult<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM refresh_tokens WHERE parent_hash = ?1 AND rotated_at IS NOT NULL LIMIT 1",
+            [parent.as_bytes()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The first sibling used wins: every other successor of the same parent
+/// is spent now, with its grace spent too, so presenting one later is
+/// reuse (REF-8).
+pub fn supersede_refresh_siblings(
+    tx: &Transaction<'_>,
+    parent: &SecretHash,
+    winner: &SecretHash,
+    now: UnixTime,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE refresh_tokens SET rotated_at = ?3, grace_used_at = ?3
+          WHERE parent_hash = ?1 AND token_hash != ?2 AND rotated_at IS NULL",
+        params![parent.as_bytes(), winner.as_bytes(), now],
     )?;
     Ok(())
 }

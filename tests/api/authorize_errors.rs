@@ -135,6 +135,20 @@ fn tv7_cases(client: &TestClient, port: u16) -> Vec<(&'static str, Vec<(String, 
             "k: redirect_uri data:",
             with("redirect_uri", Some("data:text/html,hi")),
         ),
+        (
+            "redirect_uri with userinfo that names another site first",
+            with(
+                "redirect_uri",
+                Some(&format!("http://paypal.com@127.0.0.1:{port}/callback")),
+            ),
+        ),
+        (
+            "redirect_uri with user and password",
+            with(
+                "redirect_uri",
+                Some(&format!("http://u:p@127.0.0.1:{port}/callback")),
+            ),
+        ),
     ]
 }
 

@@ -9,11 +9,16 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_doorstep");
 
 /// The binary with no `DOORSTEP_*` variables from the environment.
-fn doorstep() -> Command {
-    let mut cmd = Command::new(BIN);
+pub(crate) fn doorstep() -> Command {
+    without_doorstep_env(Command::new(BIN))
+}
+
+/// `cmd` (the binary, or a shell that runs it) with no `DOORSTEP_*`
+/// variables from the environment, killed if the test drops it.
+pub(crate) fn without_doorstep_env(mut cmd: Command) -> Command {
     for (k, _) in std::env::vars() {
         if k.starts_with("DOORSTEP_") {
             cmd.env_remove(k);
@@ -24,7 +29,10 @@ fn doorstep() -> Command {
     cmd
 }
 
-async fn set_password_via_cli(db: &std::path::Path, input: &str) -> std::process::Output {
+pub(crate) async fn set_password_via_cli(
+    db: &std::path::Path,
+    input: &str,
+) -> std::process::Output {
     let mut child = doorstep()
         .args(["password", "--stdin", "--database"])
         .arg(db)
@@ -238,4 +246,45 @@ async fn serve_without_a_password_prints_a_one_time_setup_link_that_sets_it() {
     assert_eq!(resp.status, 303, "{}", resp.body);
 
     child.kill().await.expect("stop doorstep");
+}
+
+/// Under systemd standard error is journald: no colour codes when it is
+/// not a terminal. `RUST_LOG` does not silently override the `log` key.
+#[tokio::test]
+async fn logs_carry_no_colour_codes_off_a_terminal_and_rust_log_does_not_override_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorstep.db");
+    let run = |log: &'static str, rust_log: Option<&'static str>| {
+        let db = db.clone();
+        async move {
+            let mut cmd = doorstep();
+            cmd.args(["password", "--stdin", "--database"])
+                .arg(&db)
+                .env("DOORSTEP_LOG", log)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            if let Some(r) = rust_log {
+                cmd.env("RUST_LOG", r);
+            }
+            let mut child = cmd.spawn().unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(b"long enough password").await.unwrap();
+            drop(stdin);
+            let out = child.wait_with_output().await.unwrap();
+            assert!(out.status.success());
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        }
+    };
+    let first = run("info", None).await;
+    assert!(first.contains("migration"), "{first}");
+    assert!(!first.contains('\u{1b}'), "no ANSI escapes: {first:?}");
+
+    std::fs::remove_file(&db).unwrap();
+    let quiet = run("warn", Some("trace")).await;
+    assert!(!quiet.contains("migration"), "`log = warn` holds: {quiet}");
+    assert!(
+        quiet.contains("RUST_LOG"),
+        "and says RUST_LOG was ignored: {quiet}"
+    );
 }

@@ -243,6 +243,36 @@ async fn self_authorization_is_rate_limited_per_address_sec_16() {
     );
 }
 
+/// SEC-16: wrong resource-server secrets from one address are throttled,
+/// as failed token requests are; the real resource server's calls still
+/// succeed from that same address (a success is never refused), so a
+/// stranger cannot lock it out.
+#[tokio::test]
+async fn wrong_resource_server_secrets_are_throttled_per_address_sec_16() {
+    let app = TestApp::spawn_with(|s| s.introspection_self_auth = false).await;
+    let secret = app.resource_server_secret("micropub").await;
+    let client = TestClient::new(app.port + 1);
+    let token = str_of(&app.token_for(&client, "create").await, "access_token");
+    let mut statuses = Vec::new();
+    for i in 0..150 {
+        let guess = format!("wrong-secret-{i}");
+        statuses.push(
+            app.introspect(Some(&guess), &[("token", &token)])
+                .await
+                .status,
+        );
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 100, "guessing is slowed: {statuses:?}");
+    let a = app.introspect(Some("one-more"), &[("token", &token)]).await;
+    assert_eq!(a.status, 429);
+    assert!(a.header("retry-after").is_some());
+    let real = app.introspect(Some(&secret), &[("token", &token)]).await;
+    assert_eq!(real.status, 200, "{}", real.body);
+    assert_eq!(real.json()["active"], true);
+}
+
 #[tokio::test]
 async fn metadata_advertises_introspection_revocation_and_userinfo_disc_5_disc_6_uinfo_1() {
     let app = TestApp::spawn().await;

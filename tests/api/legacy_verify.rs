@@ -11,28 +11,22 @@ fn form_map(body: &str) -> HashMap<String, String> {
 }
 
 #[tokio::test]
-async fn micropub_express_check_without_accept_parses_as_a_query_string_ver_l1_ver_l5() {
+async fn a_check_without_accept_parses_as_a_query_string_ver_l1_ver_l5() {
     let app = TestApp::spawn().await;
     let client = TestClient::new(app.port + 1);
     let t = app.token_for(&client, "create media").await;
-    // Exactly what micropub-express does: GET with a Bearer header, no
-    // Accept, and the body read with querystring.parse.
+    // As Flask-IndieAuth (urllib) and old PHP servers check: a GET with a
+    // Bearer header and no Accept at all, the body read as a query string.
+    let bearer = format!("Bearer {}", str_of(&t, "access_token"));
     let resp = app
-        .api
-        .get(app.url("/token"))
-        .header(
-            "Authorization",
-            format!("Bearer {}", str_of(&t, "access_token")),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+        .raw_get("/token", &[("Authorization", bearer.as_str())])
+        .await;
+    assert_eq!(resp.status, 200);
     assert_eq!(
-        resp.headers()["content-type"],
-        "application/x-www-form-urlencoded"
+        resp.header("content-type"),
+        Some("application/x-www-form-urlencoded")
     );
-    let body = form_map(&resp.text().await.unwrap());
+    let body = form_map(&resp.text);
     assert_eq!(body["me"], app.me(), "me is the exact configured string");
     assert_eq!(body["client_id"], client.client_id);
     assert_eq!(body["scope"], "create media");
@@ -54,16 +48,42 @@ async fn json_accept_gets_json_tv13_ver_l1() {
     assert_eq!(v["scope"], "profile create");
 }
 
+/// The SPEC decision replacing VER-L5, for the three real resource servers
+/// that disagree: Python `requests` (indieweb-utils) sends exactly `*/*`
+/// and calls `.json()`; micropub-express sends `*/*` with a form
+/// `Content-Type` and parses a query string; Flask-IndieAuth sends no
+/// `Accept` and uses `parse_qs`.
 #[tokio::test]
-async fn star_accept_is_answered_form_encoded_and_does_not_fail_ver_l3_ver_l5_decision() {
+async fn star_accept_gets_json_unless_the_get_carries_a_form_content_type_ver_l5_decision() {
     let app = TestApp::spawn().await;
     let client = TestClient::new(app.port + 1);
-    let t = app.token_for(&client, "create").await;
-    let (status, body) = app
-        .verify_get(&str_of(&t, "access_token"), Some("*/*"))
-        .await;
+    let token = str_of(&app.token_for(&client, "create").await, "access_token");
+    let (status, body) = app.verify_get(&token, Some("*/*")).await;
     assert_eq!(status, 200);
-    assert_eq!(form_map(&body)["me"], app.me());
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON for requests' */*");
+    assert_eq!(v["me"], app.me());
+
+    let resp = app
+        .api
+        .get(app.url("/token"))
+        .bearer_auth(&token)
+        .header("Accept", "*/*")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/x-www-form-urlencoded")
+    );
+    assert_eq!(form_map(&resp.text().await.unwrap())["me"], app.me());
+
+    let (status, body) = app.verify_get(&token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(form_map(&body)["me"], app.me(), "no Accept: form-encoded");
 }
 
 #[tokio::test]

@@ -225,6 +225,74 @@ async fn logout_with_a_forged_csrf_token_is_refused_cons_6() {
     assert!(is_signed_in(&browser).await);
 }
 
+/// SEC-5, CONS-6: a cross-site form posting to /logout carries no cookie
+/// under SameSite=Lax and no CSRF token. It must change nothing and set no
+/// cookie: clearing the known-device cookie from another site would put
+/// the owner back under the global login cap that strangers can fill.
+#[tokio::test]
+async fn a_cross_site_sign_out_changes_nothing_and_sets_no_cookie() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let owner = app.browser();
+    assert_eq!(login_from(&owner, "203.0.113.1", PASSWORD).await, 303);
+    let cross_site: [&[(&str, &str)]; 3] = [
+        &[("Sec-Fetch-Site", "cross-site")],
+        &[("Origin", "https://evil.example")],
+        &[],
+    ];
+    for headers in cross_site {
+        let mut req = app
+            .api
+            .post(app.url("/logout"))
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.body("").send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{headers:?}");
+        assert!(
+            resp.headers().get("set-cookie").is_none(),
+            "{headers:?}: a refused sign-out sets no cookie"
+        );
+    }
+    assert!(is_signed_in(&owner).await);
+    let attacker = app.browser();
+    for i in 0..40 {
+        let _ = login_from(&attacker, &format!("198.51.100.{i}"), "wrong password!").await;
+    }
+    assert_eq!(
+        login_from(&owner, "192.0.2.51", PASSWORD).await,
+        303,
+        "the owner's browser is still known"
+    );
+}
+
+/// A browser whose session expired can still sign out from doorstep's own
+/// page (same-origin), which forgets it as a known device.
+#[tokio::test]
+async fn a_same_origin_sign_out_without_a_session_forgets_the_device() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .api
+        .post(app.url("/logout"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Sec-Fetch-Site", "same-origin")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(resp.headers().get("set-cookie").is_some());
+    let resp = app
+        .api
+        .post(app.url("/logout"))
+        .header("Origin", app.issuer().trim_end_matches('/'))
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
 #[tokio::test]
 async fn login_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
     let app = TestApp::spawn().await;
@@ -386,5 +454,42 @@ async fn signing_out_forgets_the_known_device_sec_16() {
         login_from(&owner, "192.0.2.51", PASSWORD).await,
         429,
         "after signing out, the browser is a stranger again"
+    );
+}
+
+/// A used or made-up setup link says what happened and links to sign-in,
+/// rather than the sign-in flow's "nothing was sent to the app".
+#[tokio::test]
+async fn a_used_setup_link_says_so_and_links_to_sign_in() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/setup?token=already-used").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.body.contains("has been used or has expired"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("a[href=\"/login\"]"), "{}", page.body);
+    assert!(!page.body.contains("Nothing was sent to the app"));
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_real_not_found_page() {
+    let app = TestApp::spawn().await;
+    let page = app.browser().get("/no/such/page").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/html"),
+        "{:?}",
+        page.header("content-type")
+    );
+    assert!(page.body.contains("Page not found"), "{}", page.body);
+    assert!(page.has("a[href=\"/\"]"));
+    assert_eq!(
+        page.header("x-frame-options"),
+        Some("DENY"),
+        "security headers on the 404 too"
     );
 }

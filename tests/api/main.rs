@@ -5,6 +5,7 @@
 
 mod fixtures;
 mod helpers;
+mod signin_helpers;
 
 mod authorize;
 mod authorize_errors;
@@ -15,12 +16,18 @@ mod codes;
 mod compat;
 mod cors;
 mod dashboard;
+#[cfg(unix)]
+mod database;
 mod discovery;
+mod doctor;
 mod flow;
 mod headers;
+mod hostile_pages;
 mod introspection;
 mod legacy_verify;
 mod login;
+mod memory;
+mod passkeys;
 mod pkce;
 mod ratelimit;
 mod real_clients;
@@ -30,6 +37,7 @@ mod review;
 mod review2;
 mod revocation;
 mod robustness;
+mod second_factor;
 mod selfcheck;
 mod slow_clients;
 mod userinfo;

@@ -10,7 +10,6 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use url::Url;
 
 // ---------------------------------------------------------------------------
@@ -825,9 +824,7 @@ async fn indielib_go_client_exchanges_with_basic_auth_and_checks_iss() {
 /// after `strip("/")` and every required scope in `scope.split(" ")`.
 /// `is_authenticated()` GETs the token endpoint with only `Authorization`
 /// and `User-Agent` (requests' default `Accept: */*`), then calls
-/// `.json()`: under SPEC's VER-L5 decision doorstep answers that
-/// form-encoded, so this helper raises a JSON error — it must be pointed at
-/// the introspection endpoint or send `Accept: application/json`.
+/// `.json()`: SPEC's VER-L5 decision answers exactly that request in JSON.
 #[tokio::test]
 async fn indieweb_utils_flask_helpers_exchange_and_verify() {
     let app = TestApp::spawn().await;
@@ -869,11 +866,8 @@ async fn indieweb_utils_flask_helpers_exchange_and_verify() {
         .verify_raw(Some(&format!("Bearer {token}")), Some("*/*"), "")
         .await;
     assert_eq!(check.status, 200);
-    // The decided VER-L5 answer: form-encoded, so `.json()` would raise.
-    assert!(serde_json::from_str::<serde_json::Value>(&check.text).is_err());
-    let parsed: HashMap<String, String> = url::form_urlencoded::parse(check.text.as_bytes())
-        .into_owned()
-        .collect();
+    // `.json()` must succeed: the decided VER-L5 answer to a bare `*/*`.
+    let parsed: serde_json::Value = serde_json::from_str(&check.text).expect("JSON");
     assert_eq!(parsed["me"], me);
 }
 

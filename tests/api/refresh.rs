@@ -169,6 +169,62 @@ async fn a_second_reuse_inside_the_grace_window_revokes_the_family_ref_8() {
     }
 }
 
+/// REF-7, REF-8, SEC-11: the successors handed out for one rotated token
+/// are siblings. The first one used wins; the other is spent at that
+/// moment, and presenting it later is reuse that ends the whole grant, so
+/// a thief replaying a stolen token inside the grace window cannot keep a
+/// second chain alive beside the client's.
+#[tokio::test]
+async fn a_replay_inside_the_grace_window_cannot_fork_the_grant() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let r1 = str_of(&t, "refresh_token");
+    let first = app.refresh(&client.client_id, &r1, None).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let r2 = str_of(&first.json(), "refresh_token");
+    let replay = app.refresh(&client.client_id, &r1, None).await;
+    assert_eq!(replay.status, 200, "inside the window: {}", replay.body);
+    let r2_sibling = str_of(&replay.json(), "refresh_token");
+
+    let winner = app.refresh(&client.client_id, &r2, None).await;
+    assert_eq!(winner.status, 200, "{}", winner.body);
+    let r3 = str_of(&winner.json(), "refresh_token");
+    let loser = app.refresh(&client.client_id, &r2_sibling, None).await;
+    assert_eq!(loser.status, 400, "{}", loser.body);
+    assert_eq!(loser.json()["error"], "invalid_grant");
+
+    let after = app.refresh(&client.client_id, &r3, None).await;
+    assert_eq!(after.status, 400, "the grant is gone: {}", after.body);
+    for access in [
+        str_of(&t, "access_token"),
+        str_of(&first.json(), "access_token"),
+        str_of(&replay.json(), "access_token"),
+        str_of(&winner.json(), "access_token"),
+    ] {
+        assert!(!app.is_active(&access).await, "access tokens included");
+    }
+}
+
+/// REF-8: once a successor has been used the grant has moved on, so the
+/// rotated token gets no grace even inside the window.
+#[tokio::test]
+async fn a_rotated_token_replayed_after_its_successor_was_used_ends_the_grant() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    let t = app.token_for(&client, "create").await;
+    let r1 = str_of(&t, "refresh_token");
+    let first = app.refresh(&client.client_id, &r1, None).await.json();
+    let second = app
+        .refresh(&client.client_id, &str_of(&first, "refresh_token"), None)
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    let replay = app.refresh(&client.client_id, &r1, None).await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    let r3 = str_of(&second.json(), "refresh_token");
+    assert_eq!(app.refresh(&client.client_id, &r3, None).await.status, 400);
+}
+
 #[tokio::test]
 async fn broader_scope_is_invalid_scope_ref_4_tv_11() {
     let app = TestApp::spawn().await;

@@ -1,0 +1,388 @@
+//! Passkeys over HTTP: the WebAuthn ceremonies behind the sign-in page's
+//! "Sign in with a passkey" (and its autofill), and behind the dashboard's
+//! "Add a passkey". `/static/webauthn.js` asks for options as JSON, lets
+//! the browser do the ceremony, and submits the result in an ordinary form,
+//! so success and failure are ordinary pages.
+//!
+//! Challenges are single-use (taken from `pending`), bound to the browser
+//! (its login cookie before sign-in, its session after) and expire in five
+//! minutes. A passkey sign-in never meets the password throttle's global
+//! cap — that is what keeps strangers' guessing from locking a passkey
+//! owner out — but failed assertions are rate-limited per address.
+
+use super::AppState;
+use super::dashboard::fresh_owner_form;
+use super::login::{render_login, safe_continue, signed_in};
+use super::respond::{body_text, internal_error_page, json, log_chain, see_other};
+use super::security::clean_label;
+use super::session;
+use crate::oauth::Params;
+use crate::owner::passkeys::parse_all;
+use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::store::{events, factors};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
+use webauthn_rs_proto::ResidentKeyRequirement;
+
+const SIGN_IN: &str = "passkey-sign-in";
+const REGISTER: &str = "passkey-register";
+
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+/// `POST /login/passkey/options`: `csrf`, and `autofill=1` for the
+/// browser's autofill (conditional mediation), which offers whatever
+/// passkeys the browser holds for doorstep. Without it, the owner's
+/// passkeys are listed, so security keys that keep no credential work too.
+pub async fn sign_in_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::parse(body_text(&body));
+    if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
+        return json_error(StatusCode::FORBIDDEN, "This page has expired. Reload it.");
+    }
+    let Some(webauthn) = state.webauthn.as_deref() else {
+        return json_error(StatusCode::NOT_FOUND, "Passkeys are not available here.");
+    };
+    let now = state.now();
+    let addr = session::client_addr(&req, &state);
+    if let Err(wait) = state.passkey_failures.check(addr, now) {
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed attempts. Try again in {wait} seconds."),
+        );
+    }
+    let Some(key) = session::login_pending_key(&req, &state, SIGN_IN) else {
+        return json_error(StatusCode::FORBIDDEN, "Signing in needs cookies.");
+    };
+    let stored = match state.store.read(factors::passkeys).await {
+        Ok(s) => s,
+        Err(e) => {
+            log_chain(&e);
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again in a moment.");
+        }
+    };
+    let passkeys: Vec<_> = parse_all(stored).into_iter().map(|r| r.passkey).collect();
+    if passkeys.is_empty() {
+        return json_error(StatusCode::NOT_FOUND, "No passkey is registered.");
+    }
+    let started = if params.get("autofill").ok().flatten() == Some("1") {
+        webauthn
+            .start_discoverable_authentication()
+            .map(|(rcr, st)| (rcr, Pending::DiscoverableAuthentication(Box::new(st))))
+    } else {
+        webauthn
+            .start_passkey_authentication(&passkeys)
+            .map(|(rcr, st)| (rcr, Pending::PasskeyAuthentication(Box::new(st))))
+    };
+    match started {
+        Ok((rcr, pending)) => {
+            state.pending.put(key, now, CHALLENGE_SECONDS, pending);
+            json(StatusCode::OK, &rcr)
+        }
+        Err(e) => {
+            log_chain(&e);
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again in a moment.")
+        }
+    }
+}
+
+/// Why a passkey sign-in failed (logged, and the owner told in general).
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("no challenge is pending for this browser, or it expired")]
+    NoChallenge,
+    #[error("the credential is not readable: {0}")]
+    Unreadable(String),
+    #[error("the passkey belongs to someone else")]
+    OtherUser,
+    #[error("the passkey is not registered")]
+    Unknown,
+    #[error("webauthn-rs refused the assertion: {0}")]
+    Webauthn(String),
+}
+
+/// `POST /login/passkey`: `csrf`, `continue`, `credential` (the browser's
+/// answer as JSON). Signs in, and stores the credential as webauthn-rs
+/// updated it (counter, backup state).
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::parse(body_text(&body));
+    let cont = safe_continue(params.get("continue").ok().flatten())
+        .unwrap_or("/dashboard")
+        .to_owned();
+    let cont_field = if cont == "/dashboard" {
+        ""
+    } else {
+        cont.as_str()
+    };
+    if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
+        return render_login(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            cont_field,
+            None,
+            Some("This form has expired. Please sign in again."),
+        )
+        .await;
+    }
+    let Some(webauthn) = state.webauthn.clone() else {
+        return see_other("/login");
+    };
+    let now = state.now();
+    let addr = session::client_addr(&req, &state);
+    // Spent up front, given back on success (as `respond::failure_limited`):
+    // concurrent failures cannot outrun the count, and a sign-in that
+    // succeeds is never refused.
+    let spent = state.passkey_failures.record_failure(addr, now);
+    let pending =
+        session::login_pending_key(&req, &state, SIGN_IN).and_then(|k| state.pending.take(&k, now));
+    let credential = params
+        .get("credential")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let checked = verify(&state, &webauthn, pending, &credential, now).await;
+    match checked {
+        Ok(Ok(label)) => {
+            if spent.is_ok() {
+                state.passkey_failures.refund(addr, now);
+            }
+            // Used as the second step after a password: that sign-in's
+            // destination, and the throttle's advance count given back.
+            let mut to = cont.clone();
+            if let Some(Pending::SecondFactor {
+                continue_to,
+                attempts,
+            }) = session::login_pending_key(&req, &state, super::second_factor::PENDING)
+                .and_then(|k| state.pending.take(&k, now))
+            {
+                state.login_throttle.record_success_after(addr, attempts);
+                if cont_field.is_empty() {
+                    to = continue_to;
+                }
+            }
+            signed_in(&req, &state, &to, &format!("with the passkey “{label}”")).await
+        }
+        Ok(Err(why)) => {
+            tracing::warn!(%addr, reason = %why, "failed passkey sign-in");
+            let detail = why.to_string();
+            let _ = state
+                .store
+                .write(move |tx| events::record(tx, now, "passkey_failed", None, Some(&detail)))
+                .await;
+            let (status, message) = match spent {
+                Ok(()) => (
+                    StatusCode::UNAUTHORIZED,
+                    "That passkey did not work here. Try again, or use another way to sign in."
+                        .to_owned(),
+                ),
+                Err(wait) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many failed attempts. Try again in {wait} seconds."),
+                ),
+            };
+            render_login(&req, &state, status, cont_field, None, Some(&message)).await
+        }
+        Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+/// Checks an assertion against the pending challenge and the stored
+/// passkeys; on success updates the stored credential and returns its
+/// label.
+async fn verify(
+    state: &AppState,
+    webauthn: &webauthn_rs::Webauthn,
+    pending: Option<Pending>,
+    credential: &str,
+    now: i64,
+) -> crate::store::StoreResult<Result<String, Refused>> {
+    let Some(pending) = pending else {
+        return Ok(Err(Refused::NoChallenge));
+    };
+    let cred: PublicKeyCredential = match serde_json::from_str(credential) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(Refused::Unreadable(e.to_string()))),
+    };
+    let stored = state.store.read(factors::passkeys).await?;
+    let user_id = state.store.read(factors::webauthn_user_id).await?;
+    let mut registered = parse_all(stored);
+    let result = match pending {
+        Pending::PasskeyAuthentication(st) => webauthn.finish_passkey_authentication(&cred, &st),
+        Pending::DiscoverableAuthentication(st) => {
+            let (user, cred_id) = match webauthn.identify_discoverable_authentication(&cred) {
+                Ok(found) => found,
+                Err(e) => return Ok(Err(Refused::Webauthn(e.to_string()))),
+            };
+            if user_id.as_deref() != Some(user.as_bytes().as_slice()) {
+                return Ok(Err(Refused::OtherUser));
+            }
+            let Some(r) = registered
+                .iter()
+                .find(|r| r.passkey.cred_id().as_slice() == cred_id)
+            else {
+                return Ok(Err(Refused::Unknown));
+            };
+            webauthn.finish_discoverable_authentication_v2(&cred, *st, &r.passkey)
+        }
+        _ => return Ok(Err(Refused::NoChallenge)),
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(Refused::Webauthn(e.to_string()))),
+    };
+    let Some(used) = registered
+        .iter_mut()
+        .find(|r| r.passkey.cred_id() == result.cred_id())
+    else {
+        return Ok(Err(Refused::Unknown));
+    };
+    // webauthn-rs's guidance: update the stored credential from the result
+    // (the counter it checked, the backup state).
+    let updated = match used.passkey.update_credential(&result) {
+        Some(true) => serde_json::to_string(&used.passkey).ok(),
+        _ => None,
+    };
+    let cred_id = used.stored.credential_id.clone();
+    let label = state
+        .store
+        .write(move |tx| factors::passkey_used(tx, &cred_id, updated.as_deref(), now))
+        .await?;
+    Ok(Ok(label.unwrap_or_else(|| used.stored.label.clone())))
+}
+
+/// `POST /dashboard/passkeys/options`: `csrf`. Starts adding a passkey
+/// (needs a fresh sign-in). Asks for a discoverable credential, so the
+/// browser can offer it by itself (autofill), and for user verification.
+pub async fn register_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (_, owner) = match fresh_owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                "Adding a passkey needs a fresh sign-in. Sign out and in again, then add it.",
+            );
+        }
+        Err(_) => return json_error(StatusCode::FORBIDDEN, "Reload the dashboard and try again."),
+    };
+    let Some(webauthn) = state.webauthn.as_deref() else {
+        return json_error(StatusCode::NOT_FOUND, "Passkeys are not available here.");
+    };
+    let fresh_id = *Uuid::new_v4().as_bytes();
+    let loaded = state
+        .store
+        .write(move |tx| {
+            let id = factors::ensure_webauthn_user_id(tx, &fresh_id)?;
+            Ok((id, factors::passkeys(tx)?))
+        })
+        .await;
+    let (user_id, stored) = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            log_chain(&e);
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again in a moment.");
+        }
+    };
+    let Ok(user) = Uuid::from_slice(&user_id) else {
+        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again in a moment.");
+    };
+    let exclude = stored.iter().map(|s| s.credential_id.clone()).collect();
+    let me = state.settings.me.as_str();
+    let host = state.settings.me.url().host_str().unwrap_or(me);
+    let display = if state.settings.name.is_empty() {
+        host
+    } else {
+        state.settings.name.as_str()
+    };
+    match webauthn.start_passkey_registration(user, host, display, Some(exclude)) {
+        Ok((mut ccr, reg)) => {
+            if let Some(sel) = ccr.public_key.authenticator_selection.as_mut() {
+                // Browsers treat "preferred" as "required": a passkey the
+                // browser can offer by itself. `requireResidentKey` stays
+                // false so a security key with no room left still works
+                // with the sign-in button, which lists the owner's keys.
+                sel.resident_key = Some(ResidentKeyRequirement::Preferred);
+            }
+            state.pending.put(
+                owner.pending_key(REGISTER),
+                state.now(),
+                CHALLENGE_SECONDS,
+                Pending::PasskeyRegistration(Box::new(reg)),
+            );
+            json(StatusCode::OK, &ccr)
+        }
+        Err(e) => {
+            log_chain(&e);
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "Try again in a moment.")
+        }
+    }
+}
+
+/// `POST /dashboard/passkeys`: `csrf`, `label`, `credential`. Stores the
+/// new passkey (needs a fresh sign-in).
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (params, owner) = match fresh_owner_form(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let Some(webauthn) = state.webauthn.as_deref() else {
+        return see_other("/dashboard");
+    };
+    let now = state.now();
+    let failed = |why: &str| {
+        tracing::warn!(reason = why, "a passkey could not be added");
+        super::respond::error_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The passkey was not added",
+            "The browser's answer did not check out, or it took longer than five minutes. Try again from the dashboard.",
+        )
+    };
+    let Some(Pending::PasskeyRegistration(reg)) =
+        state.pending.take(&owner.pending_key(REGISTER), now)
+    else {
+        return failed("no registration is pending");
+    };
+    let credential = params.get("credential").ok().flatten().unwrap_or("");
+    let Ok(cred) = serde_json::from_str::<RegisterPublicKeyCredential>(credential) else {
+        return failed("unreadable credential");
+    };
+    let passkey = match webauthn.finish_passkey_registration(&cred, &reg) {
+        Ok(p) => p,
+        Err(e) => return failed(&e.to_string()),
+    };
+    let Ok(stored) = serde_json::to_string(&passkey) else {
+        return failed("cannot serialise the passkey");
+    };
+    let cred_id = passkey.cred_id().to_vec();
+    let label = clean_label(params.get("label").ok().flatten());
+    let saved = state
+        .store
+        .write(move |tx| {
+            factors::add_passkey(tx, &cred_id, &label, &stored, now)?;
+            events::record(tx, now, "passkey_added", None, Some(&label))
+        })
+        .await;
+    match saved {
+        Ok(()) => see_other("/dashboard"),
+        Err(e) => internal_error_page(&state, &e),
+    }
+}

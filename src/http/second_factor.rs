@@ -1,0 +1,204 @@
+//! The second step of a password sign-in: an authenticator-app code or a
+//! recovery code (or, on the same page, a passkey). The step is bound to
+//! the browser's login cookie and expires with the WebAuthn challenges;
+//! every code tried counts against the same login throttle as passwords,
+//! and a right password forgives nothing until the second factor comes.
+
+use super::AppState;
+use super::login::{render_login, signed_in, with_login_csrf};
+use super::respond::{allow_own_script, body_text, html, internal_error_page};
+use super::session;
+use crate::oauth::Params;
+use crate::owner::factors::{Factors, SignInMode};
+use crate::owner::pending::Pending;
+use crate::owner::{recovery, totp};
+use crate::store::{StoreResult, events, factors};
+use crate::views::SecondFactorPage;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+/// The purpose under which a half-finished sign-in is held.
+pub const PENDING: &str = "second-factor";
+
+/// The owner's sign-in settings, as the pages need them.
+pub struct SignIn {
+    pub mode: SignInMode,
+    pub factors: Factors,
+    pub recovery_codes_left: i64,
+}
+
+pub async fn load(state: &AppState) -> StoreResult<SignIn> {
+    let s = state.store.read(factors::summary).await?;
+    Ok(SignIn {
+        mode: SignInMode::parse(&s.mode).unwrap_or(SignInMode::Password),
+        factors: Factors {
+            passkeys: s.passkeys,
+            totp: s.totp,
+        },
+        recovery_codes_left: s.recovery_codes_left,
+    })
+}
+
+/// The second-factor form. In passkey-only mode only a recovery code is
+/// asked for (the passkey was the way in; this is the way back in).
+pub fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    sign_in: &SignIn,
+    message: Option<&str>,
+) -> HttpResponse {
+    let recovery_only = sign_in.mode == SignInMode::PasskeyOnly;
+    let totp = sign_in.factors.totp && !recovery_only;
+    let passkeys = !recovery_only && sign_in.factors.passkeys > 0 && state.webauthn.is_some();
+    with_login_csrf(req, state, |csrf| {
+        let resp = html(
+            status,
+            &SecondFactorPage {
+                footer_host: state.footer_host(),
+                csrf,
+                totp,
+                passkeys,
+                recovery_only,
+                message,
+            },
+        );
+        if passkeys {
+            allow_own_script(resp)
+        } else {
+            resp
+        }
+    })
+}
+
+/// How a code was accepted, for the activity list.
+enum Accepted {
+    App,
+    Recovery { left: i64 },
+}
+
+/// `POST /login/second-factor`: `csrf` and `code`.
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let params = Params::parse(body_text(&body));
+    let expired = || async {
+        render_login(
+            &req,
+            &state,
+            StatusCode::UNAUTHORIZED,
+            "",
+            None,
+            Some("That sign-in took too long. Please enter your password again."),
+        )
+        .await
+    };
+    if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
+        return expired().await;
+    }
+    let now = state.now();
+    let Some(key) = session::login_pending_key(&req, &state, PENDING) else {
+        return expired().await;
+    };
+    let Some((
+        expires,
+        Pending::SecondFactor {
+            continue_to,
+            attempts,
+        },
+    )) = state.pending.take_with_expiry(&key, now)
+    else {
+        return expired().await;
+    };
+    let sign_in = match load(&state).await {
+        Ok(s) => s,
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    let addr = session::client_addr(&req, &state);
+    let known_device = session::known_device(&req, &state).await;
+    let put_back = |attempts: u32| {
+        state.pending.put_back(
+            key,
+            expires,
+            Pending::SecondFactor {
+                continue_to: continue_to.clone(),
+                attempts,
+            },
+        )
+    };
+    // Codes are guesses like passwords: the same throttle, counted first.
+    if let Err(t) = state.login_throttle.begin(addr, now, known_device) {
+        put_back(attempts);
+        let msg = format!(
+            "Too many failed attempts. Try again in {} seconds.",
+            t.retry_after
+        );
+        let mut resp = render(
+            &req,
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &sign_in,
+            Some(&msg),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let attempts = attempts + 1;
+    let code = params.get("code").ok().flatten().unwrap_or("").to_owned();
+    let app_allowed = sign_in.mode == SignInMode::SecondFactor;
+    let checked = state
+        .store
+        .write(move |tx| {
+            if recovery::looks_like_one(&code) {
+                if !factors::take_recovery_code(tx, &recovery::hash(&code))? {
+                    return Ok(None);
+                }
+                let left = factors::recovery_codes_left(tx)?;
+                events::record(
+                    tx,
+                    now,
+                    "recovery_code_used",
+                    None,
+                    Some(&format!("{left} left")),
+                )?;
+                return Ok(Some(Accepted::Recovery { left }));
+            }
+            if !app_allowed {
+                return Ok(None);
+            }
+            let Some(secret) = factors::totp_secret(tx)? else {
+                return Ok(None);
+            };
+            match totp::matching_step(&secret, &code, now) {
+                Some(step) if factors::take_totp_step(tx, step)? => Ok(Some(Accepted::App)),
+                _ => Ok(None),
+            }
+        })
+        .await;
+    let accepted = match checked {
+        Ok(a) => a,
+        Err(e) => {
+            put_back(attempts);
+            return internal_error_page(&state, &e);
+        }
+    };
+    let Some(accepted) = accepted else {
+        tracing::warn!(%addr, "failed second factor");
+        put_back(attempts);
+        return render(
+            &req,
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &sign_in,
+            Some("That code is not right, or it was used already."),
+        );
+    };
+    state.login_throttle.record_success_after(addr, attempts);
+    let method = match accepted {
+        Accepted::App => "with the password and the authenticator app".to_owned(),
+        Accepted::Recovery { left } => {
+            format!("with the password and a recovery code ({left} left)")
+        }
+    };
+    signed_in(&req, &state, &continue_to, &method).await
+}

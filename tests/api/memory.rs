@@ -1,0 +1,93 @@
+//! Memory of the real binary under repeated password checks: argon2's
+//! 19 MiB working block must be reused, not left behind per sign-in (a
+//! stranger posting wrong passwords could otherwise grow the process until
+//! the kernel kills it on a small VPS). Runs the `doorstep` binary so that
+//! its resident size is its own, not the test process's.
+
+use crate::cli::{doorstep, set_password_via_cli};
+use crate::helpers::*;
+use std::process::Stdio;
+
+/// Resident memory of `pid` in KiB, from /proc.
+#[cfg(target_os = "linux")]
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+async fn sign_in(browser: &Browser, password: &str) -> u16 {
+    let page = browser.get("/login").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    browser
+        .submit(&page, "form#login", &[("password", password)], None)
+        .await
+        .status
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorstep.db");
+    let out = set_password_via_cli(&db, "the owner's password\n").await;
+    assert!(out.status.success());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/");
+    let mut child = doorstep()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+        ])
+        .arg(&db)
+        .env("DOORSTEP_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn doorstep serve");
+    let pid = child.id().expect("pid");
+    let browser = Browser::new(&base);
+    let mut up = false;
+    for _ in 0..600 {
+        if browser
+            .http
+            .get(format!("{base}health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "doorstep did not start");
+
+    assert_eq!(sign_in(&browser, "the owner's password").await, 303);
+    let after_one = rss_kib(pid);
+    // Right and wrong passwords both run argon2; a right one after each
+    // wrong one keeps this address clear of the lockout.
+    for i in 1..100 {
+        let (password, expected) = if i % 3 == 0 {
+            ("not the password at all", 401)
+        } else {
+            ("the owner's password", 303)
+        };
+        assert_eq!(sign_in(&browser, password).await, expected, "sign-in {i}");
+    }
+    let after_hundred = rss_kib(pid);
+    println!(
+        "RSS after 1 sign-in: {after_one} KiB; after 100 (right and wrong): {after_hundred} KiB"
+    );
+    child.kill().await.expect("stop doorstep");
+    assert!(
+        after_hundred < after_one + 4 * 1024,
+        "resident memory grew from {after_one} KiB to {after_hundred} KiB over 100 password checks"
+    );
+}

@@ -1,0 +1,439 @@
+//! Passkeys (issue 8): registration on the dashboard and sign-in with a
+//! software authenticator (webauthn-authenticator-rs's SoftPasskey),
+//! challenges that are single-use, bound to the browser and short-lived,
+//! passkey-only mode, and the lock-out-by-guessing scenario.
+
+use crate::helpers::*;
+use crate::signin_helpers::*;
+
+#[tokio::test]
+async fn a_passkey_added_on_the_dashboard_signs_in_and_the_activity_list_says_so() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "phone").await;
+    let dash = owner.get("/dashboard").await;
+    assert_eq!(text_of(&dash, "li.passkey .passkey-label"), "phone");
+    assert!(dash.body.contains("last used never"), "{}", dash.body);
+
+    let b = app.browser();
+    let login = b.get("/login").await;
+    assert!(login.has("form#passkey-login"), "{}", login.body);
+    assert!(login.has("script[src='/static/webauthn.js']"));
+    let done = passkey_sign_in(&b, &mut key).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/dashboard"));
+    assert!(is_signed_in(&b).await);
+    let dash = b.get("/dashboard").await;
+    assert!(!dash.body.contains("last used never"), "{}", dash.body);
+    let log = activity(&b).await;
+    assert!(
+        log.iter()
+            .any(|l| l.contains("Signed in to doorstep") && l.contains("passkey “phone”")),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l.contains("Passkey added")), "{log:?}");
+}
+
+#[tokio::test]
+async fn the_stored_credential_is_updated_after_each_sign_in() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "key").await;
+    let stored = || async {
+        app.store
+            .read(|c| {
+                Ok(c.query_row("SELECT passkey FROM passkeys", [], |r| {
+                    r.get::<_, String>(0)
+                })?)
+            })
+            .await
+            .unwrap()
+    };
+    let before = stored().await;
+    assert_eq!(passkey_sign_in(&app.browser(), &mut key).await.status, 303);
+    let after = stored().await;
+    // SoftPasskey counts its signatures: webauthn-rs checked the counter
+    // went up and the new value was stored.
+    assert_ne!(before, after);
+    assert_eq!(passkey_sign_in(&app.browser(), &mut key).await.status, 303);
+}
+
+#[tokio::test]
+async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "key").await;
+
+    // Replay: the same signed answer a second time.
+    let b = app.browser();
+    let page = b.get("/login").await;
+    let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
+    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
+    let cred = key.sign(&options);
+    let ok = b
+        .submit(&page, "form#passkey-login", &[("credential", &cred)], None)
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let c = app.browser();
+    let page_c = c.get("/login").await;
+    let replay = c
+        .submit(
+            &page_c,
+            "form#passkey-login",
+            &[("credential", &cred)],
+            None,
+        )
+        .await;
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert!(!is_signed_in(&c).await);
+
+    // Another browser's challenge: signed for browser D, sent by browser E.
+    let d = app.browser();
+    let page_d = d.get("/login").await;
+    let csrf_d = fields_of(&page_d, "form#passkey-login")["csrf"].clone();
+    let (_, options) = post_json(&d, "/login/passkey/options", &[("csrf", &csrf_d)]).await;
+    let cred = key.sign(&options);
+    let e = app.browser();
+    let page_e = e.get("/login").await;
+    let stolen = e
+        .submit(
+            &page_e,
+            "form#passkey-login",
+            &[("credential", &cred)],
+            None,
+        )
+        .await;
+    assert_eq!(stolen.status, 401, "{}", stolen.body);
+    assert!(!is_signed_in(&e).await);
+
+    // Five minutes later the challenge is gone.
+    let (_, options) = post_json(&d, "/login/passkey/options", &[("csrf", &csrf_d)]).await;
+    let cred = key.sign(&options);
+    app.clock.advance(301);
+    let late = d
+        .submit(
+            &page_d,
+            "form#passkey-login",
+            &[("credential", &cred)],
+            None,
+        )
+        .await;
+    assert_eq!(late.status, 401, "{}", late.body);
+    assert!(!is_signed_in(&d).await);
+}
+
+#[tokio::test]
+async fn strangers_filling_the_global_password_cap_do_not_keep_a_passkey_owner_out_sec_16() {
+    let app = localhost_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "phone").await;
+    // Thirty strangers, each from an address of their own, guess once.
+    for i in 0..30 {
+        let s = app.browser();
+        let page = s.get("/login").await;
+        let (_, fields) = form_fields(&page, "form#login");
+        let fields = with_field(fields, "password", Some("guess guess guess"));
+        let body = serde_urlencoded::to_string(&fields).unwrap();
+        let r = s
+            .http
+            .post(app.url("/login"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Forwarded-For", format!("203.0.113.{}", i + 1))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    // A new browser of the owner's (no known-device cookie): the password
+    // waits for the cap...
+    let b = app.browser();
+    let capped = password_step(&b).await;
+    assert_eq!(capped.status, 429, "{}", capped.body);
+    // ...the passkey does not.
+    let done = passkey_sign_in(&b, &mut key).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(is_signed_in(&b).await);
+}
+
+#[tokio::test]
+async fn failed_passkey_sign_ins_are_rate_limited_per_address() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "key").await;
+    let b = app.browser();
+    let page = b.get("/login").await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let r = b
+            .submit(&page, "form#passkey-login", &[("credential", "{}")], None)
+            .await;
+        statuses.push(r.status);
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+    let log = activity(&owner).await;
+    assert!(
+        log.iter().any(|l| l.contains("A passkey sign-in failed")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn autofill_signs_in_with_a_discoverable_passkey() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    let dash = owner.get("/dashboard").await;
+    let csrf = fields_of(&dash, "form#add-passkey")["csrf"].clone();
+    let (_, options) = post_json(&owner, "/dashboard/passkeys/options", &[("csrf", &csrf)]).await;
+    let reg: serde_json::Value = serde_json::from_str(&options).unwrap();
+    // A discoverable credential is asked for, with user verification.
+    let sel = &reg["publicKey"]["authenticatorSelection"];
+    assert_eq!(sel["residentKey"], "preferred", "{reg}");
+    assert_eq!(sel["userVerification"], "required", "{reg}");
+    let user_id = reg["publicKey"]["user"]["id"].as_str().unwrap().to_owned();
+    let cred = key.register(&options);
+    let cred_id = serde_json::from_str::<serde_json::Value>(&cred).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = owner
+        .submit(&dash, "form#add-passkey", &[("credential", &cred)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    let b = app.browser();
+    let page = b.get("/login").await;
+    let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
+    let (status, options) = post_json(
+        &b,
+        "/login/passkey/options",
+        &[("csrf", &csrf), ("autofill", "1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{options}");
+    let v: serde_json::Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(v["mediation"], "conditional", "{v}");
+    assert!(
+        v["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{v}"
+    );
+    // Someone else's user handle is refused...
+    let wrong = key.sign_discoverable(&options, &cred_id, "AAAAAAAAAAAAAAAAAAAAAA");
+    let r = b
+        .submit(&page, "form#passkey-login", &[("credential", &wrong)], None)
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // ...the owner's signs in.
+    let (_, options) = post_json(
+        &b,
+        "/login/passkey/options",
+        &[("csrf", &csrf), ("autofill", "1")],
+    )
+    .await;
+    let cred = key.sign_discoverable(&options, &cred_id, &user_id);
+    let r = b
+        .submit(&page, "form#passkey-login", &[("credential", &cred)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(is_signed_in(&b).await);
+}
+
+#[tokio::test]
+async fn passkey_only_mode_shows_recovery_codes_first_and_keeps_one_passkey() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let dash = owner.get("/dashboard").await;
+    let r = owner
+        .submit(
+            &dash,
+            "form#sign-in-mode",
+            &[("mode", "passkey_only")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "no passkey yet: {}", r.body);
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "laptop").await;
+    let dash = owner.get("/dashboard").await;
+    let shown = owner
+        .submit(
+            &dash,
+            "form#sign-in-mode",
+            &[("mode", "passkey_only")],
+            None,
+        )
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let codes = recovery_codes(&shown);
+    assert_eq!(codes.len(), 10);
+    let done = owner.submit(&shown, "form#confirm-mode", &[], None).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+
+    // The last passkey cannot be removed now.
+    let dash = owner.get("/dashboard").await;
+    let r = owner.submit(&dash, "form.remove-passkey", &[], None).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // The password alone no longer signs in; with a recovery code it does.
+    let b = app.browser();
+    let login = b.get("/login").await;
+    assert!(login.body.contains("Lost your passkeys?"), "{}", login.body);
+    let step = password_step(&b).await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    assert!(!is_signed_in(&b).await);
+    let r = b
+        .submit(&step, "form#second-factor", &[("code", &codes[0])], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // And the passkey, of course.
+    assert_eq!(passkey_sign_in(&app.browser(), &mut key).await.status, 303);
+}
+
+#[tokio::test]
+async fn passkeys_can_be_renamed_and_removed_and_removal_needs_a_fresh_sign_in() {
+    let app = localhost_app().await;
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "phone").await;
+    let dash = owner.get("/dashboard").await;
+    let r = owner
+        .submit(
+            &dash,
+            "form.rename-passkey",
+            &[("label", "old phone")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let dash = owner.get("/dashboard").await;
+    assert_eq!(text_of(&dash, "li.passkey .passkey-label"), "old phone");
+    app.clock.advance(301);
+    let r = owner.submit(&dash, "form.remove-passkey", &[], None).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM passkeys").await, 1);
+    // Adding one is refused as well.
+    let csrf = fields_of(&dash, "form#add-passkey")["csrf"].clone();
+    let (status, _) = post_json(&owner, "/dashboard/passkeys/options", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 401);
+    // A fresh sign-in (with the passkey) allows it.
+    let again = passkey_sign_in(&owner, &mut key).await;
+    assert_eq!(again.status, 303);
+    let dash = owner.get("/dashboard").await;
+    let r = owner.submit(&dash, "form.remove-passkey", &[], None).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM passkeys").await, 0);
+    let log = activity(&owner).await;
+    assert!(log.iter().any(|l| l.contains("Passkey renamed")), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("Passkey removed")), "{log:?}");
+}
+
+#[tokio::test]
+async fn on_an_ip_address_the_pages_say_why_there_are_no_passkeys() {
+    let app = TestApp::spawn().await;
+    let owner = app.signed_in_browser().await;
+    let dash = owner.get("/dashboard").await;
+    assert!(!dash.has("form#add-passkey"));
+    let note = text_of(&dash, "#passkey-note");
+    assert!(
+        note.contains(&format!("http://localhost:{}/", app.port)),
+        "{note}"
+    );
+    // No script on a page that does not need one.
+    let csp = dash.header("content-security-policy").unwrap();
+    assert!(!csp.contains("script-src"), "{csp}");
+}
+
+#[tokio::test]
+async fn only_pages_offering_passkeys_allow_a_script_and_only_doorsteps_own() {
+    let app = localhost_app().await;
+    let b = app.browser();
+    let login = b.get("/login").await;
+    // No passkey yet: the login page allows no script at all.
+    let csp = login.header("content-security-policy").unwrap();
+    assert!(!csp.contains("script-src"), "{csp}");
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "k").await;
+    let login = b.get("/login").await;
+    let csp = login.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(!login.body.contains("<script>"), "no inline script");
+    // The password form still works as a plain form (no JavaScript).
+    assert!(login.has("form#login[method=post][action='/login'] input[name=password]"));
+    let js = b.get("/static/webauthn.js").await;
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(js.body.contains("navigator.credentials.get"));
+}
+
+#[tokio::test]
+async fn in_second_factor_mode_a_passkey_alone_signs_in() {
+    let app = localhost_app().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "key").await;
+    enrol_app(&app, &owner).await;
+    let b = app.browser();
+    let step = password_step(&b).await;
+    assert_eq!(step.status, 200);
+    // The second step offers the passkey as the second factor.
+    assert!(step.has("form#passkey-login"), "{}", step.body);
+    let csrf = fields_of(&step, "form#passkey-login")["csrf"].clone();
+    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
+    let cred = key.sign(&options);
+    let r = b
+        .submit(&step, "form#passkey-login", &[("credential", &cred)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(is_signed_in(&b).await);
+}
+
+#[tokio::test]
+async fn a_passkey_as_the_second_step_returns_to_the_app_that_asked() {
+    let app = localhost_app().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(&app);
+    add_passkey(&owner, &mut key, "key").await;
+    enrol_app(&app, &owner).await;
+    let client = TestClient::new(app.port + 1);
+    let b = app.browser();
+    let login = b
+        .get(&format!("/auth?{}", client.auth_query("create", "s")))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let step = b
+        .submit(&login, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert!(step.has("form#second-factor"), "{}", step.body);
+    let csrf = fields_of(&step, "form#passkey-login")["csrf"].clone();
+    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
+    let cred = key.sign(&options);
+    let r = b
+        .submit(&step, "form#passkey-login", &[("credential", &cred)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.location.as_deref().unwrap_or("").starts_with("/auth?"),
+        "{:?}",
+        r.location
+    );
+}

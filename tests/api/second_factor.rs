@@ -1,0 +1,459 @@
+//! Password plus an authenticator app, recovery codes, sign-in modes,
+//! step-up and `doorstep second-factor reset` (issue 8).
+
+use crate::helpers::*;
+use crate::signin_helpers::*;
+
+#[tokio::test]
+async fn after_enrolling_an_app_a_password_sign_in_asks_for_its_code() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (key, _) = enrol_app(&app, &owner).await;
+    let dash = owner.get("/dashboard").await;
+    assert!(dash.has("form#remove-totp"), "{}", dash.body);
+
+    let b = app.browser();
+    let step = password_step(&b).await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    assert!(step.has("form#second-factor"), "{}", step.body);
+    // The password alone signs nobody in.
+    assert!(!is_signed_in(&b).await);
+    app.clock.advance(30);
+    let code = app_code(&key, app.clock.now());
+    let done = b
+        .submit(&step, "form#second-factor", &[("code", &code)], None)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/dashboard"));
+    assert!(is_signed_in(&b).await);
+    let log = activity(&b).await;
+    assert!(
+        log.iter()
+            .any(|l| l.contains("Signed in to doorstep") && l.contains("authenticator app")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("Authenticator app added")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_code_is_never_accepted_twice() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (key, _) = enrol_app(&app, &owner).await;
+    // The code that confirmed the enrolment is spent already.
+    let code = app_code(&key, app.clock.now());
+    let b = app.browser();
+    let step = password_step(&b).await;
+    let again = b
+        .submit(&step, "form#second-factor", &[("code", &code)], None)
+        .await;
+    assert_eq!(again.status, 401, "{}", again.body);
+    // The next step's code works once, and only once.
+    app.clock.advance(30);
+    let next = app_code(&key, app.clock.now());
+    let ok = b
+        .submit(&again, "form#second-factor", &[("code", &next)], None)
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let c = app.browser();
+    let step = password_step(&c).await;
+    let replay = c
+        .submit(&step, "form#second-factor", &[("code", &next)], None)
+        .await;
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert!(!is_signed_in(&c).await);
+}
+
+#[tokio::test]
+async fn app_codes_one_step_either_side_are_accepted_and_two_steps_are_not() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (key, _) = enrol_app(&app, &owner).await;
+    app.clock.advance(300);
+    let now = app.clock.now();
+    let b = app.browser();
+    let step = password_step(&b).await;
+    let two_late = app_code(&key, now - 60);
+    if two_late != app_code(&key, now - 30)
+        && two_late != app_code(&key, now)
+        && two_late != app_code(&key, now + 30)
+    {
+        let r = b
+            .submit(&step, "form#second-factor", &[("code", &two_late)], None)
+            .await;
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    let one_late = app_code(&key, now - 30);
+    let r = b
+        .submit(&step, "form#second-factor", &[("code", &one_late)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // A clock one step ahead is fine too (a newer step than any used).
+    let c = app.browser();
+    let step = password_step(&c).await;
+    let one_early = app_code(&key, now + 30);
+    let r = c
+        .submit(&step, "form#second-factor", &[("code", &one_early)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+#[tokio::test]
+async fn app_code_guesses_count_against_the_login_throttle_sec_16() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (key, _) = enrol_app(&app, &owner).await;
+    let b = app.browser();
+    let mut page = password_step(&b).await;
+    let mut refused = None;
+    for i in 0..8 {
+        page = b
+            .submit(&page, "form#second-factor", &[("code", "000000")], None)
+            .await;
+        if page.status == 429 {
+            refused = Some(i);
+            break;
+        }
+        assert_eq!(page.status, 401, "{}", page.body);
+    }
+    // The password counted, and five free failures in all: the lockout
+    // comes after the fifth wrong code at the latest.
+    assert!(matches!(refused, Some(i) if i <= 5), "{refused:?}");
+    assert!(page.header("retry-after").is_some());
+    // While locked, even the right code is not tried.
+    let right = app_code(&key, app.clock.now() + 30);
+    let r = b
+        .submit(&page, "form#second-factor", &[("code", &right)], None)
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(!is_signed_in(&b).await);
+}
+
+#[tokio::test]
+async fn a_recovery_code_replaces_the_second_factor_once() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (_, codes) = enrol_app(&app, &owner).await;
+    let b = app.browser();
+    let step = password_step(&b).await;
+    // Typed in capitals with spaces instead of dashes: still the code.
+    let typed = codes[3].to_uppercase().replace('-', " ");
+    let r = b
+        .submit(&step, "form#second-factor", &[("code", &typed)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let dash = b.get("/dashboard").await;
+    assert_eq!(text_of(&dash, "#recovery-codes-left"), "9");
+    let log = activity(&b).await;
+    assert!(
+        log.iter().any(|l| l.contains("Recovery code used")),
+        "{log:?}"
+    );
+    let c = app.browser();
+    let step = password_step(&c).await;
+    let r = c
+        .submit(&step, "form#second-factor", &[("code", &codes[3])], None)
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    // Stored hashed: the database holds none of the codes.
+    let stored: Vec<Vec<u8>> = app
+        .store
+        .read(|c| {
+            let mut s = c.prepare("SELECT code_hash FROM recovery_codes")?;
+            let rows = s.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 9);
+    for h in stored {
+        assert_eq!(h.len(), 32);
+        for code in &codes {
+            assert!(!String::from_utf8_lossy(&h).contains(code.as_str()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_recovery_codes_void_the_old_set() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (_, old) = enrol_app(&app, &owner).await;
+    let dash = owner.get("/dashboard").await;
+    let page = owner
+        .submit(&dash, "form#new-recovery-codes", &[], None)
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let new = recovery_codes(&page);
+    assert_eq!(new.len(), 10);
+    let b = app.browser();
+    let step = password_step(&b).await;
+    let r = b
+        .submit(&step, "form#second-factor", &[("code", &old[0])], None)
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = b
+        .submit(&r, "form#second-factor", &[("code", &new[0])], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+#[tokio::test]
+async fn sensitive_changes_need_a_sign_in_within_five_minutes() {
+    let app = TestApp::spawn().await;
+    let owner = app.signed_in_browser().await;
+    let dash = owner.get("/dashboard").await;
+    app.clock.advance(301);
+    for form in [
+        "form#new-recovery-codes",
+        "form#add-totp",
+        "form#add-resource-server",
+    ] {
+        let r = owner.submit(&dash, form, &[], None).await;
+        assert_eq!(r.status, 401, "{form}: {}", r.body);
+        assert!(r.has("form#login"), "{form}");
+        assert_eq!(fields_of(&r, "form#login")["continue"], "/dashboard");
+    }
+    let mode = owner
+        .submit(
+            &dash,
+            "form#sign-in-mode",
+            &[("mode", "second_factor")],
+            None,
+        )
+        .await;
+    assert_eq!(mode.status, 401, "{}", mode.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM resource_servers").await, 0);
+    // Signing in again (from that page) makes the change possible, and
+    // comes back to the dashboard.
+    let again = owner
+        .submit(&mode, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(again.location.as_deref(), Some("/dashboard"));
+    let dash = owner.get("/dashboard").await;
+    let r = owner
+        .submit(&dash, "form#new-recovery-codes", &[], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 10);
+}
+
+#[tokio::test]
+async fn the_dashboard_never_lets_the_owner_lock_themselves_out() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let dash = owner.get("/dashboard").await;
+    for mode in ["second_factor", "passkey_only"] {
+        let r = owner
+            .submit(&dash, "form#sign-in-mode", &[("mode", mode)], None)
+            .await;
+        assert_eq!(r.status, 409, "{mode}: {}", r.body);
+        let r = owner
+            .submit(
+                &dash,
+                "form#sign-in-mode",
+                &[("mode", mode), ("confirm", "saved")],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 409, "{mode}: {}", r.body);
+    }
+    let (_, _) = enrol_app(&app, &owner).await;
+    let dash = owner.get("/dashboard").await;
+    assert!(
+        text_of(&dash, "#sign-in-mode-now").contains("second factor"),
+        "{}",
+        dash.body
+    );
+    // The app is the only second factor: it cannot go while the mode needs it.
+    let r = owner.submit(&dash, "form#remove-totp", &[], None).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    // Passkey only still needs a passkey.
+    let r = owner
+        .submit(
+            &dash,
+            "form#sign-in-mode",
+            &[("mode", "passkey_only"), ("confirm", "saved")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    // Back to the password, and then the app can go.
+    let r = owner
+        .submit(&dash, "form#sign-in-mode", &[("mode", "password")], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let dash = owner.get("/dashboard").await;
+    let r = owner.submit(&dash, "form#remove-totp", &[], None).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let b = app.browser();
+    assert_eq!(password_step(&b).await.status, 303);
+    let log = activity(&owner).await;
+    assert!(
+        log.iter().any(|l| l.contains("Authenticator app removed")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("Changed how you sign in")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_factor_mode_shows_new_recovery_codes_before_switching() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    enrol_app(&app, &owner).await;
+    let dash = owner.get("/dashboard").await;
+    let r = owner
+        .submit(&dash, "form#sign-in-mode", &[("mode", "password")], None)
+        .await;
+    assert_eq!(r.status, 303);
+    let dash = owner.get("/dashboard").await;
+    let shown = owner
+        .submit(
+            &dash,
+            "form#sign-in-mode",
+            &[("mode", "second_factor")],
+            None,
+        )
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!(recovery_codes(&shown).len(), 10);
+    // Not switched yet.
+    assert_eq!(password_step(&app.browser()).await.status, 303);
+    let done = owner.submit(&shown, "form#confirm-mode", &[], None).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(password_step(&app.browser()).await.status, 200);
+}
+
+#[tokio::test]
+async fn new_sign_in_forms_refuse_a_missing_csrf_token_sec_5() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    let (key, codes) = enrol_app(&app, &owner).await;
+    for path in [
+        "/dashboard/sign-in-mode",
+        "/dashboard/recovery-codes",
+        "/dashboard/totp/new",
+        "/dashboard/totp/remove",
+        "/dashboard/passkeys/rename",
+        "/dashboard/passkeys/remove",
+        "/dashboard/passkeys",
+    ] {
+        let r = owner
+            .post(path, &[("mode".into(), "password".into())])
+            .await;
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 10);
+    let b = app.browser();
+    let step = password_step(&b).await;
+    assert_eq!(step.status, 200);
+    let r = b
+        .post("/login/second-factor", &[("code".into(), codes[0].clone())])
+        .await;
+    assert_ne!(r.status, 303, "{}", r.body);
+    assert!(!is_signed_in(&b).await);
+    let _ = key;
+}
+
+#[tokio::test]
+async fn second_factor_reset_brings_back_password_only_sign_in() {
+    let app = TestApp::spawn().await;
+    align_to_step(&app);
+    let owner = app.signed_in_browser().await;
+    enrol_app(&app, &owner).await;
+    assert_eq!(password_step(&app.browser()).await.status, 200);
+    let out = app.cli(&["second-factor", "reset"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every browser was signed out; the password alone signs in again.
+    assert!(!is_signed_in(&owner).await);
+    let b = app.browser();
+    assert_eq!(password_step(&b).await.status, 303);
+    assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
+    let log = activity(&b).await;
+    assert!(
+        log.iter()
+            .any(|l| l.contains("Sign-in reset to password only")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn second_factor_reset_never_creates_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("missing.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doorstep"))
+        .arg("--database")
+        .arg(&db)
+        .args(["second-factor", "reset"])
+        .env_remove("DOORSTEP_CONFIG")
+        .env("DOORSTEP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
+    assert!(!db.exists());
+}
+
+#[tokio::test]
+async fn the_password_changes_on_the_dashboard_only_after_a_fresh_sign_in() {
+    let app = TestApp::spawn().await;
+    let owner = app.signed_in_browser().await;
+    let other = app.signed_in_browser().await;
+    let new = "a new and longer password";
+    let dash = owner.get("/dashboard").await;
+    app.clock.advance(301);
+    let r = owner
+        .submit(
+            &dash,
+            "form#change-password",
+            &[("password", new), ("confirm", new)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let again = owner
+        .submit(&r, "form#login", &[("password", PASSWORD)], None)
+        .await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let dash = owner.get("/dashboard").await;
+    let r = owner
+        .submit(
+            &dash,
+            "form#change-password",
+            &[("password", new), ("confirm", new)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // This browser stays signed in; every other one is signed out.
+    assert!(is_signed_in(&owner).await);
+    assert!(!is_signed_in(&other).await);
+    let b = app.browser();
+    assert_eq!(password_step(&b).await.status, 401);
+    let page = b.get("/login").await;
+    let r = b
+        .submit(&page, "form#login", &[("password", new)], None)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
