@@ -100,10 +100,10 @@ fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 /// one of its connections closes; without it `accept` would fail for want
 /// of files, which pauses accepting as well and also starves the database.
 fn connections_per_worker() -> usize {
-    let files = rlimit::Resource::NOFILE
-        .get()
-        .map(|(soft, _)| soft)
-        .unwrap_or(1024);
+    // `None` is unlimited.
+    let files = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
     let share = files.saturating_sub(RESERVED_FILES) / WORKERS as u64;
     usize::try_from(share.clamp(64, 25_000)).unwrap_or(25_000)
 }

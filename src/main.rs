@@ -78,14 +78,25 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// far higher hard one): a thousand idle connections would otherwise leave
 /// no file for the next client or the database.
 fn raise_open_files_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < 4096 => tracing::warn!(
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "could not raise the open-files limit");
+        }
+    }
+    // `None` is unlimited.
+    match getrlimit(Resource::Nofile).current {
+        Some(limit) if limit < 4096 => tracing::warn!(
             limit,
             "the open-files limit is low and each client connection takes one file; raise it \
              (systemd: LimitNOFILE=65536; a shell: ulimit -Hn)"
         ),
-        Ok(limit) => tracing::debug!(limit, "open-files limit"),
-        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+        limit => tracing::debug!(?limit, "open-files limit"),
     }
 }
 
