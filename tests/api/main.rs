@@ -23,6 +23,7 @@ mod legacy_verify;
 mod login;
 mod memory;
 mod pkce;
+mod proxy;
 mod ratelimit;
 mod real_clients;
 mod real_clients2;
