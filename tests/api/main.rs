@@ -13,6 +13,7 @@ mod cli_tokens;
 mod clients;
 mod codes;
 mod compat;
+mod contrib;
 mod cors;
 mod dashboard;
 mod discovery;
