@@ -12,6 +12,7 @@
 //! CI (env `CI` set), where they fail: `.ci/run` installs it.
 
 use crate::helpers::*;
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -37,7 +38,10 @@ fn nginx_installed() -> bool {
         "{NGINX} is missing under CI: .ci/run installs Debian's nginx package, and the \
          reverse-proxy tests must not be skipped there"
     );
-    eprintln!(
+    // Written to the real standard error, not through `eprintln!`, which
+    // the test harness captures and hides for a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n\n*** SKIPPED: {NGINX} is not installed (`apt-get install nginx`), so the \
          reverse-proxy tests did NOT run. ***\n\n"
     );
