@@ -262,7 +262,8 @@ async fn doorstep_behind_nginx() -> (TestApp, Nginx) {
     (app, nginx)
 }
 
-/// Signs in at /login through `browser`: the status of the form's answer.
+/// Submits the sign-in form through `browser`, with an `X-Forwarded-For` the
+/// visitor wrote themselves when given; returns doorstep's answer.
 async fn sign_in(browser: &Browser, password: &str, spoofed_forwarded_for: Option<&str>) -> Page {
     let page = browser.get("/login").await;
     assert_eq!(page.status, 200, "{}", page.body);
