@@ -14,6 +14,7 @@ mod cli_tokens;
 mod clients;
 mod codes;
 mod compat;
+mod contrib;
 mod cors;
 mod dashboard;
 #[cfg(unix)]
@@ -29,6 +30,7 @@ mod login;
 mod memory;
 mod passkeys;
 mod pkce;
+mod proxy;
 mod ratelimit;
 mod real_clients;
 mod real_clients2;
