@@ -143,7 +143,7 @@ async fn expired_code_is_invalid_grant_code_1() {
     let app = TestApp::spawn_with(|s| s.code_lifetime = std::time::Duration::from_secs(6)).await;
     let client = TestClient::new(app.port + 1);
     let code = app.code_for(&client, "create").await;
-    app.clock.advance(7);
+    app.clock.advance(6);
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_oauth_error(&resp, "invalid_grant");
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
@@ -154,7 +154,7 @@ async fn code_within_its_lifetime_is_redeemed_code_1() {
     let app = TestApp::spawn_with(|s| s.code_lifetime = std::time::Duration::from_secs(60)).await;
     let client = TestClient::new(app.port + 1);
     let code = app.code_for(&client, "create").await;
-    app.clock.advance(50);
+    app.clock.advance(59);
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
 }

@@ -68,7 +68,9 @@ impl TestApp {
         raw.insert("photo".into(), "https://example.net/photo.jpg".into());
         let mut settings = Settings::from_raw(&raw).expect("settings");
         f(&mut settings);
-        let clock = Clock::system();
+        // Frozen at the real time of day: every step of a test sees the
+        // same second until the test moves the clock.
+        let clock = Clock::frozen(Clock::system().now());
         let app = Application::build(settings.clone(), clock.clone()).expect("build");
         let port = app.port();
         let store = app.store().clone();
