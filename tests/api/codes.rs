@@ -19,7 +19,7 @@ fn assert_oauth_error(resp: &ApiResponse, error: &str) {
 #[tokio::test]
 async fn replayed_code_is_refused_and_revokes_its_tokens_code_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let first = app.redeem_at("/token", &client, &code).await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -48,7 +48,7 @@ async fn replayed_code_is_refused_and_revokes_its_tokens_code_3() {
 #[tokio::test]
 async fn replay_also_revokes_the_refresh_token_of_the_first_exchange_code_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let first = app.redeem_at("/token", &client, &code).await.json();
     let refresh = first["refresh_token"].as_str().expect("refresh token");
@@ -70,7 +70,7 @@ async fn replay_also_revokes_the_refresh_token_of_the_first_exchange_code_3() {
 #[tokio::test]
 async fn code_redeemed_at_the_authorization_endpoint_is_dead_at_the_token_endpoint_code_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let first = app.redeem_at("/auth", &client, &code).await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -83,7 +83,7 @@ async fn code_redeemed_at_the_authorization_endpoint_is_dead_at_the_token_endpoi
 #[tokio::test]
 async fn code_redeemed_at_the_token_endpoint_is_dead_at_the_authorization_endpoint_code_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let first = app.redeem_at("/token", &client, &code).await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -95,9 +95,9 @@ async fn code_redeemed_at_the_token_endpoint_is_dead_at_the_authorization_endpoi
 #[tokio::test]
 async fn redirect_uri_mismatch_at_redemption_is_invalid_grant_redt_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
-    let other = format!("http://127.0.0.1:{}/other", app.port + 1);
+    let other = format!("{}other", client.client_id);
     let form = with_field(code_form(&client, &code), "redirect_uri", Some(&other));
     let resp = app.post_pairs("/token", &form).await;
     assert_oauth_error(&resp, "invalid_grant");
@@ -109,7 +109,7 @@ async fn redirect_uri_mismatch_at_redemption_is_invalid_grant_redt_3() {
 #[tokio::test]
 async fn client_id_mismatch_at_redemption_is_invalid_grant_redt_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     for (endpoint, other) in [
         ("/token", "https://other.example/"),
@@ -130,7 +130,7 @@ async fn client_id_mismatch_at_redemption_is_invalid_grant_redt_3() {
 #[tokio::test]
 async fn client_id_without_trailing_slash_redeems_its_code_leg_11_cid_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let bare = client.client_id.trim_end_matches('/').to_owned();
     let form = with_field(code_form(&client, &code), "client_id", Some(&bare));
@@ -141,7 +141,7 @@ async fn client_id_without_trailing_slash_redeems_its_code_leg_11_cid_5() {
 #[tokio::test]
 async fn expired_code_is_invalid_grant_code_1() {
     let app = TestApp::spawn_with(|s| s.code_lifetime = std::time::Duration::from_secs(6)).await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     app.clock.advance(6);
     let resp = app.redeem_at("/token", &client, &code).await;
@@ -152,7 +152,7 @@ async fn expired_code_is_invalid_grant_code_1() {
 #[tokio::test]
 async fn code_within_its_lifetime_is_redeemed_code_1() {
     let app = TestApp::spawn_with(|s| s.code_lifetime = std::time::Duration::from_secs(60)).await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     app.clock.advance(59);
     let resp = app.redeem_at("/token", &client, &code).await;
@@ -162,7 +162,7 @@ async fn code_within_its_lifetime_is_redeemed_code_1() {
 #[tokio::test]
 async fn twenty_concurrent_redemptions_of_one_code_give_exactly_one_token_code_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let attempts = (0..20).map(|_| app.redeem_at("/token", &client, &code));
     let results = join_all(attempts).await;
@@ -180,7 +180,7 @@ async fn twenty_concurrent_redemptions_of_one_code_give_exactly_one_token_code_2
 #[tokio::test]
 async fn tv9_redemption_at_the_authorization_endpoint_returns_me_and_profile_but_no_token_reda_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let resp = app.redeem_at("/auth", &client, &code).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
@@ -204,7 +204,7 @@ async fn tv9_redemption_at_the_authorization_endpoint_returns_me_and_profile_but
 #[tokio::test]
 async fn redemption_at_the_authorization_endpoint_includes_email_only_when_granted_prof_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile email").await;
     let body = app.redeem_at("/auth", &client, &code).await.json();
     assert_eq!(body["profile"]["email"], "owner@example.net", "{body}");
@@ -214,7 +214,7 @@ async fn redemption_at_the_authorization_endpoint_includes_email_only_when_grant
 #[tokio::test]
 async fn identity_only_code_gives_me_without_profile_at_the_authorization_endpoint_reda_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "").await;
     let body = app.redeem_at("/auth", &client, &code).await.json();
     assert_eq!(body, serde_json::json!({ "me": app.me() }));
@@ -223,7 +223,7 @@ async fn identity_only_code_gives_me_without_profile_at_the_authorization_endpoi
 #[tokio::test]
 async fn code_without_scope_is_refused_at_the_token_endpoint_and_consumed_redt_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "").await;
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_oauth_error(&resp, "invalid_grant");
@@ -236,7 +236,7 @@ async fn code_without_scope_is_refused_at_the_token_endpoint_and_consumed_redt_4
 #[tokio::test]
 async fn unticking_every_scope_gives_an_identity_only_code_redt_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -255,7 +255,7 @@ async fn unticking_every_scope_gives_an_identity_only_code_redt_4() {
 #[tokio::test]
 async fn unknown_code_is_invalid_grant_at_both_endpoints_reda_4_redt_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     for endpoint in ["/token", "/auth"] {
         let resp = app
             .redeem_at(
@@ -271,7 +271,7 @@ async fn unknown_code_is_invalid_grant_at_both_endpoints_reda_4_redt_7() {
 #[tokio::test]
 async fn missing_or_repeated_redemption_parameters_are_invalid_request_redt_7_reda_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let form = code_form(&client, &code);
     for endpoint in ["/token", "/auth"] {
@@ -294,7 +294,7 @@ async fn missing_or_repeated_redemption_parameters_are_invalid_request_redt_7_re
 #[tokio::test]
 async fn codes_and_tokens_are_stored_only_as_hashes_code_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let token = app.redeem_at("/token", &client, &code).await.json();
     let secrets = [
@@ -323,7 +323,7 @@ async fn codes_and_tokens_are_stored_only_as_hashes_code_5() {
 #[tokio::test]
 async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7_err_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))

@@ -7,6 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use doorstep::app::Application;
+use doorstep::clients::FetchPolicy;
 use doorstep::clock::Clock;
 use doorstep::config::Settings;
 use doorstep::owner::password;
@@ -15,6 +16,7 @@ use reqwest::header::LOCATION;
 use scraper::{Html, Selector};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use tempfile::TempDir;
 use url::Url;
 
@@ -32,6 +34,10 @@ pub struct TestApp {
     pub settings: Settings,
     /// A plain client for API calls (no cookies, no redirects).
     pub api: reqwest::Client,
+    /// Ports handed out by `unused_port`, held until the test ends.
+    held: Mutex<Vec<UnusedPort>>,
+    /// The running server, until `stopped` takes it.
+    server: Mutex<Option<tokio::task::JoinHandle<Result<(), doorstep::app::RunError>>>>,
     _dir: TempDir,
 }
 
@@ -50,12 +56,22 @@ impl TestApp {
     /// Starts doorstep with test settings adjusted by `f`. The issuer is the
     /// real loopback address and port, so redirects and metadata are true.
     pub async fn spawn_with(f: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_fetch(f, |_| {}).await
+    }
+
+    /// As `spawn_with`, with client discovery's policy adjusted by `fetch`
+    /// too (its deadline: short to see a stuck fetch cut off, long to hold
+    /// one open while the test looks at something else).
+    pub async fn spawn_with_fetch(
+        f: impl FnOnce(&mut Settings),
+        fetch: impl FnOnce(&mut FetchPolicy),
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
-        // Bind a port first to learn it, so the issuer can name it.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = probe.local_addr().expect("addr").port();
-        drop(probe);
+        // Bind first, on port 0, and keep the listener: the issuer names
+        // the port the kernel gave, and the server serves this very socket.
+        let listener = doorstep::app::bind(([127, 0, 0, 1], 0).into()).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
         let mut raw = doorstep::config::RawValues::new();
         raw.insert("listen".into(), format!("127.0.0.1:{port}"));
         raw.insert(
@@ -68,13 +84,17 @@ impl TestApp {
         raw.insert("photo".into(), "https://example.net/photo.jpg".into());
         let mut settings = Settings::from_raw(&raw).expect("settings");
         f(&mut settings);
+        let mut policy = Application::fetch_policy(&settings);
+        fetch(&mut policy);
         // Frozen at the real time of day: every step of a test sees the
         // same second until the test moves the clock.
         let clock = Clock::frozen(Clock::system().now());
-        let app = Application::build(settings.clone(), clock.clone()).expect("build");
-        let port = app.port();
+        let app =
+            Application::build_with_fetch_policy(settings.clone(), clock.clone(), listener, policy)
+                .expect("build");
+        assert_eq!(app.port(), port);
         let store = app.store().clone();
-        tokio::spawn(app.run_until_stopped());
+        let server = tokio::spawn(app.run_until_stopped());
         let test = TestApp {
             base: format!("http://127.0.0.1:{port}"),
             port,
@@ -82,6 +102,8 @@ impl TestApp {
             store,
             settings,
             api: plain_client(),
+            held: Mutex::default(),
+            server: Mutex::new(Some(server)),
             _dir: dir,
         };
         test.set_password(PASSWORD).await;
@@ -90,6 +112,38 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Waits for the server to stop by itself (it does when it loses its
+    /// database, once it has saved what it held) and says how it ended.
+    pub async fn stopped(&self) -> Result<(), doorstep::app::RunError> {
+        let server = self
+            .server
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("the server is awaited once");
+        tokio::time::timeout(PROCESS_PATIENCE, server)
+            .await
+            .expect("the server kept running")
+            .expect("the server task panicked")
+    }
+
+    /// A loopback port where nothing listens, held until the test ends:
+    /// connections to it are refused, and no other test's server can take
+    /// it. For client ids and addresses that must lead nowhere.
+    pub fn unused_port(&self) -> u16 {
+        let held = UnusedPort::new();
+        let port = held.port;
+        self.held.lock().expect("lock").push(held);
+        port
+    }
+
+    /// An IndieAuth client at `http://127.0.0.1:<unused port>/`, whose
+    /// redirect is on its own origin. doorstep fetches its page (the test
+    /// settings allow loopback fetches) and finds nothing there.
+    pub fn client(&self) -> TestClient {
+        TestClient::new(self.unused_port())
     }
 
     pub fn issuer(&self) -> String {
@@ -260,8 +314,10 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// A client whose redirect is on its own origin (no fetch needed to
-    /// verify it). The port names a client that need not be listening.
+    /// A client at `http://127.0.0.1:<port>/` whose redirect is on its own
+    /// origin (no fetch needed to verify it). doorstep will try to fetch
+    /// its page: use `TestApp::client()` unless `port` is a fixture or
+    /// otherwise the test's own.
     pub fn new(port: u16) -> TestClient {
         TestClient {
             client_id: format!("http://127.0.0.1:{port}/"),
@@ -506,10 +562,58 @@ pub fn with_field(
     form
 }
 
-/// A free loopback port nobody listens on (for client ids and the CLI).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// A loopback port bound but not listening, for as long as this lives: a
+/// connection to it is refused at once, and the kernel gives it to no
+/// other socket, so no other test's server or fixture can appear there.
+/// Where IPv6 loopback exists the port is held on `[::1]` too, for client
+/// ids spelled `[::1]` or `localhost`.
+pub struct UnusedPort {
+    pub port: u16,
+    _sockets: Vec<socket2::Socket>,
+}
+
+impl UnusedPort {
+    pub fn new() -> UnusedPort {
+        use socket2::{Domain, Socket, Type};
+        let hold = |addr: std::net::SocketAddr| -> std::io::Result<Socket> {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            socket.bind(&addr.into())?;
+            Ok(socket)
+        };
+        for _ in 0..100 {
+            let v4 = hold(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
+            let port = v4
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .expect("bound address")
+                .port();
+            match hold((std::net::Ipv6Addr::LOCALHOST, port).into()) {
+                Ok(v6) => {
+                    return UnusedPort {
+                        port,
+                        _sockets: vec![v4, v6],
+                    };
+                }
+                // No IPv6 loopback here: nothing can listen on it either.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                    return UnusedPort {
+                        port,
+                        _sockets: vec![v4],
+                    };
+                }
+                // Taken on [::1]: try another port.
+                Err(_) => continue,
+            }
+        }
+        panic!("no loopback port free on both 127.0.0.1 and [::1]");
+    }
+}
+
+impl Default for UnusedPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl TestApp {
@@ -840,4 +944,119 @@ pub async fn with_micropub() -> TestApp {
         s.microsub = Some(Url::parse("https://example.net/microsub").expect("url"));
     })
     .await
+}
+
+// ---- The real binary ------------------------------------------------------
+
+/// `doorstep serve` run as its own process. It listens on
+/// `127.0.0.1:0`, and the test learns the port from its "doorstep is
+/// listening" log line, so it never races another test for a port. Its
+/// standard error is collected from start to exit.
+pub struct Served {
+    pub child: tokio::process::Child,
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<Mutex<String>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// How long a process started here may take to start or stop on a loaded
+/// machine: a bound that only turns a hang into a failure.
+pub const PROCESS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Served {
+    /// Spawns `cmd`, which runs `doorstep serve --listen 127.0.0.1:0 …`
+    /// (directly or through a shell), waits for its listening line, then
+    /// until it answers there. Panics with the log if it never does.
+    pub async fn start(mut cmd: tokio::process::Command) -> Served {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn doorstep serve");
+        let stderr = child.stderr.take().expect("piped standard error");
+        let log = std::sync::Arc::new(Mutex::new(String::new()));
+        let (found, listening) = tokio::sync::oneshot::channel();
+        let sink = log.clone();
+        let reader = tokio::spawn(async move {
+            let mut found = Some(found);
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("doorstep is listening")
+                    && let Some(addr) = line
+                        .split_whitespace()
+                        .find_map(|field| field.strip_prefix("listen="))
+                        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(addr);
+                }
+                let mut log = sink.lock().expect("lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = match tokio::time::timeout(PROCESS_PATIENCE, listening).await {
+            Ok(Ok(addr)) => addr,
+            _ => {
+                let _ = child.start_kill();
+                panic!(
+                    "doorstep serve never said it was listening:\n{}",
+                    log.lock().expect("lock")
+                );
+            }
+        };
+        let served = Served {
+            child,
+            addr,
+            log,
+            reader,
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let health = format!("{}health", served.base());
+        let answers = async {
+            while !reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        if tokio::time::timeout(PROCESS_PATIENCE, answers)
+            .await
+            .is_err()
+        {
+            panic!("doorstep serve never answered:\n{}", served.log());
+        }
+        served
+    }
+
+    /// `http://127.0.0.1:<port>/`
+    pub fn base(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Everything it has written to standard error so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("lock").clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// Waits for it to exit by itself; its status and whole log.
+    pub async fn exit(mut self) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(PROCESS_PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("doorstep kept running:\n{}", self.log()))
+            .expect("wait");
+        // The pipe closes with the process; the reader then ends.
+        let _ = tokio::time::timeout(PROCESS_PATIENCE, &mut self.reader).await;
+        (status, self.log())
+    }
+
+    pub async fn stop(mut self) {
+        self.child.kill().await.expect("stop doorstep");
+    }
 }

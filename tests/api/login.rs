@@ -318,7 +318,7 @@ async fn login_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
 #[tokio::test]
 async fn consent_without_or_with_a_forged_csrf_token_issues_no_code_cons_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -345,7 +345,7 @@ async fn consent_without_or_with_a_forged_csrf_token_issues_no_code_cons_6() {
 #[tokio::test]
 async fn no_pkce_decision_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -366,7 +366,7 @@ async fn no_pkce_decision_without_or_with_a_forged_csrf_token_is_refused_cons_6(
 #[tokio::test]
 async fn withdrawing_an_exemption_with_a_forged_csrf_token_is_refused_cons_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))

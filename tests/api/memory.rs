@@ -36,38 +36,15 @@ async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
     let db = dir.path().join("doorstep.db");
     let out = set_password_via_cli(&db, "the owner's password\n").await;
     assert!(out.status.success());
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}/");
-    let mut child = doorstep()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
+    let mut cmd = doorstep();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--database"])
         .arg(&db)
-        .env("DOORSTEP_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn doorstep serve");
-    let pid = child.id().expect("pid");
-    let browser = Browser::new(&base);
-    let mut up = false;
-    for _ in 0..600 {
-        if browser
-            .http
-            .get(format!("{base}health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(up, "doorstep did not start");
+        // Quiet, but for the line that says where it listens.
+        .env("DOORSTEP_LOG", "error,doorstep=info")
+        .stdout(Stdio::null());
+    let served = Served::start(cmd).await;
+    let pid = served.pid();
+    let browser = Browser::new(&served.base());
 
     assert_eq!(sign_in(&browser, "the owner's password").await, 303);
     let after_one = rss_kib(pid);
@@ -85,7 +62,7 @@ async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
     println!(
         "RSS after 1 sign-in: {after_one} KiB; after 100 (right and wrong): {after_hundred} KiB"
     );
-    child.kill().await.expect("stop doorstep");
+    served.stop().await;
     assert!(
         after_hundred < after_one + 4 * 1024,
         "resident memory grew from {after_one} KiB to {after_hundred} KiB over 100 password checks"

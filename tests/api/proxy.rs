@@ -79,9 +79,9 @@ impl Drop for Nginx {
 
 impl Nginx {
     /// Starts nginx with `contrib/nginx.conf` on loopback ports, proxying
-    /// to doorstep on `upstream_port`, and waits until it accepts
-    /// connections.
-    async fn start(https_port: u16, http_port: u16, upstream_port: u16) -> Nginx {
+    /// to doorstep on `upstream_port`, and waits until it has bound them.
+    /// If it cannot bind them, its error log.
+    async fn start(https_port: u16, http_port: u16, upstream_port: u16) -> Result<Nginx, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display().to_string();
         let certified =
@@ -178,27 +178,29 @@ impl Nginx {
             http_port,
             cert_pem,
         };
-        nginx.wait_until_listening().await;
-        nginx
+        nginx.wait_until_bound().await?;
+        Ok(nginx)
     }
 
-    /// Waits for the https port to accept connections, failing with
-    /// nginx's own words if it exits instead. The bound is generous: it
-    /// only turns a hang into a failure.
-    async fn wait_until_listening(&mut self) {
-        for _ in 0..600 {
+    /// Waits until nginx has bound its ports, which it shows by writing its
+    /// pid file (only after opening its listening sockets); if it exits
+    /// instead, its own words. Connecting would not tell: another process
+    /// could be listening on a port nginx failed to get. The bound is
+    /// generous: it only turns a hang into a failure.
+    async fn wait_until_bound(&mut self) -> Result<(), String> {
+        let pid_file = self.dir.path().join("nginx.pid");
+        for _ in 0..1200 {
             if let Some(status) = self.child.try_wait().expect("nginx status") {
-                panic!("nginx exited ({status}): {}", self.logs());
+                return Err(format!("nginx exited ({status}): {}", self.logs()));
             }
-            if tokio::net::TcpStream::connect((PROXY_ADDR, self.https_port))
-                .await
-                .is_ok()
+            if std::fs::read_to_string(&pid_file)
+                .is_ok_and(|pid| pid.trim() == self.child.id().to_string())
             {
-                return;
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("nginx never listened: {}", self.logs());
+        panic!("nginx never bound its ports: {}", self.logs());
     }
 
     fn logs(&self) -> String {
@@ -239,10 +241,26 @@ impl Nginx {
 }
 
 /// doorstep whose public address is nginx's, trusting nginx's address,
-/// with nginx started in front of it.
+/// with nginx started in front of it. nginx cannot be handed a bound
+/// socket, so its ports are picked free and may be taken by someone else
+/// before it binds them; then it says so, and both start again elsewhere.
 async fn doorstep_behind_nginx() -> (TestApp, Nginx) {
-    let https_port = free_port();
-    let http_port = free_port();
+    for _ in 0..10 {
+        let (app, started) = try_doorstep_behind_nginx().await;
+        match started {
+            Ok(nginx) => return (app, nginx),
+            Err(e) if e.contains("Address already in use") => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("nginx never found free ports");
+}
+
+async fn try_doorstep_behind_nginx() -> (TestApp, Result<Nginx, String>) {
+    // Two different ports, free now; nothing holds them for nginx.
+    let (https, http) = (UnusedPort::new(), UnusedPort::new());
+    let (https_port, http_port) = (https.port, http.port);
+    drop((https, http));
     let issuer = format!("https://localhost:{https_port}/");
     let app = TestApp::spawn_with(|s| {
         let mut raw = doorstep::config::RawValues::new();
@@ -335,7 +353,7 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
             .is_some_and(|v| v.starts_with("max-age=")),
         "nginx adds HSTS"
     );
-    let client = TestClient::new(free_port());
+    let client = app.client();
     let redirect = app
         .approve(
             &browser,

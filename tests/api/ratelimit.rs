@@ -7,7 +7,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn repeated_failed_code_redemptions_get_429_with_retry_after_sec_16() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let mut limited = None;
     for i in 0..40 {
         let resp = app.redeem_at("/token", &client, &format!("guess{i}")).await;
@@ -30,7 +30,7 @@ async fn repeated_failed_code_redemptions_get_429_with_retry_after_sec_16() {
 #[tokio::test]
 async fn token_scanning_at_legacy_get_is_slowed_but_valid_tokens_still_verify_sec_16() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = app.token_for(&client, "create").await;
     let access = token["access_token"].as_str().unwrap().to_owned();
     let mut statuses = Vec::new();
@@ -52,7 +52,7 @@ async fn token_scanning_at_legacy_get_is_slowed_but_valid_tokens_still_verify_se
 #[tokio::test]
 async fn repeated_failed_redemptions_at_the_authorization_endpoint_get_429_sec_16() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let statuses: Vec<u16> = futures_util::future::join_all((0..40).map(|i| {
         let (app, client) = (&app, &client);
         async move {

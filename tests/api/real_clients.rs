@@ -158,7 +158,7 @@ async fn quill_signs_in_with_indieauth_client_php_shapes() {
 
     // buildAuthorizationURL(): parse_url + http_build_query in this order;
     // state is bin2hex(random_bytes(8)), the verifier bin2hex(random_bytes(32)).
-    let quill = format!("http://127.0.0.1:{}/", app.port + 1);
+    let quill = format!("http://127.0.0.1:{}/", app.unused_port());
     let redirect_uri = format!("{quill}auth/callback");
     let state = php_hex(8);
     let verifier = php_hex(32);
@@ -250,7 +250,7 @@ async fn indieauth_client_php_sign_in_redeems_at_the_authorization_endpoint() {
     let authorization_endpoint = php_discover(&app, &me, "authorization_endpoint")
         .await
         .expect("authorization_endpoint rel");
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}/", app.unused_port());
     let redirect_uri = format!("{client_id}redirect.php");
     let (state, verifier) = (php_hex(8), php_hex(32));
     let mut auth_url = Url::parse(&authorization_endpoint).unwrap();
@@ -329,7 +329,7 @@ async fn micropublish_signs_in_without_pkce_and_reads_me_from_the_redirect() {
         .collect();
 
     // get '/auth': URI.encode_www_form in this order, appended with "?".
-    let base_url = format!("http://127.0.0.1:{}", app.port + 1);
+    let base_url = format!("http://127.0.0.1:{}", app.unused_port());
     let redirect_uri = format!("{base_url}/auth/callback");
     let state = "264013871948526375913852073984105293847";
     let query = form(&[
@@ -393,7 +393,7 @@ async fn aperture_signs_in_with_the_read_scope() {
         .await
         .unwrap();
     let token_endpoint = php_discover(&app, &me, "token_endpoint").await.unwrap();
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}/", app.unused_port());
     let redirect_uri = format!("{client_id}login/callback");
     let state = "Zx8bQ2mN4pR6tV8xZ0bD2fH4jL6nP8rT";
     let verifier = php_hex(32);
@@ -456,11 +456,9 @@ async fn indiekit_signs_in_with_the_code_exchange_in_the_query_string() {
     let authorization_endpoint = metadata["authorization_endpoint"].as_str().unwrap();
     let token_endpoint = metadata["token_endpoint"].as_str().unwrap();
     // getCanonicalUrl(application.url) is `new URL(…).href`: trailing slash.
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
-    let redirect_uri = format!(
-        "http://127.0.0.1:{}/session/auth?redirect=/posts",
-        app.port + 1
-    );
+    let port = app.unused_port();
+    let client_id = format!("http://127.0.0.1:{port}/");
+    let redirect_uri = format!("http://127.0.0.1:{port}/session/auth?redirect=/posts");
     // randomString(100): randomBytes(100).toString("base64url").slice(0, 100).
     let verifier: String = URL_SAFE_NO_PAD.encode([7u8; 100])[..100].to_owned();
     // generateState(): an encrypted JSON blob, hex.
@@ -535,7 +533,7 @@ async fn indiekit_signs_in_with_the_code_exchange_in_the_query_string() {
 // ---------------------------------------------------------------------------
 
 async fn live_token(app: &TestApp, scope: &str) -> (TestClient, String) {
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let body = app.token_for(&client, scope).await;
     (client, str_of(&body, "access_token"))
 }

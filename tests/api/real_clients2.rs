@@ -134,7 +134,7 @@ async fn together_signs_in_through_indieauth_helper_without_pkce() {
     let token_endpoint = first(&rels, "token_endpoint").expect("token rel");
     assert!(first(&rels, "micropub").is_some() && first(&rels, "microsub").is_some());
 
-    let together = format!("http://127.0.0.1:{}", app.port + 1);
+    let together = format!("http://127.0.0.1:{}", app.unused_port());
     let redirect_uri = format!("{together}/auth");
     let scopes = "post create delete update read follow mute block channels";
     let sign_in = |state: &'static str| {
@@ -220,7 +220,7 @@ async fn indieauth_helper_sign_in_verifies_the_code_without_grant_type() {
     let me = app.me();
     let authorization_endpoint =
         first(&get_rels(&app, &me).await, "authorization_endpoint").unwrap();
-    let client_id = format!("http://127.0.0.1:{}", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}", app.unused_port());
     let redirect_uri = format!("{client_id}/auth");
     let mut u = Url::parse(&authorization_endpoint).unwrap();
     u.query_pairs_mut()
@@ -278,7 +278,7 @@ async fn omnibear_signs_in_twice_with_its_fixed_state_and_no_pkce() {
         .iter()
         .map(|r| first(&rels, r).unwrap_or_else(|| panic!("Missing micropub data: {r}")))
         .collect();
-    let client_id = format!("http://127.0.0.1:{}", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}", app.unused_port());
     let redirect_uri = format!("{client_id}/auth/success/");
     let state = "very-secret-omnibear-state";
     for round in 0..2 {
@@ -350,7 +350,7 @@ async fn ownyourswarm_signs_in_with_indieauth_client_0_2_and_no_pkce() {
     };
     assert_eq!(micropub, "https://example.net/micropub");
 
-    let base_url = format!("http://127.0.0.1:{}", app.port + 1);
+    let base_url = format!("http://127.0.0.1:{}", app.unused_port());
     let redirect_uri = format!("{base_url}/auth/callback");
     let state = "4821937";
     let mut u = Url::parse(&authorization_endpoint).unwrap();
@@ -405,7 +405,7 @@ async fn monocle_finds_the_microsub_rel_on_the_returned_me() {
     let app = with_micropub().await;
     let me = app.me();
     let metadata = app.metadata().await;
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}/", app.unused_port());
     let redirect_uri = format!("{client_id}login/callback");
     let verifier = "a".repeat(64);
     let mut u = Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
@@ -602,8 +602,9 @@ async fn indigenous_android_signs_in_with_pkce_and_revokes_with_action_revoke() 
     assert!(!authorization_endpoint.is_empty() && !token_endpoint.is_empty());
     assert!(has_micropub_or_microsub);
 
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
-    let redirect_uri = format!("http://127.0.0.1:{}/android-callback", app.port + 1);
+    let port = app.unused_port();
+    let client_id = format!("http://127.0.0.1:{port}/");
+    let redirect_uri = format!("http://127.0.0.1:{port}/android-callback");
     let state = "3f2b8c1d-9";
     let code_verifier = "3f2b8c1d9a7e4b1c8d2e6f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c";
     let url = format!(
@@ -668,7 +669,7 @@ async fn sunlit_signs_in_without_pkce_and_reads_me_from_the_redirect() {
     let app = with_micropub().await;
     let me = app.me();
     let metadata = app.metadata().await;
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}/", app.unused_port());
     let redirect_uri = format!("{client_id}micropub/redirect");
     let state = "75769AAC-D3EE-467F-B7F0-D92638E4CA10";
     let mut u = Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
@@ -736,7 +737,7 @@ async fn indielib_go_client_exchanges_with_basic_auth_and_checks_iss() {
         .json()
         .await
         .unwrap();
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}/", app.unused_port());
     let redirect_url = format!("{client_id}callback");
     let state = URL_SAFE_NO_PAD.encode([42u8; 64]);
     let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]);
@@ -831,7 +832,7 @@ async fn indieweb_utils_flask_helpers_exchange_and_verify() {
     let me = app.me();
     let metadata = app.metadata().await;
     let token_endpoint = metadata["token_endpoint"].as_str().unwrap();
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create update delete").await;
     let resp = post_raw(
         &app,
@@ -883,7 +884,7 @@ async fn indieweb_utils_flask_helpers_exchange_and_verify() {
 async fn indieweb_utils_flask_decorator_request_is_refused_by_redirect() {
     let app = TestApp::spawn().await;
     let me = app.me();
-    let client_id = format!("http://127.0.0.1:{}/", app.port + 1);
+    let client_id = format!("http://127.0.0.1:{}/", app.unused_port());
     let callback = format!("{client_id}callback");
     let random_code = "Q7W2E9R4T1Y6U3I8O5P0A2S7D4F9G1";
     let hex = hex_sha256(random_code);
@@ -924,7 +925,7 @@ fn hex_sha256(s: &str) -> String {
 #[tokio::test]
 async fn ruby_indieauth_token_verification_gem_verifies_with_a_json_get() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = str_of(
         &app.token_for(&client, "create media").await,
         "access_token",
@@ -962,7 +963,7 @@ async fn ruby_indieauth_token_verification_gem_verifies_with_a_json_get() {
 #[tokio::test]
 async fn tokens_indieauth_com_era_servers_parse_a_form_encoded_get() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = str_of(&app.token_for(&client, "create").await, "access_token");
     let check = app
         .verify_raw(Some(&format!("Bearer {token}")), None, "")

@@ -7,7 +7,7 @@ const NINETY_DAYS: i64 = 90 * 86_400;
 #[tokio::test]
 async fn default_lifetime_is_ninety_days_and_expires_in_tells_the_truth_ref_1() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     assert_eq!(t["expires_in"], NINETY_DAYS);
     assert!(
@@ -29,7 +29,7 @@ async fn default_lifetime_is_ninety_days_and_expires_in_tells_the_truth_ref_1() 
 #[tokio::test]
 async fn chosen_lifetime_is_reported_and_enforced_when_the_clock_moves() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_with_lifetime(&client, "create", "86400").await;
     assert_eq!(t["expires_in"], 86_400);
     let access = str_of(&t, "access_token");
@@ -47,7 +47,7 @@ async fn chosen_lifetime_is_reported_and_enforced_when_the_clock_moves() {
 #[tokio::test]
 async fn until_revoked_has_no_expires_in_and_no_refresh_token_ref_1() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_with_lifetime(&client, "create", "never").await;
     assert!(t.get("expires_in").is_none(), "{t}");
     assert!(t.get("refresh_token").is_none(), "nothing to refresh: {t}");
@@ -59,7 +59,7 @@ async fn until_revoked_has_no_expires_in_and_no_refresh_token_ref_1() {
 #[tokio::test]
 async fn refresh_rotates_and_answers_like_a_token_response_ref_2_ref_5_ref_7_tv_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let r1 = str_of(&t, "refresh_token");
     let a = app.refresh(&client.client_id, &r1, None).await;
@@ -90,7 +90,7 @@ async fn refresh_rotates_and_answers_like_a_token_response_ref_2_ref_5_ref_7_tv_
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family_ref_8_tv_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let r1 = str_of(&t, "refresh_token");
     let first = app.refresh(&client.client_id, &r1, None).await.json();
@@ -114,7 +114,7 @@ async fn reused_refresh_token_revokes_the_family_ref_8_tv_11() {
 #[tokio::test]
 async fn two_concurrent_refreshes_of_one_token_both_succeed_ref_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r1 = str_of(&t, "refresh_token");
     let (a, b) = tokio::join!(
@@ -145,7 +145,7 @@ async fn two_concurrent_refreshes_of_one_token_both_succeed_ref_7() {
 #[tokio::test]
 async fn a_second_reuse_inside_the_grace_window_revokes_the_family_ref_8() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r1 = str_of(&t, "refresh_token");
     let first = app.refresh(&client.client_id, &r1, None).await;
@@ -177,7 +177,7 @@ async fn a_second_reuse_inside_the_grace_window_revokes_the_family_ref_8() {
 #[tokio::test]
 async fn a_replay_inside_the_grace_window_cannot_fork_the_grant() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r1 = str_of(&t, "refresh_token");
     let first = app.refresh(&client.client_id, &r1, None).await;
@@ -211,7 +211,7 @@ async fn a_replay_inside_the_grace_window_cannot_fork_the_grant() {
 #[tokio::test]
 async fn a_rotated_token_replayed_after_its_successor_was_used_ends_the_grant() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r1 = str_of(&t, "refresh_token");
     let first = app.refresh(&client.client_id, &r1, None).await.json();
@@ -228,7 +228,7 @@ async fn a_rotated_token_replayed_after_its_successor_was_used_ends_the_grant() 
 #[tokio::test]
 async fn broader_scope_is_invalid_scope_ref_4_tv_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let a = app
         .refresh(
@@ -244,7 +244,7 @@ async fn broader_scope_is_invalid_scope_ref_4_tv_11() {
 #[tokio::test]
 async fn narrower_scope_narrows_the_access_token_but_not_the_refresh_token_ref_4_ref_6_tv_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let a = app
         .refresh(
@@ -272,7 +272,7 @@ async fn narrower_scope_narrows_the_access_token_but_not_the_refresh_token_ref_4
 #[tokio::test]
 async fn another_client_id_is_invalid_grant_ref_3_tv_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let a = app
         .refresh("https://other.example/", &str_of(&t, "refresh_token"), None)
@@ -284,7 +284,7 @@ async fn another_client_id_is_invalid_grant_ref_3_tv_11() {
 #[tokio::test]
 async fn refresh_token_expires_after_a_year_unused_ref_3_ref_9() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r1 = str_of(&t, "refresh_token");
     // Sliding: each use starts a new year.
@@ -304,7 +304,7 @@ async fn refresh_token_expires_after_a_year_unused_ref_3_ref_9() {
 #[tokio::test]
 async fn refresh_tokens_are_opaque_random_values_that_cannot_be_forged_ref_12() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r = str_of(&t, "refresh_token");
     // 256 random bits, base64url: no grant id inside to tamper with.
@@ -324,7 +324,7 @@ async fn refresh_tokens_are_opaque_random_values_that_cannot_be_forged_ref_12() 
 #[tokio::test]
 async fn revoked_refresh_token_cannot_refresh_ref_3_ref_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let r = str_of(&t, "refresh_token");
     assert_eq!(app.revoke(&[("token", &r)]).await.status, 200);
@@ -341,7 +341,7 @@ async fn revoked_refresh_token_cannot_refresh_ref_3_ref_11() {
 #[tokio::test]
 async fn revoking_everything_on_the_dashboard_ends_every_refresh_family_ref_10() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let browser = app.signed_in_browser().await;
     let page = browser.get("/dashboard").await;

@@ -79,7 +79,7 @@ async fn setup_with_a_made_up_link_is_refused_before_any_password_work() {
 #[tokio::test]
 async fn junk_tokens_relayed_by_a_resource_server_do_not_block_its_valid_ones_sec_16() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     for i in 0..40 {

@@ -20,7 +20,7 @@ async fn junk_verification(app: &TestApp, i: usize) -> u16 {
 #[tokio::test]
 async fn relayed_junk_tokens_do_not_block_a_valid_code_exchange_sec_16() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     for i in 0..40 {
         let status = junk_verification(&app, i).await;
@@ -34,7 +34,7 @@ async fn relayed_junk_tokens_do_not_block_a_valid_code_exchange_sec_16() {
 #[tokio::test]
 async fn relayed_junk_codes_do_not_block_valid_exchanges_or_refreshes_sec_16() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = app.token_for(&client, "create").await;
     let code_for_token = app.code_for(&client, "create").await;
     let code_for_auth = app.code_for(&client, "profile").await;

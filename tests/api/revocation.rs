@@ -6,7 +6,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn tv14_revoking_an_access_token_ends_the_grant_at_once_rev_1_rev_3_rev_4_rev_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let access = str_of(&t, "access_token");
     assert_eq!(app.verify_get(&access, None).await.0, 200);
@@ -35,7 +35,7 @@ async fn tv14_revoking_an_access_token_ends_the_grant_at_once_rev_1_rev_3_rev_4_
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_the_access_tokens_rev_2_rev_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let a = app
         .revoke(&[
@@ -51,7 +51,7 @@ async fn revoking_a_refresh_token_revokes_the_access_tokens_rev_2_rev_5() {
 async fn unknown_or_already_revoked_tokens_get_200_rev_3() {
     let app = TestApp::spawn().await;
     assert_eq!(app.revoke(&[("token", "unknown-value")]).await.status, 200);
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     assert_eq!(app.revoke(&[("token", &access)]).await.status, 200);
@@ -61,7 +61,7 @@ async fn unknown_or_already_revoked_tokens_get_200_rev_3() {
 #[tokio::test]
 async fn an_unknown_hint_is_ignored_rev_1() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     let a = app
@@ -98,7 +98,7 @@ async fn a_json_body_is_invalid_request_rev_7() {
 #[tokio::test]
 async fn another_clients_token_is_refused_and_kept_rev_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     let a = app
@@ -117,7 +117,7 @@ async fn another_clients_token_is_refused_and_kept_rev_6() {
 #[tokio::test]
 async fn legacy_action_revoke_revokes_and_ignores_a_stray_bearer_rev_l1() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     let resp = app
@@ -140,7 +140,7 @@ async fn legacy_action_revoke_revokes_and_ignores_a_stray_bearer_rev_l1() {
 #[tokio::test]
 async fn action_with_grant_type_or_an_unknown_action_is_invalid_request_rev_l2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     for form in [

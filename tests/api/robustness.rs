@@ -5,7 +5,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn malformed_requests_never_cause_a_server_error() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let long = "a".repeat(5000);
     let queries = [
