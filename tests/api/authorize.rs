@@ -20,7 +20,7 @@ async fn posted_authorization_request_shows_the_consent_page_areq_1() {
     let q = query_map(&resp.location_url());
     assert_eq!(q["state"], "posted");
     let token = app.redeem_at("/token", &client, &q["code"]).await;
-    assert_eq!(token.status, 200, "{}", token.text);
+    assert_eq!(token.status, 200, "{}", token.body);
 }
 
 #[tokio::test]
@@ -77,8 +77,7 @@ async fn request_without_scope_is_authentication_only_areq_10() {
         .await;
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], "invalid_grant");
+    assert_oauth_error(&resp, "invalid_grant");
 }
 
 #[tokio::test]
@@ -95,13 +94,12 @@ async fn response_type_id_is_authentication_only_even_with_a_scope_leg_5_areq_3(
     let redirect = app.approve(&browser, &query).await;
     let code = query_map(&redirect)["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], "invalid_grant");
+    assert_oauth_error(&resp, "invalid_grant");
 
     let redirect = app.approve(&browser, &query).await;
     let code = query_map(&redirect)["code"].clone();
     let resp = app.redeem_at("/auth", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(resp.json()["me"], app.me());
 }
 
@@ -288,7 +286,7 @@ async fn valid_client_id_spellings_are_accepted_and_canonicalised_cid_5_leg_11()
         let code = query_map(&redirect)["code"].clone();
         client.client_id = canonical.clone();
         let resp = app.redeem_at("/token", &client, &code).await;
-        assert_eq!(resp.status, 200, "{raw}: {}", resp.text);
+        assert_eq!(resp.status, 200, "{raw}: {}", resp.body);
         let token = resp.json()["access_token"].as_str().unwrap().to_owned();
         let (_, body) = app.verify_get(&token, Some("application/json")).await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -324,10 +322,9 @@ async fn authorization_endpoint_redeems_only_authorization_codes_reda_4() {
         Some("refresh_token"),
     );
     let resp = app.post_pairs("/auth", &form).await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], "unsupported_grant_type");
+    assert_oauth_error(&resp, "unsupported_grant_type");
     // Legacy clients may leave grant_type out (REDA-1 compat).
     let form = with_field(code_form(&client, &code), "grant_type", None);
     let resp = app.post_pairs("/auth", &form).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }

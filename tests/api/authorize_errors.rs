@@ -18,7 +18,7 @@ fn plus(mut params: Vec<(String, String)>, name: &str, value: &str) -> Vec<(Stri
 }
 
 /// ERR-3: HTTP 400, an HTML page, no `Location`.
-fn assert_error_page(page: &Page, case: &str) {
+fn assert_error_page(page: &Response, case: &str) {
     assert_eq!(page.status, 400, "{case}: {}", page.body);
     assert!(page.location.is_none(), "{case}: redirected");
     let ct = page.header("content-type").unwrap_or("");
@@ -29,7 +29,7 @@ fn assert_error_page(page: &Page, case: &str) {
 /// `error`, `state` (only when given) and `iss`, and no code.
 fn assert_error_redirect(
     app: &TestApp,
-    page: &Page,
+    page: &Response,
     redirect_uri: &str,
     error: &str,
     state: Option<&str>,

@@ -19,7 +19,7 @@ fn client_at(fx: &Fixture, redirect: &str) -> TestClient {
     }
 }
 
-async fn consent(app: &TestApp, client: &TestClient) -> Page {
+async fn consent(app: &TestApp, client: &TestClient) -> Response {
     let browser = app.signed_in_browser().await;
     browser
         .get(&format!(

@@ -5,24 +5,13 @@
 use crate::helpers::*;
 use futures_util::future::join_all;
 
-fn assert_oauth_error(resp: &ApiResponse, error: &str) {
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], error, "{}", resp.text);
-    assert!(
-        resp.header("content-type")
-            .unwrap_or("")
-            .starts_with("application/json")
-    );
-}
-
-/// SEC-2 (replay handling).
 #[tokio::test]
 async fn replayed_code_is_refused_and_revokes_its_tokens_code_3() {
     let app = TestApp::spawn().await;
     let client = app.client();
     let code = app.code_for(&client, "create").await;
     let first = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.status, 200, "{}", first.body);
     let token = first.json()["access_token"].as_str().unwrap().to_owned();
     let (status, _) = app.verify_get(&token, Some("application/json")).await;
     assert_eq!(status, 200);
@@ -73,7 +62,7 @@ async fn code_redeemed_at_the_authorization_endpoint_is_dead_at_the_token_endpoi
     let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let first = app.redeem_at("/auth", &client, &code).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.status, 200, "{}", first.body);
     let second = app.redeem_at("/token", &client, &code).await;
     assert_oauth_error(&second, "invalid_grant");
     let third = app.redeem_at("/auth", &client, &code).await;
@@ -86,7 +75,7 @@ async fn code_redeemed_at_the_token_endpoint_is_dead_at_the_authorization_endpoi
     let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let first = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.status, 200, "{}", first.body);
     let second = app.redeem_at("/auth", &client, &code).await;
     assert_oauth_error(&second, "invalid_grant");
     assert!(second.json().get("me").is_none());
@@ -135,7 +124,7 @@ async fn client_id_without_trailing_slash_redeems_its_code_leg_11_cid_5() {
     let bare = client.client_id.trim_end_matches('/').to_owned();
     let form = with_field(code_form(&client, &code), "client_id", Some(&bare));
     let resp = app.post_pairs("/token", &form).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
@@ -156,7 +145,7 @@ async fn code_within_its_lifetime_is_redeemed_code_1() {
     let code = app.code_for(&client, "create").await;
     app.clock.advance(59);
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
@@ -183,7 +172,7 @@ async fn tv9_redemption_at_the_authorization_endpoint_returns_me_and_profile_but
     let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let resp = app.redeem_at("/auth", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(
         resp.header("content-type")
             .unwrap_or("")
@@ -288,7 +277,7 @@ async fn missing_or_repeated_redemption_parameters_are_invalid_request_redt_7_re
     }
     // None of those consumed the code.
     let resp = app.post_pairs("/token", &form).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
@@ -338,12 +327,12 @@ async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7
     app.redeem_at("/token", &client, &code).await;
     let replay = app.redeem_at("/token", &client, &code).await;
     assert_eq!(replay.status, 400);
-    assert!(!replay.text.contains(&code), "{}", replay.text);
+    assert!(!replay.body.contains(&code), "{}", replay.body);
     let wrong = with_field(
         code_form(&client, "x"),
         "code_verifier",
         Some(&"v".repeat(43)),
     );
     let resp = app.post_pairs("/token", &wrong).await;
-    assert!(!resp.text.contains(&"v".repeat(43)), "{}", resp.text);
+    assert!(!resp.body.contains(&"v".repeat(43)), "{}", resp.body);
 }

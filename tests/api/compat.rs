@@ -4,13 +4,8 @@
 
 use crate::helpers::*;
 
-fn assert_oauth_error(resp: &ApiResponse, error: &str) {
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], error, "{}", resp.text);
-}
-
-fn assert_token(resp: &ApiResponse, app: &TestApp) {
-    assert_eq!(resp.status, 200, "{}", resp.text);
+fn assert_token(resp: &Response, app: &TestApp) {
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let body = resp.json();
     assert!(body["access_token"].is_string(), "{body}");
     assert_eq!(body["me"], app.me());
@@ -52,7 +47,7 @@ async fn stray_bearer_header_on_code_exchange_is_ignored() {
     let app = TestApp::spawn().await;
     let client = app.client();
     let code = app.code_for(&client, "create").await;
-    let resp = ApiResponse::from(
+    let resp = Response::read(
         app.api
             .post(app.url("/token"))
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -209,7 +204,7 @@ async fn legacy_get_answers_form_encoded_without_a_json_accept_ver_l5_decision()
         );
         // micropub-express parses the body as a query string.
         let parsed: std::collections::HashMap<String, String> =
-            serde_urlencoded::from_str(&resp.text).expect("form-encoded body");
+            serde_urlencoded::from_str(&resp.body).expect("form-encoded body");
         assert_eq!(parsed["me"], app.me(), "{accept:?}");
         assert_eq!(parsed["client_id"], client.client_id);
         assert_eq!(parsed["scope"], "profile create");
@@ -262,7 +257,7 @@ async fn legacy_get_ignores_a_token_in_the_query_string_ver_l4() {
             &format!("?access_token={token}"),
         )
         .await;
-    assert_eq!(resp.status, 401, "{}", resp.text);
+    assert_eq!(resp.status, 401, "{}", resp.body);
     assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
 }
 

@@ -5,7 +5,7 @@
 use crate::helpers::*;
 use scraper::Selector;
 
-fn texts(page: &Page, selector: &str) -> Vec<String> {
+fn texts(page: &Response, selector: &str) -> Vec<String> {
     let sel = Selector::parse(selector).unwrap();
     page.html()
         .select(&sel)

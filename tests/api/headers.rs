@@ -6,7 +6,7 @@
 use crate::helpers::*;
 use scraper::Selector;
 
-fn assert_page_headers(page: &Page, what: &str) {
+fn assert_page_headers(page: &Response, what: &str) {
     let ct = page.header("content-type").unwrap_or("");
     assert!(ct.starts_with("text/html"), "{what}: content-type {ct}");
     let csp = page
@@ -33,7 +33,7 @@ fn assert_page_headers(page: &Page, what: &str) {
 }
 
 /// CONS-9: nothing on the page is loaded from, or links to, another site.
-fn assert_no_third_party(page: &Page, base: &str, what: &str) {
+fn assert_no_third_party(page: &Response, base: &str, what: &str) {
     let doc = page.html();
     let sel = Selector::parse("[src], [href], [action]").unwrap();
     for el in doc.select(&sel) {

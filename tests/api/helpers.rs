@@ -216,15 +216,10 @@ impl TestApp {
     }
 
     /// POST a form to doorstep (as a client or resource server would).
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
         let body = serde_urlencoded::to_string(form).expect("encode");
-        self.api
-            .post(self.url(path))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
+        self.post_body(path, "application/x-www-form-urlencoded", body)
             .await
-            .expect("request")
     }
 
     /// Redeems a code at the token endpoint; returns the status and JSON.
@@ -241,8 +236,8 @@ impl TestApp {
                 ],
             )
             .await;
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        let json = serde_json::from_str(&resp.body).unwrap_or(serde_json::Value::Null);
+        (resp.status, json)
     }
 
     /// A token for `scope` through the whole flow.
@@ -260,13 +255,13 @@ impl TestApp {
         let mut headers = vec![("Authorization", bearer.as_str())];
         headers.extend(accept.map(|a| ("Accept", a)));
         let resp = self.raw_get("/token", &headers).await;
-        (resp.status, resp.text)
+        (resp.status, resp.body)
     }
 
     /// A GET with exactly these request headers (plus `Host` and
     /// `Connection: close`): reqwest always adds `Accept: */*`, and the
     /// legacy verification answer depends on whether `Accept` is there.
-    pub async fn raw_get(&self, path: &str, headers: &[(&str, &str)]) -> ApiResponse {
+    pub async fn raw_get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
@@ -301,10 +296,14 @@ impl TestApp {
                 map.append(k, v);
             }
         }
-        ApiResponse {
+        Response {
             status,
+            location: map
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             headers: map,
-            text: body.to_owned(),
+            body: body.to_owned(),
         }
     }
 }
@@ -368,17 +367,18 @@ impl TestClient {
     }
 }
 
-/// A response as the tests need it.
-pub struct Page {
+/// Any answer from doorstep as the tests read it: a page, a JSON
+/// document, a redirect. The body is read whole.
+pub struct Response {
     pub status: u16,
     pub location: Option<String>,
     pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
-impl Page {
-    async fn from(resp: reqwest::Response) -> Page {
-        Page {
+impl Response {
+    pub async fn read(resp: reqwest::Response) -> Response {
+        Response {
             status: resp.status().as_u16(),
             location: resp
                 .headers()
@@ -394,14 +394,47 @@ impl Page {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The body as JSON; panics, showing it, if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {:?}", self.status, self.body))
+    }
+
     pub fn html(&self) -> Html {
         Html::parse_document(&self.body)
+    }
+
+    /// The `Location` as a URL (panics if there is none).
+    pub fn location_url(&self) -> Url {
+        let loc = self
+            .location
+            .as_deref()
+            .unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.body));
+        Url::parse(loc).expect("absolute Location")
+    }
+
+    /// `name=value` of every `Set-Cookie` this response sent.
+    pub fn set_cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .filter_map(|nv| nv.split_once('='))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+
+    /// Whether the page has an element matching `selector`.
+    pub fn has(&self, selector: &str) -> bool {
+        let sel = Selector::parse(selector).expect("selector");
+        self.html().select(&sel).next().is_some()
     }
 }
 
 /// Reads a form as a browser would: its action, and the values a browser
 /// would send (hidden and text inputs, checked boxes, selected options).
-pub fn form_fields(page: &Page, selector: &str) -> (String, Vec<(String, String)>) {
+pub fn form_fields(page: &Response, selector: &str) -> (String, Vec<(String, String)>) {
     let doc = page.html();
     let form_sel = Selector::parse(selector).expect("selector");
     let form = doc
@@ -460,13 +493,13 @@ impl Browser {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Page {
-        Page::from(self.http.get(self.abs(path)).send().await.expect("get")).await
+    pub async fn get(&self, path: &str) -> Response {
+        Response::read(self.http.get(self.abs(path)).send().await.expect("get")).await
     }
 
-    pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Page {
+    pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Response {
         let body = serde_urlencoded::to_string(fields).expect("encode");
-        Page::from(
+        Response::read(
             self.http
                 .post(self.abs(path))
                 .header("Content-Type", "application/x-www-form-urlencoded")
@@ -482,11 +515,11 @@ impl Browser {
     /// (or adding) fields and `button` as the pressed submit button.
     pub async fn submit(
         &self,
-        page: &Page,
+        page: &Response,
         selector: &str,
         overrides: &[(&str, &str)],
         button: Option<(&str, &str)>,
-    ) -> Page {
+    ) -> Response {
         let (action, mut fields) = form_fields(page, selector);
         for (k, v) in overrides {
             fields.retain(|(name, _)| name != k);
@@ -515,30 +548,26 @@ pub fn query_map(url: &Url) -> HashMap<String, String> {
 // Additions for the core-flow suite. Everything above keeps its signature.
 // ---------------------------------------------------------------------------
 
-/// A JSON (or other) API response with its headers.
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub text: String,
+/// An RFC 6749 §5.2 error answer: 400, a JSON body, and `error` as given.
+pub fn assert_oauth_error(resp: &Response, error: &str) {
+    assert_oauth_error_among(resp, &[error]);
 }
 
-impl ApiResponse {
-    pub async fn from(resp: reqwest::Response) -> ApiResponse {
-        ApiResponse {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            text: resp.text().await.unwrap_or_default(),
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The body as JSON; Null if it is not JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
-    }
+/// As `assert_oauth_error`, where SPEC.md allows more than one code.
+pub fn assert_oauth_error_among(resp: &Response, errors: &[&str]) {
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert!(
+        resp.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{:?}",
+        resp.headers
+    );
+    let error = resp.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        errors.contains(&error.as_str()),
+        "{errors:?}: {}",
+        resp.body
+    );
 }
 
 /// The form a client posts to redeem `code`: `grant_type`, `code`,
@@ -625,15 +654,15 @@ impl Default for UnusedPort {
 
 impl TestApp {
     /// POSTs form pairs (in order, repeats allowed) to `path`.
-    pub async fn post_pairs(&self, path: &str, form: &[(String, String)]) -> ApiResponse {
+    pub async fn post_pairs(&self, path: &str, form: &[(String, String)]) -> Response {
         let body = serde_urlencoded::to_string(form).expect("encode");
         self.post_body(path, "application/x-www-form-urlencoded", body)
             .await
     }
 
     /// POSTs a raw body with the given content type.
-    pub async fn post_body(&self, path: &str, content_type: &str, body: String) -> ApiResponse {
-        ApiResponse::from(
+    pub async fn post_body(&self, path: &str, content_type: &str, body: String) -> Response {
+        Response::read(
             self.api
                 .post(self.url(path))
                 .header("Content-Type", content_type)
@@ -646,12 +675,12 @@ impl TestApp {
     }
 
     /// Redeems a code with `code_form` at `path` (`/auth` or `/token`).
-    pub async fn redeem_at(&self, path: &str, client: &TestClient, code: &str) -> ApiResponse {
+    pub async fn redeem_at(&self, path: &str, client: &TestClient, code: &str) -> Response {
         self.post_pairs(path, &code_form(client, code)).await
     }
 
     /// The consent (or no-PKCE, or error) page for an authorization query.
-    pub async fn auth_page(&self, browser: &Browser, auth_query: &str) -> Page {
+    pub async fn auth_page(&self, browser: &Browser, auth_query: &str) -> Response {
         browser.get(&format!("/auth?{auth_query}")).await
     }
 
@@ -674,7 +703,7 @@ impl TestApp {
         authorization: Option<&str>,
         accept: Option<&str>,
         query: &str,
-    ) -> ApiResponse {
+    ) -> Response {
         let mut headers = Vec::new();
         headers.extend(authorization.map(|a| ("Authorization", a)));
         headers.extend(accept.map(|a| ("Accept", a)));
@@ -705,76 +734,21 @@ impl Browser {
     }
 
     /// GET with extra request headers.
-    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut req = self.http.get(self.abs(path));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Page::from(req.send().await.expect("get")).await
+        Response::read(req.send().await.expect("get")).await
     }
 
     /// HEAD request.
-    pub async fn head(&self, path: &str) -> Page {
-        Page::from(self.http.head(self.abs(path)).send().await.expect("head")).await
-    }
-}
-
-impl Page {
-    /// The `Location` as a URL (panics if there is none).
-    pub fn location_url(&self) -> Url {
-        let loc = self
-            .location
-            .as_deref()
-            .unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.body));
-        Url::parse(loc).expect("absolute Location")
-    }
-
-    /// `name=value` of every `Set-Cookie` this response sent.
-    pub fn set_cookies(&self) -> Vec<(String, String)> {
-        self.headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .filter_map(|nv| nv.split_once('='))
-            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-            .collect()
-    }
-
-    /// Whether the page has an element matching `selector`.
-    pub fn has(&self, selector: &str) -> bool {
-        let sel = Selector::parse(selector).expect("selector");
-        self.html().select(&sel).next().is_some()
+    pub async fn head(&self, path: &str) -> Response {
+        Response::read(self.http.head(self.abs(path)).send().await.expect("head")).await
     }
 }
 
 // ---- Token lifecycle helpers (issue 4) ----------------------------------
-
-/// A response reduced to what the token tests look at.
-pub struct Answer {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: String,
-}
-
-impl Answer {
-    pub async fn from(resp: reqwest::Response) -> Answer {
-        Answer {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.text().await.unwrap_or_default(),
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-}
 
 impl TestApp {
     /// The browser flow with form fields overridden (e.g. the lifetime).
@@ -826,7 +800,7 @@ impl TestApp {
         client_id: &str,
         refresh_token: &str,
         scope: Option<&str>,
-    ) -> Answer {
+    ) -> Response {
         let mut form = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -835,11 +809,11 @@ impl TestApp {
         if let Some(s) = scope {
             form.push(("scope", s));
         }
-        Answer::from(self.post_form("/token", &form).await).await
+        self.post_form("/token", &form).await
     }
 
     /// `POST /introspect` with an optional bearer and a form body.
-    pub async fn introspect(&self, bearer: Option<&str>, form: &[(&str, &str)]) -> Answer {
+    pub async fn introspect(&self, bearer: Option<&str>, form: &[(&str, &str)]) -> Response {
         let mut req = self
             .api
             .post(self.url("/introspect"))
@@ -848,21 +822,21 @@ impl TestApp {
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
-        Answer::from(req.send().await.expect("request")).await
+        Response::read(req.send().await.expect("request")).await
     }
 
     /// `POST /revoke` (RFC 7009).
-    pub async fn revoke(&self, form: &[(&str, &str)]) -> Answer {
-        Answer::from(self.post_form("/revoke", form).await).await
+    pub async fn revoke(&self, form: &[(&str, &str)]) -> Response {
+        self.post_form("/revoke", form).await
     }
 
     /// `GET /userinfo` with an optional bearer.
-    pub async fn userinfo(&self, bearer: Option<&str>) -> Answer {
+    pub async fn userinfo(&self, bearer: Option<&str>) -> Response {
         let mut req = self.api.get(self.url("/userinfo"));
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
-        Answer::from(req.send().await.expect("request")).await
+        Response::read(req.send().await.expect("request")).await
     }
 
     /// A resource-server secret, created as `doorstep resource-server add`

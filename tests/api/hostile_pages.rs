@@ -19,7 +19,7 @@ fn same_origin(fx: &Fixture) -> String {
     format!("http://localhost:{}/cb", fx.port)
 }
 
-async fn consent(browser: &Browser, client: &TestClient) -> Page {
+async fn consent(browser: &Browser, client: &TestClient) -> Response {
     browser
         .get(&format!(
             "/auth?{}",
@@ -53,7 +53,7 @@ async fn a_failed_discovery_is_retried_only_after_a_minute_cid_10_cid_12() {
     let app = TestApp::spawn().await;
     let fx = Fixture::start(|_, _| Reply::Full(404, vec![], b"gone".to_vec())).await;
     let browser = app.signed_in_browser().await;
-    let warned = |page: &Page| page.status == 200 && page.body.contains("HTTP status 404");
+    let warned = |page: &Response| page.status == 200 && page.body.contains("HTTP status 404");
 
     let page = consent(&browser, &client_at(&fx, &same_origin(&fx))).await;
     assert!(warned(&page), "{}", page.body);

@@ -90,8 +90,7 @@ async fn missing_token_is_invalid_request_ver_1() {
     let app = TestApp::spawn().await;
     let secret = app.resource_server_secret("micropub").await;
     let a = app.introspect(Some(&secret), &[]).await;
-    assert_eq!(a.status, 400);
-    assert_eq!(a.json()["error"], "invalid_request");
+    assert_oauth_error(&a, "invalid_request");
 }
 
 #[tokio::test]
@@ -184,7 +183,7 @@ async fn the_token_may_authorize_its_own_introspection_indiekit_style_ver_4_leg_
         .send()
         .await
         .unwrap();
-    let a = Answer::from(resp).await;
+    let a = Response::read(resp).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let v = a.json();
     assert_eq!(v["active"], json!(true));

@@ -26,7 +26,7 @@ async fn a_check_without_accept_parses_as_a_query_string_ver_l1_ver_l5() {
         resp.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    let body = form_map(&resp.text);
+    let body = form_map(&resp.body);
     assert_eq!(body["me"], app.me(), "me is the exact configured string");
     assert_eq!(body["client_id"], client.client_id);
     assert_eq!(body["scope"], "create media");
@@ -97,7 +97,7 @@ async fn invalid_token_is_401_invalid_token_ver_l2() {
         .send()
         .await
         .unwrap();
-    let a = Answer::from(resp).await;
+    let a = Response::read(resp).await;
     assert_eq!(a.status, 401);
     assert_eq!(
         a.header("www-authenticate"),
@@ -109,7 +109,7 @@ async fn invalid_token_is_401_invalid_token_ver_l2() {
 #[tokio::test]
 async fn no_authorization_is_401_with_a_bare_challenge_ver_l3() {
     let app = TestApp::spawn().await;
-    let a = Answer::from(app.api.get(app.url("/token")).send().await.unwrap()).await;
+    let a = Response::read(app.api.get(app.url("/token")).send().await.unwrap()).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.header("www-authenticate"), Some("Bearer"));
 }
@@ -123,7 +123,7 @@ async fn a_token_in_the_query_string_is_ignored_ver_l4() {
         "/token?access_token={}",
         str_of(&t, "access_token")
     ));
-    let a = Answer::from(app.api.get(url).send().await.unwrap()).await;
+    let a = Response::read(app.api.get(url).send().await.unwrap()).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.header("www-authenticate"), Some("Bearer"));
 }

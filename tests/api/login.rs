@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 
-fn session_cookie(page: &Page) -> Option<String> {
+fn session_cookie(page: &Response) -> Option<String> {
     page.set_cookies()
         .into_iter()
         .find(|(n, _)| n == "doorstep")

@@ -4,12 +4,6 @@
 
 use crate::helpers::*;
 
-fn assert_400(resp: &ApiResponse, errors: &[&str]) {
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    let e = resp.json()["error"].as_str().unwrap_or("").to_owned();
-    assert!(errors.contains(&e.as_str()), "{}", resp.text);
-}
-
 /// A client using `plain`: the challenge is the verifier itself.
 fn plain_client(port: u16) -> TestClient {
     let mut c = TestClient::new(port);
@@ -27,7 +21,7 @@ async fn tv2_indieauth_example_pair_verifies_pkce_6() {
     client.challenge = "OfYAxt8zU2dAPDWQxTAUIteRzMsoj9QBdMIVEDOErUo".into();
     let code = app.code_for(&client, "create").await;
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
@@ -38,10 +32,10 @@ async fn wrong_verifier_is_invalid_grant_and_consumes_the_code_pkce_7_code_8() {
     let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
     let form = with_field(code_form(&client, &code), "code_verifier", Some(wrong));
     let resp = app.post_pairs("/token", &form).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     // The right verifier is now too late.
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
 }
 
@@ -56,7 +50,7 @@ async fn wrong_verifier_at_the_authorization_endpoint_is_invalid_grant_reda_2() 
         Some(&"x".repeat(43)),
     );
     let resp = app.post_pairs("/auth", &form).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     assert!(resp.json().get("me").is_none());
 }
 
@@ -67,9 +61,9 @@ async fn missing_verifier_for_a_code_with_a_challenge_is_refused_and_consumes_it
     let code = app.code_for(&client, "create").await;
     let form = with_field(code_form(&client, &code), "code_verifier", None);
     let resp = app.post_pairs("/token", &form).await;
-    assert_400(&resp, &["invalid_grant", "invalid_request"]);
+    assert_oauth_error_among(&resp, &["invalid_grant", "invalid_request"]);
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
 }
 
 #[tokio::test]
@@ -86,7 +80,7 @@ async fn malformed_verifiers_are_refused_pkce_10_tv3() {
         let client = app.client().with_verifier(&verifier);
         let code = app.code_for(&client, "create").await;
         let resp = app.redeem_at("/token", &client, &code).await;
-        assert_400(&resp, &["invalid_grant", "invalid_request"]);
+        assert_oauth_error_among(&resp, &["invalid_grant", "invalid_request"]);
     }
 }
 
@@ -98,7 +92,7 @@ async fn verifiers_of_43_and_128_characters_are_accepted_tv3() {
         let client = app.client().with_verifier(&verifier);
         let code = app.code_for(&client, "create").await;
         let resp = app.redeem_at("/token", &client, &code).await;
-        assert_eq!(resp.status, 200, "{verifier}: {}", resp.text);
+        assert_eq!(resp.status, 200, "{verifier}: {}", resp.body);
     }
 }
 
@@ -127,7 +121,7 @@ async fn pkce_any_accepts_plain_and_advertises_it() {
     let client = plain_client(app.unused_port());
     let code = app.code_for(&client, "create").await;
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(
         app.metadata().await["code_challenge_methods_supported"],
         serde_json::json!(["S256", "plain"])
@@ -139,7 +133,7 @@ async fn pkce_any_accepts_plain_and_advertises_it() {
         "code_verifier",
         Some(&"q".repeat(43)),
     );
-    assert_400(&app.post_pairs("/token", &form).await, &["invalid_grant"]);
+    assert_oauth_error(&app.post_pairs("/token", &form).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -159,7 +153,7 @@ async fn pkce_optional_accepts_a_client_without_pkce_and_the_consent_page_says_s
         .await;
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
@@ -173,7 +167,7 @@ async fn verifier_sent_for_a_code_issued_without_a_challenge_is_refused_pkce_9()
         Some(RFC_VERIFIER),
     );
     let resp = app.post_pairs("/token", &form).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
 }
 
@@ -220,7 +214,7 @@ async fn owner_allows_a_client_without_pkce_once_and_it_is_remembered_and_withdr
     assert_eq!(q["state"], "st-1");
     assert_eq!(q["iss"], app.issuer());
     let token = app.redeem_at("/token", &client, &q["code"]).await;
-    assert_eq!(token.status, 200, "{}", token.text);
+    assert_eq!(token.status, 200, "{}", token.body);
     assert_eq!(token.json()["scope"], "create");
 
     // Remembered: next time straight to consent.

@@ -282,7 +282,11 @@ async fn try_doorstep_behind_nginx() -> (TestApp, Result<Nginx, String>) {
 
 /// Submits the sign-in form through `browser`, with an `X-Forwarded-For` the
 /// visitor wrote themselves when given; returns doorstep's answer.
-async fn sign_in(browser: &Browser, password: &str, spoofed_forwarded_for: Option<&str>) -> Page {
+async fn sign_in(
+    browser: &Browser,
+    password: &str,
+    spoofed_forwarded_for: Option<&str>,
+) -> Response {
     let page = browser.get("/login").await;
     assert_eq!(page.status, 200, "{}", page.body);
     let (action, mut fields) = form_fields(&page, "form#login");
@@ -296,17 +300,7 @@ async fn sign_in(browser: &Browser, password: &str, spoofed_forwarded_for: Optio
     if let Some(xff) = spoofed_forwarded_for {
         req = req.header("X-Forwarded-For", xff);
     }
-    let resp = req.send().await.expect("sign in");
-    Page {
-        status: resp.status().as_u16(),
-        location: resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        headers: resp.headers().clone(),
-        body: resp.text().await.unwrap_or_default(),
-    }
+    Response::read(req.send().await.expect("sign in")).await
 }
 
 #[tokio::test]
@@ -379,8 +373,8 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
         .send()
         .await
         .expect("token");
-    let answer = ApiResponse::from(resp).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = Response::read(resp).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     let token = answer.json();
     assert_eq!(token["me"], issuer.as_str());
     assert_eq!(token["scope"], "create profile");
@@ -395,8 +389,8 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
         .send()
         .await
         .expect("verify");
-    let verified = ApiResponse::from(resp).await;
-    assert_eq!(verified.status, 200, "{}", verified.text);
+    let verified = Response::read(resp).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
     assert_eq!(verified.json()["me"], issuer.as_str());
     assert_eq!(verified.json()["client_id"], client.client_id.as_str());
     assert_eq!(verified.json()["scope"], "create profile");

@@ -15,7 +15,7 @@ async fn repeated_failed_code_redemptions_get_429_with_retry_after_sec_16() {
             limited = Some(resp);
             break;
         }
-        assert_eq!(resp.status, 400, "{}", resp.text);
+        assert_eq!(resp.status, 400, "{}", resp.body);
     }
     let resp = limited.expect("the token endpoint never slowed a guesser down");
     assert!(resp.header("retry-after").is_some());
@@ -24,7 +24,7 @@ async fn repeated_failed_code_redemptions_get_429_with_retry_after_sec_16() {
     // The bucket refills with time.
     app.clock.advance(60);
     let resp = app.redeem_at("/token", &client, "guess-after").await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
+    assert_eq!(resp.status, 400, "{}", resp.body);
 }
 
 #[tokio::test]

@@ -94,7 +94,7 @@ async fn post_raw(
     content_type: &str,
     headers: &[(&str, &str)],
     body: String,
-) -> ApiResponse {
+) -> Response {
     let mut req = app
         .api
         .post(url)
@@ -103,7 +103,7 @@ async fn post_raw(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    ApiResponse::from(req.send().await.expect("request")).await
+    Response::read(req.send().await.expect("request")).await
 }
 
 // ---------------------------------------------------------------------------
@@ -185,7 +185,7 @@ async fn together_signs_in_through_indieauth_helper_without_pkce() {
         }
     };
     let resp = exchange(q["code"].clone(), None).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let result = resp.json();
     for key in ["me", "scope", "access_token"] {
         assert!(result[key].is_string(), "{key}: {result}");
@@ -204,7 +204,7 @@ async fn together_signs_in_through_indieauth_helper_without_pkce() {
     assert!(!asked, "the allowance without PKCE is remembered");
     let code = query_map(&back)["code"].clone();
     let resp = exchange(code, Some(("code_verifier", ""))).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(resp.json()["access_token"].is_string());
 }
 
@@ -248,7 +248,7 @@ async fn indieauth_helper_sign_in_verifies_the_code_without_grant_type() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let data = resp.json();
     assert!(data.get("error").is_none(), "{data}");
     assert_eq!(
@@ -313,8 +313,8 @@ async fn omnibear_signs_in_twice_with_its_fixed_state_and_no_pkce() {
             ]),
         )
         .await;
-        assert_eq!(resp.status, 200, "{}", resp.text);
-        assert!(resp.json()["access_token"].is_string(), "{}", resp.text);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert!(resp.json()["access_token"].is_string(), "{}", resp.body);
     }
 }
 
@@ -387,8 +387,8 @@ async fn ownyourswarm_signs_in_with_indieauth_client_0_2_and_no_pkce() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-    let auth = php_decode(&resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let auth = php_decode(&resp.body);
     for key in ["me", "access_token", "scope"] {
         assert!(auth.contains_key(key), "k($token['auth'], {key}): {auth:?}");
     }
@@ -439,8 +439,8 @@ async fn monocle_finds_the_microsub_rel_on_the_returned_me() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-    let token = php_decode(&resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let token = php_decode(&resp.body);
     let returned_me = token["me"].as_str().unwrap();
     let rels = get_rels(&app, returned_me).await;
     assert_eq!(
@@ -532,7 +532,7 @@ async fn indigenous_ios_signs_in_with_a_custom_scheme_redirect_uri() {
         body,
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(
         resp.header("content-type")
             .unwrap()
@@ -544,7 +544,7 @@ async fn indigenous_ios_signs_in_with_a_custom_scheme_redirect_uri() {
         scope: String,
         me: String,
     }
-    let t: IndieAuthTokenResponse = serde_json::from_str(&resp.text).expect("Codable decode");
+    let t: IndieAuthTokenResponse = serde_json::from_str(&resp.body).expect("Codable decode");
     assert!(t.scope.to_lowercase().contains("create"));
     // `let me: URL`: Foundation's URL(string:) must accept it.
     assert_eq!(Url::parse(&t.me).unwrap().as_str(), me);
@@ -631,7 +631,7 @@ async fn indigenous_android_signs_in_with_pkce_and_revokes_with_action_revoke() 
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let json = resp.json();
     let access_token = str_of(&json, "access_token");
     assert_eq!(
@@ -651,7 +651,7 @@ async fn indigenous_android_signs_in_with_pkce_and_revokes_with_action_revoke() 
         form(&[("action", "revoke"), ("token", &access_token)]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(!app.is_active(&access_token).await, "REV-L1");
 }
 
@@ -699,7 +699,7 @@ async fn sunlit_signs_in_without_pkce_and_reads_me_from_the_redirect() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let json = resp.json();
     assert_eq!(json["me"], me);
     assert_eq!(json["scope"], "create");
@@ -782,7 +782,7 @@ async fn indielib_go_client_exchanges_with_basic_auth_and_checks_iss() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(
         resp.header("content-type")
             .unwrap()
@@ -811,7 +811,7 @@ async fn indielib_go_client_exchanges_with_basic_auth_and_checks_iss() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let profile = resp.json();
     assert_eq!(profile["me"], me);
     assert_eq!(profile["profile"]["name"], "Test Owner");
@@ -851,7 +851,7 @@ async fn indieweb_utils_flask_helpers_exchange_and_verify() {
         ]),
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let data = resp.json();
     assert_eq!(
         data["me"].as_str().unwrap().trim_matches('/'),
@@ -868,7 +868,7 @@ async fn indieweb_utils_flask_helpers_exchange_and_verify() {
         .await;
     assert_eq!(check.status, 200);
     // `.json()` must succeed: the decided VER-L5 answer to a bare `*/*`.
-    let parsed: serde_json::Value = serde_json::from_str(&check.text).expect("JSON");
+    let parsed: serde_json::Value = serde_json::from_str(&check.body).expect("JSON");
     assert_eq!(parsed["me"], me);
 }
 
@@ -975,12 +975,12 @@ async fn tokens_indieauth_com_era_servers_parse_a_form_encoded_get() {
             .unwrap()
             .starts_with("application/x-www-form-urlencoded")
     );
-    let parsed = php_decode(&check.text);
+    let parsed = php_decode(&check.body);
     assert_eq!(parsed["me"], app.me().as_str());
     assert_eq!(parsed["scope"], "create");
     assert_eq!(parsed["client_id"], client.client_id.as_str());
 
     let bad = app.verify_raw(Some("Bearer nope"), None, "").await;
     assert!(bad.status >= 400 && bad.status < 500);
-    assert!(!php_decode(&bad.text).contains_key("me"));
+    assert!(!php_decode(&bad.body).contains_key("me"));
 }

@@ -4,7 +4,7 @@ use crate::helpers::*;
 
 /// A login form ready to submit: a browser with its login-CSRF cookie and
 /// the form page.
-async fn login_form(app: &TestApp) -> (Browser, Page) {
+async fn login_form(app: &TestApp) -> (Browser, Response) {
     let b = app.browser();
     let page = b.get("/login").await;
     assert_eq!(page.status, 200);

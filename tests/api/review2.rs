@@ -40,17 +40,17 @@ async fn relayed_junk_codes_do_not_block_valid_exchanges_or_refreshes_sec_16() {
     let code_for_auth = app.code_for(&client, "profile").await;
     for i in 0..40 {
         let r = app.redeem_at("/token", &client, &format!("junk{i}")).await;
-        assert!(r.status == 400 || r.status == 429, "{}", r.text);
+        assert!(r.status == 400 || r.status == 429, "{}", r.body);
     }
     let r = app.redeem_at("/token", &client, "junk-more").await;
-    assert_eq!(r.status, 429, "guessing is slowed: {}", r.text);
+    assert_eq!(r.status, 429, "guessing is slowed: {}", r.body);
     let (status, body) = app.redeem(&client, &code_for_token).await;
     assert_eq!(status, 200, "a valid code was refused at /token: {body}");
     let r = app.redeem_at("/auth", &client, &code_for_auth).await;
     assert_eq!(
         r.status, 200,
         "a valid code was refused at /auth: {}",
-        r.text
+        r.body
     );
     let r = app
         .refresh(&client.client_id, &str_of(&token, "refresh_token"), None)

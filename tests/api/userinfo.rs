@@ -76,7 +76,7 @@ async fn the_token_is_read_from_the_header_not_the_query_uinfo_4() {
         "/userinfo?access_token={}",
         str_of(&t, "access_token")
     ));
-    let a = Answer::from(app.api.get(url).send().await.unwrap()).await;
+    let a = Response::read(app.api.get(url).send().await.unwrap()).await;
     assert_eq!(a.status, 401);
 }
 
@@ -114,7 +114,7 @@ async fn a_profile_only_code_yields_a_token_usable_at_userinfo_prof_7() {
             ],
         )
         .await;
-    let v = Answer::from(resp).await.json();
+    let v = resp.json();
     assert_eq!(v["me"], app.me());
     assert_eq!(v["profile"]["name"], "Test Owner");
     assert!(v.get("access_token").is_none());
