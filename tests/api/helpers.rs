@@ -69,14 +69,31 @@ impl TestApp {
         f: impl FnOnce(&mut Settings),
         fetch: impl FnOnce(&mut FetchPolicy),
     ) -> TestApp {
+        Self::start(([127, 0, 0, 1], 0).into(), f, fetch).await
+    }
+
+    /// As `spawn_with`, listening on `addr` (port 0) instead of
+    /// 127.0.0.1: `[::]:0` for a dual-stack listener. The issuer is still
+    /// `http://127.0.0.1:<port>/`.
+    pub async fn spawn_on(addr: std::net::SocketAddr, f: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::start(addr, f, |_| {}).await
+    }
+
+    async fn start(
+        addr: std::net::SocketAddr,
+        f: impl FnOnce(&mut Settings),
+        fetch: impl FnOnce(&mut FetchPolicy),
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         // Bind first, on port 0, and keep the listener: the issuer names
         // the port the kernel gave, and the server serves this very socket.
-        let listener = doorstep::app::bind(([127, 0, 0, 1], 0).into()).expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let listener = doorstep::app::bind(addr).expect("bind");
+        let local = listener.local_addr().expect("addr");
+        let port = local.port();
         let mut raw = doorstep::config::RawValues::new();
-        raw.insert("listen".into(), format!("127.0.0.1:{port}"));
+        raw.insert("listen".into(), local.to_string());
+        raw.insert("issuer".into(), format!("http://127.0.0.1:{port}/"));
         raw.insert(
             "database".into(),
             dir.path().join("doorstep.db").display().to_string(),
@@ -204,6 +221,31 @@ impl TestApp {
             .await;
         assert_eq!(resp.status, 303, "{}", resp.body);
         Url::parse(resp.location.as_deref().expect("location")).expect("redirect url")
+    }
+
+    /// The owner, signed in, answers whatever doorstep shows for
+    /// `auth_url` (a whole authorization URL, as a client builds it): the
+    /// no-PKCE page (allowing this client) if it comes, then the consent
+    /// page (approve). Returns where the browser is sent, and whether the
+    /// no-PKCE page was shown.
+    pub async fn owner_approves(&self, auth_url: &str) -> (Url, bool) {
+        let browser = self.signed_in_browser().await;
+        let mut page = browser.get(auth_url).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let asked_about_pkce = page.has("form#pkce");
+        if asked_about_pkce {
+            let resp = browser
+                .submit(&page, "form#pkce", &[], Some(("action", "allow")))
+                .await;
+            assert_eq!(resp.status, 303, "{}", resp.body);
+            page = browser.get(resp.location.as_deref().unwrap()).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+        }
+        let resp = browser
+            .submit(&page, "form#consent", &[], Some(("action", "approve")))
+            .await;
+        assert_eq!(resp.status, 303, "{}", resp.body);
+        (resp.location_url(), asked_about_pkce)
     }
 
     /// Code from a full approval of `client`'s request for `scope`.
@@ -733,6 +775,25 @@ impl Browser {
         }
     }
 
+    /// Signs in with `password` through the login form, claiming to come
+    /// through a proxy as `forwarded_for` when given (`X-Forwarded-For`).
+    pub async fn sign_in(&self, password: &str, forwarded_for: Option<&str>) -> Response {
+        let page = self.get("/login").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let (action, mut fields) = form_fields(&page, "form#login");
+        fields.retain(|(k, _)| k != "password");
+        fields.push(("password".into(), password.into()));
+        let mut req = self
+            .http
+            .post(self.abs(&action))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&fields).expect("encode"));
+        if let Some(addr) = forwarded_for {
+            req = req.header("X-Forwarded-For", addr);
+        }
+        Response::read(req.send().await.expect("sign in")).await
+    }
+
     /// GET with extra request headers.
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut req = self.http.get(self.abs(path));
@@ -879,52 +940,6 @@ pub fn str_of(v: &serde_json::Value, key: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no string {key} in {v}"))
         .to_owned()
-}
-
-/// `(rel, absolute href)` of every `<link>` and `<a>` with a rel, in
-/// document order, as rel parsers in clients see a page (php-mf2's `rels`
-/// for Quill and Aperture, Nokogiri's `css('link')` for Micropublish).
-pub fn html_rels(body: &str, base: &Url) -> Vec<(String, String)> {
-    let doc = Html::parse_document(body);
-    let sel = Selector::parse("link[rel][href], a[rel][href]").expect("selector");
-    let mut out = Vec::new();
-    for e in doc.select(&sel) {
-        let (Some(href), Some(rels)) = (e.value().attr("href"), e.value().attr("rel")) else {
-            continue;
-        };
-        for rel in rels.split_whitespace() {
-            if let Ok(abs) = base.join(href) {
-                out.push((rel.to_owned(), abs.to_string()));
-            }
-        }
-    }
-    out
-}
-
-/// The first href for `rel` among `rels`.
-pub fn first(rels: &[(String, String)], rel: &str) -> Option<String> {
-    rels.iter().find(|(r, _)| r == rel).map(|(_, h)| h.clone())
-}
-
-/// PHP's `json_decode($body, true)`, then `parse_str($body)` when that
-/// fails: the fallback the PHP clients replayed in the real-client suites use.
-pub fn php_decode(body: &str) -> HashMap<String, serde_json::Value> {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
-        _ => url::form_urlencoded::parse(body.as_bytes())
-            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-            .collect(),
-    }
-}
-
-/// doorstep serving a homepage that also advertises `micropub` and
-/// `microsub`, which most Micropub and Microsub clients require.
-pub async fn with_micropub() -> TestApp {
-    TestApp::spawn_with(|s| {
-        s.micropub = Some(Url::parse("https://example.net/micropub").expect("url"));
-        s.microsub = Some(Url::parse("https://example.net/microsub").expect("url"));
-    })
-    .await
 }
 
 // ---- The real binary ------------------------------------------------------

@@ -19,15 +19,6 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-async fn sign_in(browser: &Browser, password: &str) -> u16 {
-    let page = browser.get("/login").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    browser
-        .submit(&page, "form#login", &[("password", password)], None)
-        .await
-        .status
-}
-
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
@@ -46,7 +37,10 @@ async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
     let pid = served.pid();
     let browser = Browser::new(&served.base());
 
-    assert_eq!(sign_in(&browser, "the owner's password").await, 303);
+    assert_eq!(
+        browser.sign_in("the owner's password", None).await.status,
+        303
+    );
     let after_one = rss_kib(pid);
     // Right and wrong passwords both run argon2; a right one after each
     // wrong one keeps this address clear of the lockout.
@@ -56,7 +50,11 @@ async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
         } else {
             ("the owner's password", 303)
         };
-        assert_eq!(sign_in(&browser, password).await, expected, "sign-in {i}");
+        assert_eq!(
+            browser.sign_in(password, None).await.status,
+            expected,
+            "sign-in {i}"
+        );
     }
     let after_hundred = rss_kib(pid);
     println!(

@@ -280,29 +280,6 @@ async fn try_doorstep_behind_nginx() -> (TestApp, Result<Nginx, String>) {
     (app, nginx)
 }
 
-/// Submits the sign-in form through `browser`, with an `X-Forwarded-For` the
-/// visitor wrote themselves when given; returns doorstep's answer.
-async fn sign_in(
-    browser: &Browser,
-    password: &str,
-    spoofed_forwarded_for: Option<&str>,
-) -> Response {
-    let page = browser.get("/login").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let (action, mut fields) = form_fields(&page, "form#login");
-    fields.retain(|(k, _)| k != "password");
-    fields.push(("password".into(), password.into()));
-    let mut req = browser
-        .http
-        .post(format!("{}{action}", browser.base))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(&fields).expect("encode"));
-    if let Some(xff) = spoofed_forwarded_for {
-        req = req.header("X-Forwarded-For", xff);
-    }
-    Response::read(req.send().await.expect("sign in")).await
-}
-
 #[tokio::test]
 async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_through_it() {
     if !nginx_installed() {
@@ -337,7 +314,7 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
     assert_eq!(meta["token_endpoint"], format!("{issuer}token"));
 
     // Login form (its cookies are Secure: this is https), then consent.
-    let signed_in = sign_in(&browser, PASSWORD, None).await;
+    let signed_in = browser.sign_in(PASSWORD, None).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     let dashboard = browser.get("/dashboard").await;
     assert_eq!(dashboard.status, 200, "{}", dashboard.body);
@@ -420,7 +397,9 @@ async fn through_nginx_a_strangers_failed_logins_lock_out_the_stranger_not_the_o
     let stranger = nginx.browser(STRANGER_ADDR);
     let mut locked_for = 0;
     for i in 0..40 {
-        let resp = sign_in(&stranger, "wrong password", Some(&format!("203.0.113.{i}"))).await;
+        let resp = stranger
+            .sign_in("wrong password", Some(&*format!("203.0.113.{i}")))
+            .await;
         match resp.status {
             401 => {}
             429 => {
@@ -441,14 +420,14 @@ async fn through_nginx_a_strangers_failed_logins_lock_out_the_stranger_not_the_o
         "the stranger was never locked out for long (locked for {locked_for} s): doorstep \
          believed the address the stranger made up"
     );
-    let resp = sign_in(&stranger, PASSWORD, None).await;
+    let resp = stranger.sign_in(PASSWORD, None).await;
     assert_eq!(resp.status, 429, "the stranger's address stays locked");
 
     // The owner, at another address behind the same proxy, is not: had
     // doorstep taken nginx's address for everyone's, the owner would be
     // locked out with the stranger.
     let owner = nginx.browser(OWNER_ADDR);
-    let resp = sign_in(&owner, PASSWORD, None).await;
+    let resp = owner.sign_in(PASSWORD, None).await;
     assert_eq!(resp.status, 303, "{}", resp.body);
     assert_eq!(owner.get("/dashboard").await.status, 200);
 }
