@@ -267,8 +267,7 @@ async fn hostile_names_and_logos_are_neutralised_cons_12() {
         "{}",
         page.body
     );
-    assert!(!page.body.contains("javascript:"));
-    assert!(!page.body.contains("img src=\"javascript"));
+    assert!(!page.body.contains("javascript:"), "{}", page.body);
 }
 
 /// Fixtures that never finish: with discovery's deadline shortened to a
