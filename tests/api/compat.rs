@@ -155,16 +155,10 @@ async fn token_response_has_every_member_clients_need_redt_5() {
 
 // --- Legacy GET verification (VER-L*) -------------------------------------
 
-async fn live_token(app: &TestApp) -> (TestClient, String) {
-    let client = app.client();
-    let body = app.token_for(&client, "profile create").await;
-    (client, body["access_token"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test]
 async fn legacy_get_answers_json_when_asked_ver_l1() {
     let app = TestApp::spawn().await;
-    let (client, token) = live_token(&app).await;
+    let (client, token) = app.access_token("profile create").await;
     for accept in [
         "application/json",
         "application/json, text/plain;q=0.5",
@@ -190,7 +184,7 @@ async fn legacy_get_answers_json_when_asked_ver_l1() {
 #[tokio::test]
 async fn legacy_get_answers_form_encoded_without_a_json_accept_ver_l5_decision() {
     let app = TestApp::spawn().await;
-    let (client, token) = live_token(&app).await;
+    let (client, token) = app.access_token("profile create").await;
     for accept in [None, Some("text/plain")] {
         let resp = app
             .verify_raw(Some(&format!("Bearer {token}")), accept, "")
@@ -214,7 +208,7 @@ async fn legacy_get_answers_form_encoded_without_a_json_accept_ver_l5_decision()
 #[tokio::test]
 async fn legacy_get_refuses_bad_tokens_with_401_invalid_token_ver_l2() {
     let app = TestApp::spawn().await;
-    let (_, token) = live_token(&app).await;
+    let (_, token) = app.access_token("profile create").await;
     for bearer in [
         "Bearer junk".to_owned(),
         format!("Bearer {token}x"),
@@ -249,7 +243,7 @@ async fn legacy_get_without_credentials_is_401_bearer_without_error_ver_l3() {
 #[tokio::test]
 async fn legacy_get_ignores_a_token_in_the_query_string_ver_l4() {
     let app = TestApp::spawn().await;
-    let (_, token) = live_token(&app).await;
+    let (_, token) = app.access_token("profile create").await;
     let resp = app
         .verify_raw(
             None,
@@ -264,7 +258,7 @@ async fn legacy_get_ignores_a_token_in_the_query_string_ver_l4() {
 #[tokio::test]
 async fn legacy_get_refuses_an_expired_token_ver_l2() {
     let app = TestApp::spawn().await;
-    let (_, token) = live_token(&app).await;
+    let (_, token) = app.access_token("profile create").await;
     let lifetime = app.settings.access_token_lifetime.as_secs() as i64;
     app.clock.advance(lifetime + 1);
     let resp = app

@@ -144,30 +144,6 @@ async fn consent_page_shows_where_the_code_goes_cons_3() {
     assert!(page.body.contains(&app.me()), "signs in as");
 }
 
-/// Approves `scope` with the lifetime option `lifetime` chosen.
-async fn token_with_lifetime(
-    app: &TestApp,
-    client: &TestClient,
-    lifetime: &str,
-) -> serde_json::Value {
-    let browser = app.signed_in_browser().await;
-    let page = app
-        .auth_page(&browser, &client.auth_query("create", "s"))
-        .await;
-    let resp = browser
-        .submit(
-            &page,
-            "form#consent",
-            &[("lifetime", lifetime)],
-            Some(("action", "approve")),
-        )
-        .await;
-    let code = query_map(&resp.location_url())["code"].clone();
-    let resp = app.redeem_at("/token", client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    resp.json()
-}
-
 #[tokio::test]
 async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
     let app = TestApp::spawn().await;
@@ -180,7 +156,7 @@ async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
 async fn owner_chosen_lifetime_is_reported_and_enforced() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let token = token_with_lifetime(&app, &client, "86400").await;
+    let token = app.token_with_lifetime(&client, "create", "86400").await;
     assert_eq!(token["expires_in"], 86400);
     let access = token["access_token"].as_str().unwrap();
     // The frozen clock makes the edge exact: valid through its last second.
@@ -194,7 +170,7 @@ async fn owner_chosen_lifetime_is_reported_and_enforced() {
 async fn until_revoked_lifetime_gives_a_token_without_expiry_or_refresh_token() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let token = token_with_lifetime(&app, &client, "never").await;
+    let token = app.token_with_lifetime(&client, "create", "never").await;
     assert!(token.get("expires_in").is_none(), "{token}");
     assert!(token.get("refresh_token").is_none(), "{token}");
     app.clock.advance(5 * 365 * 86400);

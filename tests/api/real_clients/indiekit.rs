@@ -100,7 +100,7 @@ async fn indiekit_signs_in_with_the_code_exchange_in_the_query_string() {
 #[tokio::test]
 async fn indiekit_introspects_with_the_token_in_the_query_and_as_bearer() {
     let app = TestApp::spawn().await;
-    let (client, token) = live_token(&app, "create update delete media").await;
+    let (client, token) = app.access_token("create update delete media").await;
     let introspection_endpoint = app.metadata().await["introspection_endpoint"]
         .as_str()
         .expect("introspection_endpoint in the metadata")

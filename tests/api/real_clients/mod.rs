@@ -146,12 +146,6 @@ async fn post_raw(
     Response::read(req.send().await.expect("request")).await
 }
 
-async fn live_token(app: &TestApp, scope: &str) -> (TestClient, String) {
-    let client = app.client();
-    let body = app.token_for(&client, scope).await;
-    (client, str_of(&body, "access_token"))
-}
-
 /// `(rel, absolute href)` of every `<link>` and `<a>` with a rel, in
 /// document order, as rel parsers in clients see a page (php-mf2's `rels`
 /// for Quill and Aperture, Nokogiri's `css('link')` for Micropublish).

@@ -16,7 +16,7 @@ use super::*;
 #[tokio::test]
 async fn micropub_express_verifies_with_a_bare_get_and_parses_a_query_string() {
     let app = TestApp::spawn().await;
-    let (_, token) = live_token(&app, "create media").await;
+    let (_, token) = app.access_token("create media").await;
     let token_endpoint = app.metadata().await["token_endpoint"]
         .as_str()
         .unwrap()
@@ -84,7 +84,7 @@ async fn micropub_express_verifies_with_a_bare_get_and_parses_a_query_string() {
 #[tokio::test]
 async fn aperture_verifies_microsub_tokens_with_a_json_get() {
     let app = TestApp::spawn().await;
-    let (client, token) = live_token(&app, "read follow channels").await;
+    let (client, token) = app.access_token("read follow channels").await;
     let token_endpoint = php_discover(&app, &app.me(), "token_endpoint")
         .await
         .unwrap();
@@ -128,7 +128,7 @@ async fn aperture_verifies_microsub_tokens_with_a_json_get() {
 #[tokio::test]
 async fn wordpress_indieauth_remote_mode_verifies_with_a_json_get() {
     let app = TestApp::spawn().await;
-    let (_, token) = live_token(&app, "create update").await;
+    let (_, token) = app.access_token("create update").await;
     let token_endpoint = app.metadata().await["token_endpoint"]
         .as_str()
         .unwrap()
