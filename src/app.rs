@@ -161,6 +161,9 @@ impl Application {
                     .app_data(web::PayloadConfig::new(64 * 1024))
                     .wrap(BodyDeadline::new(limits.body_deadline))
                     .wrap(security_headers())
+                    .wrap(actix_web::middleware::from_fn(
+                        http::request_log::log_requests,
+                    ))
                     .configure(http::routes);
                 let http = HttpService::build()
                     .keep_alive(limits.keep_alive)

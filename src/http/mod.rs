@@ -12,6 +12,7 @@ mod doctor;
 mod introspect;
 mod login;
 mod passkeys;
+pub mod request_log;
 mod respond;
 mod revoke;
 mod second_factor;

@@ -35,6 +35,7 @@ mod ratelimit;
 mod real_clients;
 mod real_clients2;
 mod refresh;
+mod request_log;
 mod review;
 mod review2;
 mod revocation;
