@@ -5,13 +5,14 @@
 use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
-use crate::clock::Clock;
+use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::housekeeping;
 use crate::http::{self, AppState};
 use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
+use crate::store::identity::{self, Identity, Standing};
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
 use actix_web::dev::Server;
@@ -68,6 +69,7 @@ impl Application {
     /// server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
         let store = Store::open(&settings.database)?;
+        check_identity(&store, &settings, clock.now())?;
         let fetcher = ClientFetcher::new(FetchPolicy {
             allow_private: settings.allow_private_client_fetch,
             ..FetchPolicy::default()
@@ -174,6 +176,55 @@ impl Application {
             }
         }
     }
+}
+
+/// The addresses this configuration serves under, as a database records them.
+pub fn configured_identity(settings: &Settings) -> Identity {
+    Identity {
+        issuer: settings.issuer_str().to_owned(),
+        me: settings.me.as_str().to_owned(),
+    }
+}
+
+/// Records which issuer and profile URL the database belongs to at its
+/// first start, and says loudly when the configuration names others (a
+/// backup restored under another address): tokens in the file speak for
+/// the recorded `me`. It warns and serves on, since refusing to start
+/// would lock the owner out of the dashboard that fixes it.
+fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(), StoreError> {
+    let configured = configured_identity(settings);
+    let wanted = configured.clone();
+    let standing = store.write_now(move |tx| identity::reconcile(tx, &wanted, now))?;
+    let database = store.path().display();
+    match standing {
+        Standing::Matches => {}
+        Standing::Recorded => tracing::info!(
+            %database,
+            "recorded in the database that it belongs to {}; doorstep will warn if it is ever \
+             started under other addresses",
+            identity::describe(&configured)
+        ),
+        Standing::Adopted { was } => tracing::warn!(
+            %database,
+            "the database was made for {}; no app holds a token from then, so it now belongs to {}",
+            identity::describe(&was),
+            identity::describe(&configured)
+        ),
+        Standing::Differs {
+            recorded,
+            live_apps,
+        } => tracing::warn!(
+            %database,
+            database_issuer = %recorded.issuer,
+            database_me = %recorded.me,
+            configured_issuer = %configured.issuer,
+            configured_me = %configured.me,
+            "WRONG ADDRESSES FOR THIS DATABASE: {} What to do: {}",
+            identity::mismatch_message(&recorded, &configured, live_apps),
+            identity::MISMATCH_FIX
+        ),
+    }
+    Ok(())
 }
 
 async fn flush_usage(usage: &Usage, store: &Store) {

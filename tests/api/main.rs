@@ -35,6 +35,8 @@ mod ratelimit;
 mod real_clients;
 mod real_clients2;
 mod refresh;
+#[cfg(unix)]
+mod restore;
 mod review;
 mod review2;
 mod revocation;
