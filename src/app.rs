@@ -12,7 +12,7 @@ use crate::http::{self, AppState};
 use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
-use crate::store::identity::{self, Identity, Standing};
+use crate::store::identity::{self, Identity};
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
 use actix_web::dev::Server;
@@ -178,52 +178,16 @@ impl Application {
     }
 }
 
-/// The addresses this configuration serves under, as a database records them.
-pub fn configured_identity(settings: &Settings) -> Identity {
-    Identity {
-        issuer: settings.issuer_str().to_owned(),
-        me: settings.me.as_str().to_owned(),
-    }
-}
-
 /// Records which issuer and profile URL the database belongs to at its
 /// first start, and says loudly when the configuration names others (a
 /// backup restored under another address): tokens in the file speak for
 /// the recorded `me`. It warns and serves on, since refusing to start
 /// would lock the owner out of the dashboard that fixes it.
 fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(), StoreError> {
-    let configured = configured_identity(settings);
+    let configured = Identity::new(settings.issuer_str(), settings.me.as_str());
     let wanted = configured.clone();
     let standing = store.write_now(move |tx| identity::reconcile(tx, &wanted, now))?;
-    let database = store.path().display();
-    match standing {
-        Standing::Matches => {}
-        Standing::Recorded => tracing::info!(
-            %database,
-            "recorded in the database that it belongs to {}; doorstep will warn if it is ever \
-             started under other addresses",
-            identity::describe(&configured)
-        ),
-        Standing::Adopted { was } => tracing::warn!(
-            %database,
-            "the database was made for {}; no app holds a token from then, so it now belongs to {}",
-            identity::describe(&was),
-            identity::describe(&configured)
-        ),
-        Standing::Differs {
-            recorded,
-            live_apps,
-        } => tracing::warn!(
-            %database,
-            database_issuer = %recorded.issuer,
-            database_me = %recorded.me,
-            configured_issuer = %configured.issuer,
-            configured_me = %configured.me,
-            "WRONG ADDRESSES FOR THIS DATABASE: {} What to do: {}",
-            identity::mismatch_message(&recorded, &configured, live_apps),
-            identity::MISMATCH_FIX
-        ),
-    }
+    identity::report(&standing, &configured, store.path());
     Ok(())
 }
 

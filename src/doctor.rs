@@ -270,7 +270,7 @@ fn database_checks(
 /// addresses would mix two identities in token answers.
 fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check {
     let name = "database identity";
-    let configured = crate::app::configured_identity(settings);
+    let configured = identity::Identity::new(settings.issuer_str(), settings.me.as_str());
     let found = store.read_now(move |c| {
         let recorded = identity::recorded(c)?;
         let live_apps = tokens::active_grants(c, now)?.len();

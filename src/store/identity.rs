@@ -15,11 +15,21 @@
 use super::{StoreResult, tokens};
 use crate::clock::UnixTime;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub issuer: String,
     pub me: String,
+}
+
+impl Identity {
+    pub fn new(issuer: &str, me: &str) -> Identity {
+        Identity {
+            issuer: issuer.to_owned(),
+            me: me.to_owned(),
+        }
+    }
 }
 
 /// How the configured identity stands against the database's.
@@ -114,6 +124,40 @@ pub fn mismatch_message(recorded: &Identity, configured: &Identity, live_apps: u
     )
 }
 
+/// Tells the operator how the configured identity stood (at start-up, or
+/// when revoking every app let the database adopt it).
+pub fn report(standing: &Standing, configured: &Identity, database: &Path) {
+    let database = database.display();
+    match standing {
+        Standing::Matches => {}
+        Standing::Recorded => tracing::info!(
+            %database,
+            "recorded in the database that it belongs to {}; doorstep will warn if it is ever \
+             started under other addresses",
+            describe(configured)
+        ),
+        Standing::Adopted { was } => tracing::warn!(
+            %database,
+            "the database was made for {}; no app holds a token from then, so it now belongs to {}",
+            describe(was),
+            describe(configured)
+        ),
+        Standing::Differs {
+            recorded,
+            live_apps,
+        } => tracing::warn!(
+            %database,
+            database_issuer = %recorded.issuer,
+            database_me = %recorded.me,
+            configured_issuer = %configured.issuer,
+            configured_me = %configured.me,
+            "WRONG ADDRESSES FOR THIS DATABASE: {} What to do: {}",
+            mismatch_message(recorded, configured, *live_apps),
+            MISMATCH_FIX
+        ),
+    }
+}
+
 /// The two ways out of a mismatch.
 pub const MISMATCH_FIX: &str = "if you restored a backup or copied the database, stop doorstep \
      and set `issuer` and `me` in the configuration back to the database's values. If you moved \
@@ -127,10 +171,7 @@ mod tests {
     use crate::store::Store;
 
     fn id(issuer: &str, me: &str) -> Identity {
-        Identity {
-            issuer: issuer.into(),
-            me: me.into(),
-        }
+        Identity::new(issuer, me)
     }
 
     fn live_grant(store: &Store, me: &str, now: UnixTime) -> i64 {
