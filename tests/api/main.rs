@@ -6,6 +6,7 @@
 mod fixtures;
 mod helpers;
 mod signin_helpers;
+mod tour;
 
 mod authorize;
 mod authorize_errors;
@@ -41,6 +42,7 @@ mod review;
 mod review2;
 mod revocation;
 mod robustness;
+mod screenshots;
 mod second_factor;
 mod selfcheck;
 mod userinfo;

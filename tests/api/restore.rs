@@ -227,3 +227,38 @@ async fn a_database_started_under_another_issuer_is_named_loudly_and_fails_the_d
     let log = stop(server).await;
     assert!(!log.contains(MISMATCH), "{log}");
 }
+
+#[tokio::test]
+async fn revoking_every_app_on_the_dashboard_lets_the_database_adopt_the_configured_addresses() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    app.token_for(&client, "create").await;
+    // As if this database had been made by a doorstep at another address.
+    app.store
+        .write(|tx| {
+            tx.execute(
+                "UPDATE identity SET issuer = 'https://auth.old.example/', me = 'https://old.example/'",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let recorded = |app: &TestApp| {
+        app.store
+            .read_now(doorstep::store::identity::recorded)
+            .unwrap()
+            .unwrap()
+    };
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard/grants/revoke-all").await;
+    assert_eq!(
+        recorded(&app).me,
+        "https://old.example/",
+        "asking changes nothing"
+    );
+    let resp = browser.submit(&page, "form#revoke-all", &[], None).await;
+    assert_eq!(resp.status, 303, "{}", resp.body);
+    let now = recorded(&app);
+    assert_eq!((now.issuer, now.me), (app.issuer(), app.me()));
+}
