@@ -31,6 +31,7 @@ mod login;
 mod memory;
 mod passkeys;
 mod pkce;
+mod plain_words;
 mod proxy;
 mod ratelimit;
 mod real_clients;
