@@ -1,9 +1,12 @@
-//! The owner's dashboard (SEC-22; issue 4, item 7): the link tags for their
-//! homepage, every app with live access (name, logo, scopes, when granted,
-//! last used, expiry) with a revoke button each and one for all, the
-//! resource-server secrets for introspection, the apps allowed without
-//! PKCE, and the recent activity. Every form that changes anything carries
-//! the session's CSRF token and is refused without it (SEC-5).
+//! The owner's dashboard (SEC-22; issue 4, item 7; issue 9, §8): every app
+//! with live access (name and host, logo, scopes, when granted, last used,
+//! expiry) with a revoke button each that names its app, and "Revoke every
+//! app", which asks first on a page of its own; the recent activity, naming
+//! apps by the name they gave; the resource-server secrets for
+//! introspection, the apps allowed without PKCE, and the link tags for the
+//! owner's homepage. ("Signing in" is `security` and `passkeys`.) Every
+//! form that changes anything carries the session's CSRF token and is
+//! refused without it (SEC-5).
 
 use super::AppState;
 use super::respond::{body_text, error_page, html, internal_error_page, see_other};
@@ -413,9 +416,12 @@ async fn confirm_revoke_all(state: &AppState, csrf: &str) -> HttpResponse {
             csrf,
             apps: grants
                 .into_iter()
-                .map(|g| AppRow {
-                    host: client_host(&g.client_id),
-                    name: g.client_name.unwrap_or(g.client_id),
+                .map(|g| {
+                    let host = client_host(&g.client_id);
+                    AppRow {
+                        name: g.client_name.unwrap_or_else(|| host.clone()),
+                        host,
+                    }
                 })
                 .collect(),
         },
