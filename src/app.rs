@@ -9,7 +9,7 @@
 use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
-use crate::clock::Clock;
+use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
@@ -17,6 +17,7 @@ use crate::http::{self, AppState};
 use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
+use crate::store::identity::{self, Identity};
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
 use actix_http::HttpService;
@@ -113,6 +114,7 @@ impl Application {
     /// server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
         let store = Store::open(&settings.database)?;
+        check_identity(&store, &settings, clock.now())?;
         let fetcher = ClientFetcher::new(FetchPolicy {
             allow_private: settings.allow_private_client_fetch,
             ..FetchPolicy::default()
@@ -242,6 +244,19 @@ impl Application {
             }
         }
     }
+}
+
+/// Records which issuer and profile URL the database belongs to at its
+/// first start, and says loudly when the configuration names others (a
+/// backup restored under another address): tokens in the file speak for
+/// the recorded `me`. It warns and serves on, since refusing to start
+/// would lock the owner out of the dashboard that fixes it.
+fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(), StoreError> {
+    let configured = Identity::new(settings.issuer_str(), settings.me.as_str());
+    let wanted = configured.clone();
+    let standing = store.write_now(move |tx| identity::reconcile(tx, &wanted, now))?;
+    identity::report(&standing, &configured, store.path());
+    Ok(())
 }
 
 async fn flush_usage(usage: &Usage, store: &Store) {

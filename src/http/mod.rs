@@ -122,6 +122,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/dashboard/grants/revoke-all",
+            web::get().to(dashboard::revoke_all_page),
+        )
+        .route(
+            "/dashboard/grants/revoke-all",
             web::post().to(dashboard::revoke_all),
         )
         .route(

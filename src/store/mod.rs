@@ -13,6 +13,7 @@ pub mod codes;
 pub mod events;
 pub mod factors;
 mod file;
+pub mod identity;
 pub mod live;
 mod migrate;
 pub mod owner;

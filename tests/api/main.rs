@@ -6,6 +6,7 @@
 mod fixtures;
 mod helpers;
 mod signin_helpers;
+mod tour;
 
 mod authorize;
 mod authorize_errors;
@@ -30,16 +31,20 @@ mod login;
 mod memory;
 mod passkeys;
 mod pkce;
+mod plain_words;
 mod proxy;
 mod ratelimit;
 mod real_clients;
 mod real_clients2;
 mod refresh;
 mod request_log;
+#[cfg(unix)]
+mod restore;
 mod review;
 mod review2;
 mod revocation;
 mod robustness;
+mod screenshots;
 mod second_factor;
 mod selfcheck;
 mod slow_clients;
