@@ -9,6 +9,7 @@ mod signin_helpers;
 
 mod authorize;
 mod authorize_errors;
+mod browser;
 mod cli;
 mod cli_tokens;
 mod clients;
