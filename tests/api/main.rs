@@ -10,6 +10,7 @@ mod tour;
 
 mod authorize;
 mod authorize_errors;
+mod browser;
 mod cli;
 mod cli_tokens;
 mod clients;
