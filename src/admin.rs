@@ -10,32 +10,22 @@ use crate::cli::{ResourceServerAction, TokensAction};
 use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::domain::Secret;
+use crate::errors::error_chain;
 use crate::oauth::revoke::{RevokedBy, end_grant};
-use crate::store::{Store, StoreError, events, resource_servers, tokens};
+use crate::store::{Store, events, resource_servers, tokens};
 use crate::views::format_time;
-
-fn chain(e: &StoreError) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
 
 fn or_dash(t: Option<UnixTime>, none: &str) -> String {
     t.map(format_time).unwrap_or_else(|| none.to_owned())
 }
 
 pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     match action {
         TokensAction::List => {
             let grants = store
                 .read_now(|c| tokens::active_grants(c, now))
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             if grants.is_empty() {
                 println!("No app holds a live token.");
                 return Ok(());
@@ -59,7 +49,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
             let id = *id;
             let revoked = store
                 .write_now(|tx| end_grant(tx, now, id, RevokedBy::CommandLine))
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             if revoked {
                 println!("Revoked grant {id}: its tokens no longer work.");
                 Ok(())
@@ -77,7 +67,7 @@ pub fn resource_servers(
     action: &ResourceServerAction,
     now: UnixTime,
 ) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     match action {
         ResourceServerAction::Add { name } => {
             let name = name.trim();
@@ -92,7 +82,7 @@ pub fn resource_servers(
                     events::record(tx, now, "resource_server_added", None, Some(name))?;
                     Ok(id)
                 })
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             eprintln!(
                 "Created resource server {id} ({name}). Its secret is printed once, below; \
                  doorstep keeps only a hash.\nIt introspects with: POST {} and \
@@ -105,7 +95,7 @@ pub fn resource_servers(
         ResourceServerAction::List => {
             let all = store
                 .read_now(resource_servers::list)
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             if all.is_empty() {
                 println!("No resource servers yet (`doorstep resource-server add NAME`).");
                 return Ok(());
@@ -136,7 +126,7 @@ pub fn resource_servers(
                     }
                     Ok(name)
                 })
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             match name {
                 Some(n) => {
                     println!("Revoked resource server {id} ({n}).");

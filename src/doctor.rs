@@ -10,7 +10,8 @@
 
 use crate::clock::UnixTime;
 use crate::config::Settings;
-use crate::domain::Secret;
+use crate::domain::{Secret, is_loopback_ip};
+use crate::errors::error_chain;
 use crate::store::{Store, events, tokens};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -662,7 +663,7 @@ pub fn judge_addresses(a: &AddressReport) -> Check {
             .unwrap_or(a.peer.as_str());
         let from_here = voucher
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.to_canonical().is_loopback());
+            .is_ok_and(is_loopback_ip);
         if from_here {
             return Check::warn(
                 name,
@@ -738,17 +739,6 @@ fn human_age(seconds: i64) -> String {
         s if s < 2 * 86400 => format!("{} hours", s / 3600),
         s => format!("{} days", s / 86400),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

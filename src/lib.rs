@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod doctor;
 pub mod domain;
+pub mod errors;
 pub mod housekeeping;
 pub mod http;
 pub mod oauth;

@@ -39,12 +39,12 @@ mod fixture_tests;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 pub use fetch::FetchError;
 pub use redirect::{RedirectRefusal, RedirectVerdict, verify_redirect_uri};
 
-use addr::{is_loopback_ip, is_loopback_name};
+use crate::errors::error_chain;
 use canon::canonical_url;
 use fetch::{Fetched, GuardedClient, Redirects};
 
@@ -174,7 +174,7 @@ impl ClientFetcher {
         // CID-7: a loopback client runs on the user's own machine; fetching
         // it would be a request into our own host. With `allow_private` on
         // (tests, development) it is fetched like any other client.
-        if !self.policy.allow_private && is_loopback_client(client_id) {
+        if !self.policy.allow_private && crate::domain::is_loopback_url(client_id) {
             let reason = "the app runs on this computer, so its page is not fetched".to_owned();
             return (info(client_id, InfoSource::NotFetched { reason }), None);
         }
@@ -255,16 +255,6 @@ impl ClientFetcher {
             return None;
         }
         Some((kind.content_type().to_owned(), fetched.body))
-    }
-}
-
-/// CID-7 loopback client ids: 127.0.0.1 / [::1] literals and localhost names.
-fn is_loopback_client(u: &Url) -> bool {
-    match u.host() {
-        Some(Host::Ipv4(ip)) => is_loopback_ip(ip.into()),
-        Some(Host::Ipv6(ip)) => is_loopback_ip(ip.into()),
-        Some(Host::Domain(d)) => is_loopback_name(d),
-        None => false,
     }
 }
 
@@ -433,18 +423,6 @@ fn select_app(
     None
 }
 
-/// The error and its sources, for one log line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
-
 /// Raster image formats doorstep will re-serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ImageType {
@@ -509,19 +487,6 @@ mod tests {
         assert_eq!(p.max_body, 512 * 1024);
         assert_eq!(p.max_json_body, 64 * 1024);
         assert!(p.user_agent.starts_with("doorstep/"));
-    }
-
-    #[test]
-    fn loopback_client_ids_are_recognised() {
-        for u in [
-            "http://127.0.0.1:8080/",
-            "http://[::1]/",
-            "http://localhost:3000/",
-            "https://app.localhost/",
-        ] {
-            assert!(is_loopback_client(&url(u)), "{u}");
-        }
-        assert!(!is_loopback_client(&url("https://app.example.com/")));
     }
 
     #[tokio::test]

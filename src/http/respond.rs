@@ -116,14 +116,7 @@ pub fn internal_error_page(state: &AppState, err: &dyn std::error::Error) -> Htt
 }
 
 pub fn log_chain(err: &dyn std::error::Error) {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    tracing::error!(error = %text, "request failed");
+    tracing::error!(error = %crate::errors::error_chain(err), "request failed");
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (ERR-10, REDT-6).
