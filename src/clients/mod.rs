@@ -19,7 +19,8 @@
 //! (JSON), [`html`] (microformats), [`html_budget`] (CPU bounds of the
 //! HTML parse), [`link_header`] (RFC 8288), [`redirect`] (verification),
 //! [`cache_policy`] (TTL), [`failure_cache`] (failures for a minute),
-//! [`canon`] (URL canonicalisation and name cleaning).
+//! [`info_cache`] (discovery behind the SQLite cache and the failure
+//! memory), [`canon`] (URL canonicalisation and name cleaning).
 
 pub mod addr;
 pub mod cache_policy;
@@ -28,6 +29,7 @@ pub mod failure_cache;
 mod fetch;
 pub mod html;
 pub mod html_budget;
+pub mod info_cache;
 pub mod link_header;
 pub mod logo_cache;
 pub mod metadata;
@@ -160,16 +162,12 @@ impl ClientFetcher {
         }
     }
 
-    /// Discover what `client_id` says about itself. Never panics, never
-    /// takes longer than `total_timeout`, never returns an error: failures
-    /// become [`InfoSource::Unavailable`].
-    pub async fn discover(&self, client_id: &Url) -> ClientInfo {
-        self.discover_with_ttl(client_id).await.0
-    }
-
-    /// As [`discover`](Self::discover), plus how long the result may be
-    /// cached: None for anything but a valid document, or when its headers
-    /// forbid caching (CID-13).
+    /// Discover what `client_id` says about itself, and how long the result
+    /// may be cached: None for anything but a valid document, or when its
+    /// headers forbid caching (CID-13). Never panics, never takes longer
+    /// than `total_timeout`, never returns an error: failures become
+    /// [`InfoSource::Unavailable`]. The authorization endpoint calls it
+    /// through [`info_cache::discover`].
     pub async fn discover_with_ttl(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         // CID-7: a loopback client runs on the user's own machine; fetching
         // it would be a request into our own host. With `allow_private` on
@@ -492,7 +490,7 @@ mod tests {
     #[tokio::test]
     async fn loopback_client_id_is_not_fetched() {
         let f = ClientFetcher::new(FetchPolicy::default()).unwrap();
-        let i = f.discover(&url("http://127.0.0.1:9/")).await;
+        let i = f.discover_with_ttl(&url("http://127.0.0.1:9/")).await.0;
         assert!(matches!(i.source, InfoSource::NotFetched { .. }));
         assert_eq!(i.client_id, "http://127.0.0.1:9/");
     }
