@@ -35,7 +35,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     g.id,
-                    g.client_name.as_deref().unwrap_or(&g.client_id),
+                    g.client_name.as_deref().unwrap_or(g.client_id.as_str()),
                     g.scope,
                     format_time(g.created_at),
                     // The server flushes last-used times every 30 s.

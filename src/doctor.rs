@@ -10,7 +10,7 @@
 
 use crate::clock::UnixTime;
 use crate::config::Settings;
-use crate::domain::{Secret, is_loopback_ip};
+use crate::domain::{ClientId, ScopeSet, Secret, is_loopback_ip};
 use crate::errors::error_chain;
 use crate::store::{Store, events, tokens};
 use serde::{Deserialize, Serialize};
@@ -380,7 +380,7 @@ async fn public_checks(
         Err(e) => {
             checks.push(Check::fail(
                 "Authorization header",
-                format!("could not issue a test token: {}", error_chain(&e)),
+                format!("could not issue a test token: {}", error_chain(e.as_ref())),
                 "fix the database problems above",
             ));
             return;
@@ -520,37 +520,34 @@ fn issue_throwaway(
     token: &Secret,
     settings: &Settings,
     now: UnixTime,
-) -> crate::store::StoreResult<i64> {
+) -> Result<i64, Box<dyn std::error::Error>> {
     let hash = token.hash();
-    let me = settings.me.as_str().to_owned();
-    store.write_now(move |tx| {
-        let grant = tokens::create_grant(
-            tx,
-            &tokens::NewGrant {
-                client_id: DOCTOR_CLIENT_ID,
-                client_name: Some("doorstep doctor"),
-                client_logo: None,
-                redirect_uri: DOCTOR_CLIENT_ID,
-                scope: "profile",
-                me: &me,
-                access_lifetime: Some(300),
-            },
-            now,
-        )?;
+    let grant = tokens::Grant {
+        client_id: ClientId::parse(DOCTOR_CLIENT_ID)?,
+        client_name: Some("doorstep doctor".into()),
+        client_logo: None,
+        redirect_uri: DOCTOR_CLIENT_ID.into(),
+        scope: ScopeSet::parse("profile")?,
+        me: settings.me.as_str().to_owned(),
+        access_lifetime: Some(300),
+    };
+    let grant_id = store.write_now(move |tx| {
+        let grant_id = tokens::create_grant(tx, &grant, now)?;
         tokens::insert_access_token(
             tx,
             &hash,
-            &tokens::NewAccessToken {
-                grant_id: grant,
-                client_id: DOCTOR_CLIENT_ID,
-                me: &me,
-                scope: "profile",
+            &tokens::ActiveToken {
+                grant_id,
+                client_id: grant.client_id,
+                me: grant.me,
+                scope: grant.scope,
                 issued_at: now,
                 expires_at: Some(now + 300),
             },
         )?;
-        Ok(grant)
-    })
+        Ok(grant_id)
+    })?;
+    Ok(grant_id)
 }
 
 /// Micropub servers send their token in `Authorization`; some proxies and

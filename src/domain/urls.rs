@@ -156,6 +156,13 @@ impl fmt::Debug for ClientId {
     }
 }
 
+/// As its canonical string.
+impl serde::Serialize for ClientId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0.as_str())

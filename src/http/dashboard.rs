@@ -102,7 +102,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             };
             GrantRow {
                 id: g.id,
-                app_name: g.client_name.clone().unwrap_or_else(|| g.client_id.clone()),
+                app_name: g
+                    .client_name
+                    .clone()
+                    .unwrap_or_else(|| g.client_id.to_string()),
                 // Only a logo doorstep already holds is shown, from its own
                 // origin (CID-19: never hot-linked, nothing fetched here).
                 logo_url: g
@@ -114,11 +117,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                             url::form_urlencoded::byte_serialize(l.as_bytes()).collect::<String>()
                         )
                     }),
-                scopes: g.scope.split(' ').map(str::to_owned).collect(),
+                scopes: g.scope.iter().map(|s| s.as_str().to_owned()).collect(),
                 granted: format_time(g.created_at),
                 last_used: when(last_used, "never"),
                 expires: when(g.expires_at, "when revoked"),
-                client_id: g.client_id,
+                client_id: g.client_id.to_string(),
             }
         })
         .collect();

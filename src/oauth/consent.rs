@@ -13,11 +13,12 @@
 use super::authorize::{AuthorizationRequest, PendingRequest};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use super::token::{self, Approval};
+use super::token;
 use crate::clients::{ClientInfo, InfoSource};
 use crate::clock::UnixTime;
 use crate::config::{PkcePolicy, Settings};
 use crate::domain::{ProfileUrl, Scope, ScopeSet, SecretHash};
+use crate::store::tokens::Grant;
 use crate::store::{StoreResult, clients as client_store, events, pending};
 use rusqlite::{Connection, Transaction};
 
@@ -151,21 +152,19 @@ pub fn answer_consent(
     if needs_pkce_exemption(tx, settings.pkce, &request)? {
         return Ok(back_with_error(&request, &pkce_required(), settings));
     }
-    let granted = request.scope.intersect(ticked).without_orphan_email();
-    let code = token::issue_code(
-        tx,
-        now,
-        settings,
-        &Approval {
-            client_id: request.redirect.client_id(),
-            client_name: client.name.as_deref(),
-            client_logo: client.logo_uri.as_deref(),
-            redirect_uri: request.redirect.redirect_uri().as_str(),
-            scope: &granted,
-            pkce: request.pkce.as_ref(),
-            access_lifetime: lifetime,
-        },
-    )?;
+    let grant = Grant {
+        client_id: request.redirect.client_id().clone(),
+        client_name: client.name,
+        // Shown on the dashboard: only an http(s) address is kept.
+        client_logo: client
+            .logo_uri
+            .filter(|l| l.starts_with("https://") || l.starts_with("http://")),
+        redirect_uri: request.redirect.redirect_uri().as_str().to_owned(),
+        scope: request.scope.intersect(ticked).without_orphan_email(),
+        me: settings.me.as_str().to_owned(),
+        access_lifetime: lifetime,
+    };
+    let code = token::issue_code(tx, now, settings, grant, request.pkce.clone())?;
     Ok(Outcome::ToClient(request.redirect.code_location(
         code.expose(),
         &request.state,

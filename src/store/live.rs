@@ -271,34 +271,31 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Secret;
+    use crate::domain::{ClientId, ScopeSet, Secret};
 
     fn token(store: &Store, now: UnixTime) -> SecretHash {
         let secret = Secret::generate();
         let hash = secret.hash();
         store
             .write_now(|tx| {
-                let grant = tokens::create_grant(
-                    tx,
-                    &tokens::NewGrant {
-                        client_id: "https://app.example/",
-                        client_name: None,
-                        client_logo: None,
-                        redirect_uri: "https://app.example/cb",
-                        scope: "create",
-                        me: "https://me.example/",
-                        access_lifetime: None,
-                    },
-                    now,
-                )?;
+                let grant = tokens::Grant {
+                    client_id: ClientId::parse("https://app.example/").unwrap(),
+                    client_name: None,
+                    client_logo: None,
+                    redirect_uri: "https://app.example/cb".into(),
+                    scope: ScopeSet::parse("create").unwrap(),
+                    me: "https://me.example/".into(),
+                    access_lifetime: None,
+                };
+                let grant_id = tokens::create_grant(tx, &grant, now)?;
                 tokens::insert_access_token(
                     tx,
                     &hash,
-                    &tokens::NewAccessToken {
-                        grant_id: grant,
-                        client_id: "https://app.example/",
-                        me: "https://me.example/",
-                        scope: "create",
+                    &tokens::ActiveToken {
+                        grant_id,
+                        client_id: grant.client_id,
+                        me: grant.me,
+                        scope: grant.scope,
                         issued_at: now,
                         expires_at: Some(now + 100),
                     },

@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod codes;
+mod columns;
 pub mod events;
 pub mod factors;
 mod file;
