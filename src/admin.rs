@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::domain::Secret;
 use crate::errors::error_chain;
 use crate::oauth::revoke::{RevokedBy, end_grant};
+use crate::store::events::EventKind;
 use crate::store::{Store, events, resource_servers, tokens};
 use crate::views::format_time;
 
@@ -79,7 +80,7 @@ pub fn resource_servers(
             let id = store
                 .write_now(|tx| {
                     let id = resource_servers::create(tx, name, &hash, now)?;
-                    events::record(tx, now, "resource_server_added", None, Some(name))?;
+                    events::record(tx, now, EventKind::ResourceServerAdded, None, Some(name))?;
                     Ok(id)
                 })
                 .map_err(|e| error_chain(&e))?;
@@ -122,7 +123,7 @@ pub fn resource_servers(
                 .write_now(|tx| {
                     let name = resource_servers::revoke(tx, id, now)?;
                     if let Some(n) = &name {
-                        events::record(tx, now, "resource_server_revoked", None, Some(n))?;
+                        events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(n))?;
                     }
                     Ok(name)
                 })

@@ -12,6 +12,7 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::domain::{ClientId, ScopeSet, Secret, is_loopback_ip};
 use crate::errors::error_chain;
+use crate::store::events::EventKind;
 use crate::store::{Store, events, tokens};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -704,7 +705,7 @@ pub fn judge_addresses(a: &AddressReport) -> Check {
 fn backup_age(store: &Store, now: UnixTime, limits: &Limits) -> Check {
     let name = "backup";
     let fix = "run `doorstep backup FILE` daily (see README, Backups: a systemd timer in contrib/)";
-    match store.read_now(|c| events::last_at(c, "backup")) {
+    match store.read_now(|c| events::last_at(c, EventKind::Backup)) {
         Ok(Some(at)) if now - at <= limits.backup_max_age => Check::pass(
             name,
             format!("the last backup was {} ago", human_age(now - at)),

@@ -10,6 +10,7 @@ use doorstep::config::{self, Settings};
 use doorstep::domain::Secret;
 use doorstep::errors::error_chain;
 use doorstep::owner::password;
+use doorstep::store::events::EventKind;
 use doorstep::store::{Store, owner};
 use std::io::Read;
 use std::process::ExitCode;
@@ -129,7 +130,7 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
             doorstep::store::events::record(
                 tx,
                 now,
-                "password_set",
+                EventKind::PasswordSet,
                 None,
                 Some("from the command line"),
             )
@@ -187,7 +188,7 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
             doorstep::store::events::record(
                 tx,
                 now,
-                "second_factor_reset",
+                EventKind::SecondFactorReset,
                 None,
                 Some("from the command line"),
             )
@@ -210,7 +211,7 @@ fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
     let detail = file.display().to_string();
     store
         .write_now(move |tx| {
-            doorstep::store::events::record(tx, now, "backup", None, Some(&detail))
+            doorstep::store::events::record(tx, now, EventKind::Backup, None, Some(&detail))
         })
         .map_err(|e| error_chain(&e))?;
     println!(

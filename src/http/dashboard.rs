@@ -12,6 +12,7 @@ use crate::domain::Secret;
 use crate::oauth::Params;
 use crate::oauth::revoke::{RevokedBy, end_grant};
 use crate::owner::factors::SignInMode;
+use crate::store::events::EventKind;
 use crate::store::{clients, events, factors, resource_servers, tokens};
 use crate::views::{
     Dashboard, EventRow, ExemptionRow, GrantRow, ModeChoice, PasskeyRow, ResourceServerCreated,
@@ -312,7 +313,13 @@ pub async fn remove_pkce_exemption(
     let now = state.now();
     back_to_dashboard(&state, move |tx| {
         if clients::remove_pkce_exemption(tx, &client_id)? {
-            events::record(tx, now, "pkce_exemption_removed", Some(&client_id), None)?;
+            events::record(
+                tx,
+                now,
+                EventKind::PkceExemptionRemoved,
+                Some(&client_id),
+                None,
+            )?;
         }
         Ok(())
     })
@@ -354,7 +361,7 @@ pub async fn revoke_all(
             events::record(
                 tx,
                 now,
-                "revoked",
+                EventKind::Revoked,
                 Some(&client),
                 Some("all apps, on the dashboard"),
             )?;
@@ -391,7 +398,13 @@ pub async fn add_resource_server(
         .store
         .write(move |tx| {
             resource_servers::create(tx, &stored_name, &hash, now)?;
-            events::record(tx, now, "resource_server_added", None, Some(&stored_name))
+            events::record(
+                tx,
+                now,
+                EventKind::ResourceServerAdded,
+                None,
+                Some(&stored_name),
+            )
         })
         .await;
     if let Err(e) = result {
@@ -424,7 +437,7 @@ pub async fn revoke_resource_server(
     let now = state.now();
     back_to_dashboard(&state, move |tx| {
         if let Some(name) = resource_servers::revoke(tx, id, now)? {
-            events::record(tx, now, "resource_server_revoked", None, Some(&name))?;
+            events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(&name))?;
         }
         Ok(())
     })

@@ -14,6 +14,7 @@ use crate::oauth::Params;
 use crate::owner::factors::SignInMode;
 use crate::owner::password;
 use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::store::events::EventKind;
 use crate::store::{events, owner, sessions};
 use crate::views::{LoginPage, SetupPage};
 use actix_web::http::StatusCode;
@@ -238,7 +239,7 @@ pub(super) async fn signed_in(
     let detail = method.to_owned();
     if let Err(e) = state
         .store
-        .write(move |tx| events::record(tx, now, "login", None, Some(&detail)))
+        .write(move |tx| events::record(tx, now, EventKind::Login, None, Some(&detail)))
         .await
     {
         // Not fatal: the owner is signed in, only the log line is missing.
@@ -413,7 +414,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             crate::store::events::record(
                 tx,
                 now,
-                "password_set",
+                EventKind::PasswordSet,
                 None,
                 Some("through the setup link"),
             )?;

@@ -19,6 +19,7 @@ use super::session;
 use crate::oauth::Params;
 use crate::owner::passkeys::parse_all;
 use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::store::events::EventKind;
 use crate::store::{events, factors};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -178,7 +179,9 @@ pub async fn sign_in(
             let detail = why.to_string();
             let _ = state
                 .store
-                .write(move |tx| events::record(tx, now, "passkey_failed", None, Some(&detail)))
+                .write(move |tx| {
+                    events::record(tx, now, EventKind::PasskeyFailed, None, Some(&detail))
+                })
                 .await;
             let (status, message) = match spent {
                 Ok(()) => (
@@ -378,7 +381,7 @@ pub async fn register(
         .store
         .write(move |tx| {
             factors::add_passkey(tx, &cred_id, &label, &stored, now)?;
-            events::record(tx, now, "passkey_added", None, Some(&label))
+            events::record(tx, now, EventKind::PasskeyAdded, None, Some(&label))
         })
         .await;
     match saved {

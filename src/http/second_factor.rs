@@ -12,6 +12,7 @@ use crate::oauth::Params;
 use crate::owner::factors::{Factors, SignInMode};
 use crate::owner::pending::Pending;
 use crate::owner::{recovery, totp};
+use crate::store::events::EventKind;
 use crate::store::{StoreResult, events, factors};
 use crate::views::SecondFactorPage;
 use actix_web::http::{StatusCode, header};
@@ -157,7 +158,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
                 events::record(
                     tx,
                     now,
-                    "recovery_code_used",
+                    EventKind::RecoveryCodeUsed,
                     None,
                     Some(&format!("{left} left")),
                 )?;

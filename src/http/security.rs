@@ -13,6 +13,7 @@ use crate::oauth::Params;
 use crate::owner::factors::{self as rules, LockOut, SignInMode};
 use crate::owner::pending::{ENROLMENT_SECONDS, Pending};
 use crate::owner::{recovery, totp};
+use crate::store::events::EventKind;
 use crate::store::{events, factors};
 use crate::views::{RecoveryCodesPage, TotpEnrolPage};
 use actix_web::http::StatusCode;
@@ -46,7 +47,7 @@ async fn new_recovery_codes(
         .store
         .write(move |tx| {
             factors::replace_recovery_codes(tx, &hashes, now)?;
-            events::record(tx, now, "recovery_codes_created", None, None)
+            events::record(tx, now, EventKind::RecoveryCodesCreated, None, None)
         })
         .await;
     if let Err(e) = saved {
@@ -126,7 +127,13 @@ pub async fn set_mode(
             }
             if s.mode != mode.as_str() {
                 factors::set_mode(tx, mode.as_str())?;
-                events::record(tx, now, "sign_in_mode_changed", None, Some(mode.describe()))?;
+                events::record(
+                    tx,
+                    now,
+                    EventKind::SignInModeChanged,
+                    None,
+                    Some(mode.describe()),
+                )?;
             }
             Ok(Ok(()))
         })
@@ -264,14 +271,14 @@ pub async fn totp_confirm(
         .store
         .write(move |tx| {
             factors::set_totp(tx, &secret, step, now)?;
-            events::record(tx, now, "totp_added", None, None)?;
+            events::record(tx, now, EventKind::TotpAdded, None, None)?;
             let s = factors::summary(tx)?;
             if s.mode == SignInMode::Password.as_str() {
                 factors::set_mode(tx, SignInMode::SecondFactor.as_str())?;
                 events::record(
                     tx,
                     now,
-                    "sign_in_mode_changed",
+                    EventKind::SignInModeChanged,
                     None,
                     Some(SignInMode::SecondFactor.describe()),
                 )?;
@@ -279,7 +286,7 @@ pub async fn totp_confirm(
             let new_codes = s.recovery_codes_left == 0;
             if new_codes {
                 factors::replace_recovery_codes(tx, &hashes, now)?;
-                events::record(tx, now, "recovery_codes_created", None, None)?;
+                events::record(tx, now, EventKind::RecoveryCodesCreated, None, None)?;
             }
             Ok(new_codes)
         })
@@ -324,7 +331,7 @@ pub async fn totp_remove(
                 return Ok(Err(why));
             }
             if factors::remove_totp(tx)? {
-                events::record(tx, now, "totp_removed", None, None)?;
+                events::record(tx, now, EventKind::TotpRemoved, None, None)?;
             }
             Ok(Ok(()))
         })
@@ -379,7 +386,13 @@ pub async fn change_password(
         .store
         .write(move |tx| {
             crate::store::owner::set_password_hash(tx, &hashed, now)?;
-            events::record(tx, now, "password_set", None, Some("on the dashboard"))
+            events::record(
+                tx,
+                now,
+                EventKind::PasswordSet,
+                None,
+                Some("on the dashboard"),
+            )
         })
         .await;
     match saved {
@@ -421,7 +434,7 @@ pub async fn passkey_rename(
                 events::record(
                     tx,
                     now,
-                    "passkey_renamed",
+                    EventKind::PasskeyRenamed,
                     None,
                     Some(&format!("{old} → {label}")),
                 )?;
@@ -462,7 +475,7 @@ pub async fn passkey_remove(
                 return Ok(Err(why));
             }
             if let Some(label) = factors::remove_passkey(tx, id)? {
-                events::record(tx, now, "passkey_removed", None, Some(&label))?;
+                events::record(tx, now, EventKind::PasskeyRemoved, None, Some(&label))?;
             }
             Ok(Ok(()))
         })

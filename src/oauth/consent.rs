@@ -18,6 +18,7 @@ use crate::clients::{ClientInfo, InfoSource};
 use crate::clock::UnixTime;
 use crate::config::{PkcePolicy, Settings};
 use crate::domain::{ProfileUrl, Scope, ScopeSet, SecretHash};
+use crate::store::events::EventKind;
 use crate::store::tokens::Grant;
 use crate::store::{StoreResult, clients as client_store, events, pending};
 use rusqlite::{Connection, Transaction};
@@ -143,7 +144,7 @@ pub fn answer_consent(
     let client_id = request.redirect.client_id().as_str();
     let (ticked, lifetime) = match answer {
         ConsentAnswer::Deny => {
-            events::record(tx, now, "denied", Some(client_id), None)?;
+            events::record(tx, now, EventKind::Denied, Some(client_id), None)?;
             let e = OAuthError::new(ErrorCode::AccessDenied, "the owner denied the request");
             return Ok(back_with_error(&request, &e, settings));
         }
@@ -214,11 +215,17 @@ pub fn answer_pkce(
     match answer {
         PkceAnswer::Allow => {
             client_store::add_pkce_exemption(tx, client_id, now)?;
-            events::record(tx, now, "pkce_exemption_added", Some(client_id), None)?;
+            events::record(
+                tx,
+                now,
+                EventKind::PkceExemptionAdded,
+                Some(client_id),
+                None,
+            )?;
             Ok(Outcome::ShowAgain)
         }
         PkceAnswer::Refuse => {
-            events::record(tx, now, "pkce_refused", Some(client_id), None)?;
+            events::record(tx, now, EventKind::PkceRefused, Some(client_id), None)?;
             Ok(back_with_error(&request, &pkce_required(), settings))
         }
     }

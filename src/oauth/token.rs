@@ -13,6 +13,7 @@ use crate::domain::{
     ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret, SecretHash,
 };
 use crate::store::codes::{CodeRecord, Tombstone};
+use crate::store::events::EventKind;
 use crate::store::tokens::{ActiveToken, Grant};
 use crate::store::{StoreResult, codes, events, tokens};
 use rusqlite::Transaction;
@@ -94,7 +95,7 @@ pub fn issue_code(
     events::record(
         tx,
         now,
-        "approved",
+        EventKind::Approved,
         Some(grant.client_id.as_str()),
         Some(&grant.scope.to_string()),
     )?;
@@ -221,7 +222,7 @@ fn take_valid_code(
             events::record(
                 tx,
                 now,
-                "code_replayed",
+                EventKind::CodeReplayed,
                 None,
                 Some("tokens from that code were revoked"),
             )?;
@@ -262,7 +263,13 @@ pub fn redeem_for_profile(
         Err(e) => return Ok(Err(e)),
     };
     let grant = &code.grant;
-    events::record(tx, now, "signed_in", Some(grant.client_id.as_str()), None)?;
+    events::record(
+        tx,
+        now,
+        EventKind::SignedIn,
+        Some(grant.client_id.as_str()),
+        None,
+    )?;
     Ok(Ok(ProfileResponse {
         me: grant.me.clone(),
         profile: Profile::for_scope(settings, &grant.scope),
@@ -308,7 +315,7 @@ pub fn redeem_for_token(
     events::record(
         tx,
         now,
-        "token_issued",
+        EventKind::TokenIssued,
         Some(grant.client_id.as_str()),
         Some(&grant.scope.to_string()),
     )?;
@@ -525,7 +532,7 @@ fn reuse_detected(
     events::record(
         tx,
         now,
-        "refresh_reused",
+        EventKind::RefreshReused,
         Some(rec.client_id.as_str()),
         Some("the whole grant was revoked"),
     )
