@@ -3,7 +3,8 @@
 //! add NAME|list|revoke ID`. They open the same database as the server, in
 //! this process, and never create one (a missing database is an error that
 //! names the path); a running server notices the change on its next request
-//! (`store::live` watches `PRAGMA data_version`). Output is plain text for
+//! (`store::live` watches the change counter every SQLite connection
+//! shares, in the WAL index). Output is plain text for
 //! people; errors are returned as messages for `main` to print.
 
 use crate::cli::{ResourceServerAction, TokensAction};

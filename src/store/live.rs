@@ -244,14 +244,10 @@ impl Store {
         self.with_view(|v| v.access_token(hash, now))
     }
 
-    /// Any token with this hash, access or refresh (VER-2).
-    pub fn find_token(&self, hash: &SecretHash, now: UnixTime) -> StoreResult<Found> {
-        self.with_view(|v| v.find(hash, now))
-    }
-
-    /// One introspection's reads, under one `data_version` check: the
-    /// resource server whose secret hashes to `secret` (if one is given),
-    /// and the inspected token (VER-2).
+    /// One introspection's reads, after one look for changes (`View::sync`):
+    /// the resource server whose secret hashes to `secret` (if one is
+    /// given), and the inspected token (VER-2: access or refresh, whatever
+    /// the hint says).
     pub fn introspection(
         &self,
         secret: Option<&SecretHash>,
