@@ -63,32 +63,17 @@ fn seed(
         let mut kept = Vec::new();
         for i in 0..n {
             let client = &clients[i % clients.len()];
-            let grant_id = tokens::create_grant(
-                tx,
-                &tokens::Grant {
-                    client_id: client.clone(),
-                    client_name: None,
-                    client_logo: None,
-                    redirect_uri: format!("{client}callback"),
-                    scope: scope.clone(),
-                    me: me.to_owned(),
-                    access_lifetime: None,
-                },
-                now,
-            )?;
+            let grant = tokens::Grant {
+                client_id: client.clone(),
+                client_name: None,
+                client_logo: None,
+                redirect_uri: format!("{client}callback"),
+                scope: scope.clone(),
+                me: me.to_owned(),
+                access_lifetime: None,
+            };
             let token = Secret::generate();
-            tokens::insert_access_token(
-                tx,
-                &token.hash(),
-                &tokens::ActiveToken {
-                    grant_id,
-                    client_id: client.clone(),
-                    me: me.to_owned(),
-                    scope: scope.clone(),
-                    issued_at: now,
-                    expires_at: None,
-                },
-            )?;
+            tokens::create_grant_with_token(tx, &grant, &token.hash(), now, None)?;
             if i % every == 0 && kept.len() < sample {
                 kept.push(token.expose().to_owned());
             }

@@ -532,23 +532,9 @@ fn issue_throwaway(
         me: settings.me.as_str().to_owned(),
         access_lifetime: Some(300),
     };
-    let grant_id = store.write_now(move |tx| {
-        let grant_id = tokens::create_grant(tx, &grant, now)?;
-        tokens::insert_access_token(
-            tx,
-            &hash,
-            &tokens::ActiveToken {
-                grant_id,
-                client_id: grant.client_id,
-                me: grant.me,
-                scope: grant.scope,
-                issued_at: now,
-                expires_at: Some(now + 300),
-            },
-        )?;
-        Ok(grant_id)
-    })?;
-    Ok(grant_id)
+    let expires = Some(now + 300);
+    Ok(store
+        .write_now(move |tx| tokens::create_grant_with_token(tx, &grant, &hash, now, expires))?)
 }
 
 /// Micropub servers send their token in `Authorization`; some proxies and

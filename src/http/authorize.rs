@@ -14,12 +14,14 @@ use super::respond::{
 };
 use super::session::{self, OwnerSession};
 use crate::clients::{ClientInfo, InfoSource, info_cache};
+use crate::clock::UnixTime;
+use crate::config::Settings;
 use crate::domain::{Scope, Secret, SecretHash};
 use crate::oauth::authorize::{self, AuthorizationRequest, PageError, PendingRequest};
 use crate::oauth::consent::{self, ConsentAnswer, Outcome, PENDING_LIFETIME, PkceAnswer};
 use crate::oauth::token::{self, CodeRedemption};
 use crate::oauth::{ErrorCode, OAuthError, Params};
-use crate::store::{StoreError, pending};
+use crate::store::{StoreError, StoreResult, pending};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -376,24 +378,18 @@ pub async fn consent(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = Params::parse(body_text(&body));
-    if let Err(resp) = owner_with_csrf(&req, &state, &params).await {
-        return resp;
-    }
-    let Some(hash) = request_hash(&params) else {
-        return request_gone(&state);
+    let (params, id) = match answer_form(&req, &state, &body).await {
+        Ok(form) => form,
+        Err(resp) => return resp,
     };
     let default_lifetime = state.settings.access_token_lifetime.as_secs() as i64;
     let Some(answer) = ConsentAnswer::parse(&params, default_lifetime) else {
         return unexpected_answer(&state, "Choose Allow or Deny.");
     };
-    let settings = state.settings.clone();
-    let now = state.now();
-    let outcome = state
-        .store
-        .write(move |tx| consent::answer_consent(tx, now, &settings, &hash, &answer))
-        .await;
-    follow(&state, &params, outcome)
+    settle(&state, &params, move |tx, now, settings| {
+        consent::answer_consent(tx, now, settings, &id, &answer)
+    })
+    .await
 }
 
 /// The no-PKCE page's answer: allow this client (remembered) or refuse
@@ -403,36 +399,46 @@ pub async fn pkce_decision(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = Params::parse(body_text(&body));
-    if let Err(resp) = owner_with_csrf(&req, &state, &params).await {
-        return resp;
-    }
-    let Some(hash) = request_hash(&params) else {
-        return request_gone(&state);
+    let (params, id) = match answer_form(&req, &state, &body).await {
+        Ok(form) => form,
+        Err(resp) => return resp,
     };
     let Some(answer) = PkceAnswer::parse(&params) else {
         return unexpected_answer(&state, "Choose Allow or Refuse.");
     };
+    settle(&state, &params, move |tx, now, settings| {
+        consent::answer_pkce(tx, now, settings, &id, answer)
+    })
+    .await
+}
+
+/// An answer form's fields and the hash of the pending request it names,
+/// if it comes from the signed-in owner with the session's CSRF token.
+async fn answer_form(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Params, SecretHash), HttpResponse> {
+    let params = Params::parse(body_text(body));
+    owner_with_csrf(req, state, &params).await?;
+    let id = request_hash(&params).ok_or_else(|| request_gone(state))?;
+    Ok((params, id))
+}
+
+/// Runs an answer in one write transaction and sends the browser where it
+/// leads.
+async fn settle<F>(state: &AppState, params: &Params, answer: F) -> HttpResponse
+where
+    F: FnOnce(&rusqlite::Transaction<'_>, UnixTime, &Settings) -> StoreResult<Outcome>
+        + Send
+        + 'static,
+{
     let settings = state.settings.clone();
     let now = state.now();
     let outcome = state
         .store
-        .write(move |tx| consent::answer_pkce(tx, now, &settings, &hash, answer))
+        .write(move |tx| answer(tx, now, &settings))
         .await;
-    follow(&state, &params, outcome)
-}
-
-fn unexpected_answer(state: &AppState, what_to_do: &str) -> HttpResponse {
-    error_page(
-        state,
-        StatusCode::BAD_REQUEST,
-        "Unexpected answer",
-        what_to_do,
-    )
-}
-
-/// Where an answered request sends the browser.
-fn follow(state: &AppState, params: &Params, outcome: Result<Outcome, StoreError>) -> HttpResponse {
     match outcome {
         Ok(Outcome::ToClient(to)) => see_other(&to),
         Ok(Outcome::ShowAgain) => see_other(&format!(
@@ -442,6 +448,15 @@ fn follow(state: &AppState, params: &Params, outcome: Result<Outcome, StoreError
         Ok(Outcome::Gone) => request_gone(state),
         Err(e) => internal_error_page(state, &e),
     }
+}
+
+fn unexpected_answer(state: &AppState, what_to_do: &str) -> HttpResponse {
+    error_page(
+        state,
+        StatusCode::BAD_REQUEST,
+        "Unexpected answer",
+        what_to_do,
+    )
 }
 
 /// REDA-1..5: redeem a code for the owner's identity, never a token.

@@ -279,7 +279,8 @@ pub(super) async fn owner_form_session(
     }
 }
 
-fn id_param(params: &Params, name: &'static str) -> Option<i64> {
+/// A numeric id from the form (a grant, a resource server, a passkey).
+pub(super) fn id_param(params: &Params, name: &'static str) -> Option<i64> {
     params.get(name).ok().flatten()?.parse().ok()
 }
 

@@ -349,6 +349,12 @@ pub async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
 }
 
+/// The new password from a form, if its `confirm` field repeats it.
+pub(super) fn confirmed_password(params: &Params) -> Option<String> {
+    let pw = params.get("password").ok().flatten().unwrap_or("");
+    (params.get("confirm").ok().flatten().unwrap_or("") == pw).then(|| pw.to_owned())
+}
+
 pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     let token = params.get("token").ok().flatten().unwrap_or("").to_owned();
@@ -361,13 +367,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             Some("This form has expired. Please try again."),
         );
     }
-    let pw = params
-        .get("password")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    if params.get("confirm").ok().flatten().unwrap_or("") != pw {
+    let Some(pw) = confirmed_password(&params) else {
         return setup_form(
             &req,
             &state,
@@ -375,7 +375,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             &token,
             Some("The two passwords differ."),
         );
-    }
+    };
     // Only the holder of a live setup link may make doorstep hash: checked
     // before the (slow, memory-hungry) argon2 run, so anyone's POST with a
     // made-up token costs nothing. `take_setup_link` below still decides.

@@ -58,16 +58,7 @@ pub fn error_page(
     title: &str,
     message: &str,
 ) -> HttpResponse {
-    html(
-        status,
-        &ErrorPage {
-            footer_host: state.footer_host(),
-            title,
-            message,
-            next: None,
-            link: None,
-        },
-    )
+    any_error_page(state, status, title, message, None, None)
 }
 
 /// An error page outside the sign-in flow, with its own next step and an
@@ -80,13 +71,24 @@ pub fn page_with_next(
     next: &str,
     link: Option<(&str, &str)>,
 ) -> HttpResponse {
+    any_error_page(state, status, title, message, Some(next), link)
+}
+
+fn any_error_page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    next: Option<&str>,
+    link: Option<(&str, &str)>,
+) -> HttpResponse {
     html(
         status,
         &ErrorPage {
             footer_host: state.footer_host(),
             title,
             message,
-            next: Some(next),
+            next,
             link,
         },
     )

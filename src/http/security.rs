@@ -6,15 +6,14 @@
 //! in the activity list.
 
 use super::AppState;
-use super::dashboard::{fresh_owner_form, owner_form, owner_form_session};
+use super::dashboard::{fresh_owner_form, id_param, owner_form, owner_form_session};
 use super::respond::{error_page, html, internal_error_page, see_other};
 use super::second_factor;
-use crate::oauth::Params;
 use crate::owner::factors::{self as rules, LockOut, SignInMode};
 use crate::owner::pending::{ENROLMENT_SECONDS, Pending};
 use crate::owner::{recovery, totp};
 use crate::store::events::EventKind;
-use crate::store::{events, factors};
+use crate::store::{StoreError, events, factors};
 use crate::views::{RecoveryCodesPage, TotpEnrolPage};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -30,8 +29,16 @@ fn locked_out(state: &AppState, why: LockOut) -> HttpResponse {
     )
 }
 
-fn id_param(params: &Params, name: &'static str) -> Option<i64> {
-    params.get(name).ok().flatten()?.parse().ok()
+/// Back to the dashboard after a change, or why it was refused.
+fn back_unless_locked_out(
+    state: &AppState,
+    outcome: Result<Result<(), LockOut>, StoreError>,
+) -> HttpResponse {
+    match outcome {
+        Ok(Ok(())) => see_other("/dashboard"),
+        Ok(Err(why)) => locked_out(state, why),
+        Err(e) => internal_error_page(state, &e),
+    }
 }
 
 /// Makes a new set of recovery codes (voiding the old) and shows them.
@@ -138,11 +145,7 @@ pub async fn set_mode(
             Ok(Ok(()))
         })
         .await;
-    match changed {
-        Ok(Ok(())) => see_other("/dashboard"),
-        Ok(Err(why)) => locked_out(&state, why),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_unless_locked_out(&state, changed)
 }
 
 /// `POST /dashboard/recovery-codes`: a new set; the old one stops working.
@@ -336,11 +339,7 @@ pub async fn totp_remove(
             Ok(Ok(()))
         })
         .await;
-    match removed {
-        Ok(Ok(())) => see_other("/dashboard"),
-        Ok(Err(why)) => locked_out(&state, why),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_unless_locked_out(&state, removed)
 }
 
 /// `POST /dashboard/password`: `password`, `confirm`. As with `doorstep
@@ -355,20 +354,14 @@ pub async fn change_password(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let pw = params
-        .get("password")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    if params.get("confirm").ok().flatten().unwrap_or("") != pw {
+    let Some(pw) = super::login::confirmed_password(&params) else {
         return error_page(
             &state,
             StatusCode::BAD_REQUEST,
             "The password was not changed",
             "The two passwords differ. Go back and type them again.",
         );
-    }
+    };
     let hashed = match state.passwords.hash(pw).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
@@ -480,9 +473,5 @@ pub async fn passkey_remove(
             Ok(Ok(()))
         })
         .await;
-    match removed {
-        Ok(Ok(())) => see_other("/dashboard"),
-        Ok(Err(why)) => locked_out(&state, why),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_unless_locked_out(&state, removed)
 }

@@ -283,19 +283,7 @@ mod tests {
                     me: "https://me.example/".into(),
                     access_lifetime: None,
                 };
-                let grant_id = tokens::create_grant(tx, &grant, now)?;
-                tokens::insert_access_token(
-                    tx,
-                    &hash,
-                    &tokens::ActiveToken {
-                        grant_id,
-                        client_id: grant.client_id,
-                        me: grant.me,
-                        scope: grant.scope,
-                        issued_at: now,
-                        expires_at: Some(now + 100),
-                    },
-                )
+                tokens::create_grant_with_token(tx, &grant, &hash, now, Some(now + 100)).map(|_| ())
             })
             .unwrap();
         hash

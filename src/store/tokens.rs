@@ -39,6 +39,31 @@ pub fn create_grant(tx: &Transaction<'_>, g: &Grant, now: UnixTime) -> StoreResu
     Ok(tx.last_insert_rowid())
 }
 
+/// A grant with one access token under it, minted without a code: the
+/// doctor's throwaway token, benchmark fixtures, tests.
+pub fn create_grant_with_token(
+    tx: &Transaction<'_>,
+    grant: &Grant,
+    token: &SecretHash,
+    now: UnixTime,
+    expires_at: Option<UnixTime>,
+) -> StoreResult<i64> {
+    let grant_id = create_grant(tx, grant, now)?;
+    insert_access_token(
+        tx,
+        token,
+        &ActiveToken {
+            grant_id,
+            client_id: grant.client_id.clone(),
+            me: grant.me.clone(),
+            scope: grant.scope.clone(),
+            issued_at: now,
+            expires_at,
+        },
+    )?;
+    Ok(grant_id)
+}
+
 /// Revokes a grant and every token under it. Returns whether anything changed.
 pub fn revoke_grant(tx: &Transaction<'_>, grant_id: i64, now: UnixTime) -> StoreResult<bool> {
     let changed = tx.execute(
