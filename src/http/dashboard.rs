@@ -90,13 +90,46 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(l) => l,
         Err(e) => return internal_error_page(&state, &e),
     };
-    let usage = &state.usage;
-    let grants = loaded
-        .grants
+    let tags = link_tags(&state.settings);
+    let introspection_endpoint = state.settings.endpoint("introspect");
+    let mode = SignInMode::parse(&loaded.sign_in.mode).unwrap_or(SignInMode::Password);
+    let passkeys_available = state.webauthn.is_some();
+    let page = html(
+        StatusCode::OK,
+        &Dashboard {
+            footer_host: state.footer_host(),
+            me: state.settings.me.as_str(),
+            csrf: &owner.csrf(),
+            serves_homepage: state.settings.serves_homepage(),
+            link_tags: &tags,
+            pkce_exemptions: exemption_rows(loaded.exemptions),
+            grants: grant_rows(&state, loaded.grants, now),
+            resource_servers: resource_server_rows(&state, loaded.servers),
+            introspection_endpoint: &introspection_endpoint,
+            events: event_rows(loaded.events),
+            mode: mode.describe(),
+            modes: mode_choices(mode),
+            passkeys: passkey_rows(loaded.passkeys),
+            passkeys_available,
+            passkey_note: (!passkeys_available)
+                .then(|| crate::owner::passkeys::unavailable_reason(&state.settings.issuer)),
+            totp: loaded.sign_in.totp,
+            recovery_codes_left: loaded.sign_in.recovery_codes_left,
+        },
+    );
+    if passkeys_available {
+        super::respond::allow_own_script(page)
+    } else {
+        page
+    }
+}
+
+fn grant_rows(state: &AppState, grants: Vec<tokens::GrantSummary>, now: i64) -> Vec<GrantRow> {
+    grants
         .into_iter()
         .map(|g| {
             // Unflushed uses are newer than the stored time (`store::usage`).
-            let last_used = match (g.last_used_at, usage.pending_grant(g.id)) {
+            let last_used = match (g.last_used_at, state.usage.pending_grant(g.id)) {
                 (a, None) => a,
                 (None, b) => b,
                 (Some(a), Some(b)) => Some(a.max(b)),
@@ -125,99 +158,85 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 client_id: g.client_id.to_string(),
             }
         })
-        .collect();
-    let resource_servers = loaded
-        .servers
+        .collect()
+}
+
+fn resource_server_rows(
+    state: &AppState,
+    servers: Vec<resource_servers::ResourceServer>,
+) -> Vec<ResourceServerRow> {
+    servers
         .into_iter()
         .filter(|s| s.revoked_at.is_none())
         .map(|s| ResourceServerRow {
             last_used: when(
-                usage.pending_resource_server(s.id).or(s.last_used_at),
+                state.usage.pending_resource_server(s.id).or(s.last_used_at),
                 "never",
             ),
             id: s.id,
             name: s.name,
             created: format_time(s.created_at),
         })
-        .collect();
-    let tags = link_tags(&state.settings);
-    let introspection_endpoint = state.settings.endpoint("introspect");
-    let mode = SignInMode::parse(&loaded.sign_in.mode).unwrap_or(SignInMode::Password);
-    let passkeys_available = state.webauthn.is_some();
-    let page = html(
-        StatusCode::OK,
-        &Dashboard {
-            footer_host: state.footer_host(),
-            me: state.settings.me.as_str(),
-            csrf: &owner.csrf(),
-            serves_homepage: state.settings.serves_homepage(),
-            link_tags: &tags,
-            pkce_exemptions: loaded
-                .exemptions
-                .into_iter()
-                .map(|(client_id, at)| ExemptionRow {
-                    client_id,
-                    since: format_time(at),
-                })
-                .collect(),
-            grants,
-            resource_servers,
-            introspection_endpoint: &introspection_endpoint,
-            events: loaded
-                .events
-                .into_iter()
-                .map(|e| EventRow {
-                    at: format_time(e.at),
-                    what: describe_event(&e.kind),
-                    // The app's host keeps the log compact; the grants
-                    // above show full client ids.
-                    client_id: e.client_id.map(|c| client_host(&c)),
-                    detail: e.detail,
-                })
-                .collect(),
-            mode: mode.describe(),
-            modes: [
-                SignInMode::Password,
-                SignInMode::SecondFactor,
-                SignInMode::PasskeyOnly,
-            ]
-            .into_iter()
-            .map(|m| ModeChoice {
-                value: m.as_str(),
-                label: match m {
-                    SignInMode::Password => "Password (a passkey works too)",
-                    SignInMode::SecondFactor => {
-                        "Password plus a second factor: an authenticator-app code or a passkey"
-                    }
-                    SignInMode::PasskeyOnly => {
-                        "Passkey only (a password with a recovery code is the way back in)"
-                    }
-                },
-                checked: m == mode,
-            })
-            .collect(),
-            passkeys: loaded
-                .passkeys
-                .into_iter()
-                .map(|p| PasskeyRow {
-                    id: p.id,
-                    label: p.label,
-                    created: format_time(p.created_at),
-                    last_used: when(p.last_used_at, "never"),
-                })
-                .collect(),
-            passkeys_available,
-            passkey_note: (!passkeys_available)
-                .then(|| crate::owner::passkeys::unavailable_reason(&state.settings.issuer)),
-            totp: loaded.sign_in.totp,
-            recovery_codes_left: loaded.sign_in.recovery_codes_left,
+        .collect()
+}
+
+fn exemption_rows(exemptions: Vec<(String, i64)>) -> Vec<ExemptionRow> {
+    exemptions
+        .into_iter()
+        .map(|(client_id, at)| ExemptionRow {
+            client_id,
+            since: format_time(at),
+        })
+        .collect()
+}
+
+fn event_rows(events: Vec<events::Event>) -> Vec<EventRow> {
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            at: format_time(e.at),
+            what: describe_event(&e.kind),
+            // The app's host keeps the log compact; the grants above show
+            // full client ids.
+            client_id: e.client_id.map(|c| client_host(&c)),
+            detail: e.detail,
+        })
+        .collect()
+}
+
+fn mode_choices(current: SignInMode) -> Vec<ModeChoice> {
+    [
+        SignInMode::Password,
+        SignInMode::SecondFactor,
+        SignInMode::PasskeyOnly,
+    ]
+    .into_iter()
+    .map(|m| ModeChoice {
+        value: m.as_str(),
+        label: match m {
+            SignInMode::Password => "Password (a passkey works too)",
+            SignInMode::SecondFactor => {
+                "Password plus a second factor: an authenticator-app code or a passkey"
+            }
+            SignInMode::PasskeyOnly => {
+                "Passkey only (a password with a recovery code is the way back in)"
+            }
         },
-    );
-    if passkeys_available {
-        super::respond::allow_own_script(page)
-    } else {
-        page
-    }
+        checked: m == current,
+    })
+    .collect()
+}
+
+fn passkey_rows(passkeys: Vec<factors::StoredPasskey>) -> Vec<PasskeyRow> {
+    passkeys
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            label: p.label,
+            created: format_time(p.created_at),
+            last_used: when(p.last_used_at, "never"),
+        })
+        .collect()
 }
 
 /// The form's fields, if it comes from the signed-in owner with the right

@@ -254,6 +254,14 @@ pub fn header_str(req: &actix_web::HttpRequest, name: header::HeaderName) -> Opt
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A page answering 429 gets `Retry-After` too (SEC-16).
+pub fn with_retry_after(mut resp: HttpResponse, wait_seconds: i64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&wait_seconds.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// 429 with `Retry-After` (SEC-16). RFC 6749 has no code for it, so the
 /// body uses `invalid_request` and the status says the rest.
 pub fn too_many_requests(wait_seconds: i64) -> HttpResponse {

@@ -9,11 +9,12 @@ use super::AppState;
 use super::dashboard::{fresh_owner_form, id_param, owner_form, owner_form_session};
 use super::respond::{error_page, html, internal_error_page, see_other};
 use super::second_factor;
+use crate::domain::SecretHash;
 use crate::owner::factors::{self as rules, LockOut, SignInMode};
 use crate::owner::pending::{ENROLMENT_SECONDS, Pending};
 use crate::owner::{recovery, totp};
 use crate::store::events::EventKind;
-use crate::store::{StoreError, events, factors};
+use crate::store::{StoreError, StoreResult, events, factors};
 use crate::views::{RecoveryCodesPage, TotpEnrolPage};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -272,27 +273,7 @@ pub async fn totp_confirm(
     let (codes, hashes) = recovery::generate();
     let saved = state
         .store
-        .write(move |tx| {
-            factors::set_totp(tx, &secret, step, now)?;
-            events::record(tx, now, EventKind::TotpAdded, None, None)?;
-            let s = factors::summary(tx)?;
-            if s.mode == SignInMode::Password.as_str() {
-                factors::set_mode(tx, SignInMode::SecondFactor.as_str())?;
-                events::record(
-                    tx,
-                    now,
-                    EventKind::SignInModeChanged,
-                    None,
-                    Some(SignInMode::SecondFactor.describe()),
-                )?;
-            }
-            let new_codes = s.recovery_codes_left == 0;
-            if new_codes {
-                factors::replace_recovery_codes(tx, &hashes, now)?;
-                events::record(tx, now, EventKind::RecoveryCodesCreated, None, None)?;
-            }
-            Ok(new_codes)
-        })
+        .write(move |tx| save_totp(tx, now, &secret, step, &hashes))
         .await;
     match saved {
         Ok(true) => html(
@@ -309,6 +290,37 @@ pub async fn totp_confirm(
         Ok(false) => see_other("/dashboard"),
         Err(e) => internal_error_page(&state, &e),
     }
+}
+
+/// Stores the confirmed authenticator app (its first step spent); a
+/// password-only owner now also needs a second factor. Returns whether
+/// recovery codes were created (the owner had none left), to be shown.
+fn save_totp(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    secret: &[u8],
+    step: i64,
+    recovery_hashes: &[SecretHash],
+) -> StoreResult<bool> {
+    factors::set_totp(tx, secret, step, now)?;
+    events::record(tx, now, EventKind::TotpAdded, None, None)?;
+    let s = factors::summary(tx)?;
+    if s.mode == SignInMode::Password.as_str() {
+        factors::set_mode(tx, SignInMode::SecondFactor.as_str())?;
+        events::record(
+            tx,
+            now,
+            EventKind::SignInModeChanged,
+            None,
+            Some(SignInMode::SecondFactor.describe()),
+        )?;
+    }
+    let new_codes = s.recovery_codes_left == 0;
+    if new_codes {
+        factors::replace_recovery_codes(tx, recovery_hashes, now)?;
+        events::record(tx, now, EventKind::RecoveryCodesCreated, None, None)?;
+    }
+    Ok(new_codes)
 }
 
 /// `POST /dashboard/totp/remove`, unless the mode depends on it.
