@@ -2,9 +2,10 @@
 //!
 //! This module owns the SSRF address filter: a pure function from an IP
 //! address to "public, fetchable" or not. Loopback names, checked before
-//! any DNS lookup, are `domain::is_loopback_name`. It never performs I/O. The ranges come from the
-//! IANA special-purpose registries (RFC 6890 and its updates, RFC 5735 for
-//! IPv4); anything an outside client cannot legitimately live on is refused.
+//! any DNS lookup, are `domain::is_loopback_name`. It never performs I/O.
+//! The ranges come from the IANA special-purpose registries (RFC 6890 and
+//! its updates, RFC 5735 for IPv4); anything an outside client cannot
+//! legitimately live on is refused.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
