@@ -8,7 +8,9 @@ use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
 use doorstep::domain::Secret;
+use doorstep::errors::error_chain;
 use doorstep::owner::password;
+use doorstep::store::events::EventKind;
 use doorstep::store::{Store, owner};
 use std::io::Read;
 use std::process::ExitCode;
@@ -61,18 +63,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Renders an error with its chain of causes, for the person at the terminal.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
 /// Raises the soft open-files limit to the hard one. Each client connection
 /// is a file, and systemd starts services with a soft limit of 1024 (and a
 /// far higher hard one): a thousand idle connections would otherwise leave
@@ -119,23 +109,23 @@ fn serve(settings: Settings) -> Result<(), String> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     runtime.block_on(async move {
         let issuer = settings.issuer_str().to_owned();
         let listen = settings.listen;
         let serves_homepage = settings.serves_homepage();
         let tags = doorstep::http::link_tags(&settings);
         let check_settings = settings.clone();
-        let app = Application::build(settings, Clock::system()).map_err(|e| chain(&e))?;
+        let app = Application::build(settings, Clock::system()).map_err(|e| error_chain(&e))?;
         let store = app.store().clone();
-        if store.read(owner::password_hash).await.map_err(|e| chain(&e))?.is_none() {
+        if store.read(owner::password_hash).await.map_err(|e| error_chain(&e))?.is_none() {
             let link = Secret::generate();
             let hash = link.hash();
             let expires = Clock::system().now() + 3600;
             store
                 .write(move |tx| owner::create_setup_link(tx, &hash, expires))
                 .await
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             println!(
                 "\nNo password is set yet. Open this one-time link within an hour to set it:\n\n    {issuer}setup?token={}\n",
                 link.expose()
@@ -147,7 +137,7 @@ fn serve(settings: Settings) -> Result<(), String> {
             tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&check).await });
         }
         tracing::info!(%listen, %issuer, "doorstep is listening");
-        app.run_until_stopped().await.map_err(|e| chain(&e))
+        app.run_until_stopped().await.map_err(|e| error_chain(&e))
     })
 }
 
@@ -160,7 +150,7 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
     let hashed = password::hash(password::from_stdin_text(&text)).map_err(|e| e.to_string())?;
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
         .write_now(|tx| {
@@ -168,12 +158,12 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
             doorstep::store::events::record(
                 tx,
                 now,
-                "password_set",
+                EventKind::PasswordSet,
                 None,
                 Some("from the command line"),
             )
         })
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     println!("Password set. Every signed-in browser was signed out.");
     Ok(())
 }
@@ -186,7 +176,7 @@ fn doctor(settings: &Settings, json: bool) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("doorstep: {}", chain(&e));
+            eprintln!("doorstep: {}", error_chain(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -218,7 +208,7 @@ fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
 /// to the database is the root of trust, so this asks nothing more. It
 /// never creates a database: a mistyped path must not look like success.
 fn reset_second_factors(settings: &Settings) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
         .write_now(|tx| {
@@ -226,12 +216,12 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
             doorstep::store::events::record(
                 tx,
                 now,
-                "second_factor_reset",
+                EventKind::SecondFactorReset,
                 None,
                 Some("from the command line"),
             )
         })
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     println!(
         "Sign-in is back to the password alone: passkeys, the authenticator app and the \
          recovery codes are forgotten, and every signed-in browser was signed out."
@@ -242,16 +232,16 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
 /// Never creates a database: from the wrong directory it would copy a new
 /// empty one and succeed. The copy is a new file, mode 0600.
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
-    store.backup_now(file).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
+    store.backup_now(file).map_err(|e| error_chain(&e))?;
     // `doorstep doctor` reports the age of the newest backup.
     let now = Clock::system().now();
     let detail = file.display().to_string();
     store
         .write_now(move |tx| {
-            doorstep::store::events::record(tx, now, "backup", None, Some(&detail))
+            doorstep::store::events::record(tx, now, EventKind::Backup, None, Some(&detail))
         })
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     println!(
         "Backed up {} to {}",
         settings.database.display(),

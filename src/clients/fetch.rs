@@ -19,7 +19,8 @@ use reqwest::{StatusCode, redirect};
 use url::{Host, Url};
 
 use super::FetchPolicy;
-use super::addr::{is_loopback_name, is_public};
+use super::addr::is_public;
+use crate::domain::{is_loopback_name, same_origin};
 
 /// Redirects followed at most (CID-9 "a few"); loops end here too.
 pub const MAX_REDIRECTS: usize = 3;
@@ -229,7 +230,7 @@ impl GuardedClient {
 /// ports: the common "force TLS" redirect of an `http` client_id, which only
 /// makes the fetch safer.
 fn same_origin_or_upgrade(start: &Url, next: &Url) -> bool {
-    if next.origin() == start.origin() {
+    if same_origin(start, next) {
         return true;
     }
     start.scheme() == "http"

@@ -17,7 +17,7 @@ pub async fn address(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    if token.client_id != DOCTOR_CLIENT_ID {
+    if token.client_id.as_str() != DOCTOR_CLIENT_ID {
         return bearer_refusal(BearerError::InsufficientScope("doctor"));
     }
     let peer = req.peer_addr().map(|a| a.ip());

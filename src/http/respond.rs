@@ -63,16 +63,7 @@ pub fn error_page(
     title: &str,
     message: &str,
 ) -> HttpResponse {
-    html(
-        status,
-        &ErrorPage {
-            footer_host: state.footer_host(),
-            title,
-            message,
-            next: None,
-            link: None,
-        },
-    )
+    any_error_page(state, status, title, message, None, None)
 }
 
 /// An error page outside the sign-in flow, with its own next step and an
@@ -85,13 +76,24 @@ pub fn page_with_next(
     next: &str,
     link: Option<(&str, &str)>,
 ) -> HttpResponse {
+    any_error_page(state, status, title, message, Some(next), link)
+}
+
+fn any_error_page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    next: Option<&str>,
+    link: Option<(&str, &str)>,
+) -> HttpResponse {
     html(
         status,
         &ErrorPage {
             footer_host: state.footer_host(),
             title,
             message,
-            next: Some(next),
+            next,
             link,
         },
     )
@@ -121,14 +123,7 @@ pub fn internal_error_page(state: &AppState, err: &dyn std::error::Error) -> Htt
 }
 
 pub fn log_chain(err: &dyn std::error::Error) {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    tracing::error!(error = %text, "request failed");
+    tracing::error!(error = %crate::errors::error_chain(err), "request failed");
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (ERR-10, REDT-6).
@@ -262,6 +257,14 @@ pub fn bearer_access_token(
 
 pub fn header_str(req: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A page answering 429 gets `Retry-After` too (SEC-16).
+pub fn with_retry_after(mut resp: HttpResponse, wait_seconds: i64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&wait_seconds.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// 429 with `Retry-After` (SEC-16). RFC 6749 has no code for it, so the

@@ -178,30 +178,22 @@ mod tests {
         let me = me.to_owned();
         store
             .write_now(move |tx| {
-                let grant = tokens::create_grant(
+                let grant = tokens::Grant {
+                    client_id: crate::domain::ClientId::parse("https://app.example/")
+                        .expect("a valid client id"),
+                    client_name: Some("App".into()),
+                    client_logo: None,
+                    redirect_uri: "https://app.example/cb".into(),
+                    scope: crate::domain::ScopeSet::parse("create").expect("a valid scope"),
+                    me: me.clone(),
+                    access_lifetime: None,
+                };
+                let grant = tokens::create_grant_with_token(
                     tx,
-                    &tokens::NewGrant {
-                        client_id: "https://app.example/",
-                        client_name: Some("App"),
-                        client_logo: None,
-                        redirect_uri: "https://app.example/cb",
-                        scope: "create",
-                        me: &me,
-                        access_lifetime: None,
-                    },
-                    now,
-                )?;
-                tokens::insert_access_token(
-                    tx,
+                    &grant,
                     &crate::domain::Secret::generate().hash(),
-                    &tokens::NewAccessToken {
-                        grant_id: grant,
-                        client_id: "https://app.example/",
-                        me: &me,
-                        scope: "create",
-                        issued_at: now,
-                        expires_at: None,
-                    },
+                    now,
+                    None,
                 )?;
                 Ok(grant)
             })
