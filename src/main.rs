@@ -10,17 +10,16 @@ use doorstep::config::{self, Settings};
 use doorstep::domain::Secret;
 use doorstep::owner::password;
 use doorstep::store::{Store, owner};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
+/// Defaults, the file, the `DOORSTEP_*` variables, then the flags.
 fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
-    let mut raw = config::RawValues::new();
-    if let Some(path) = &cli.config {
-        raw.extend(config::read_toml(path)?);
-    }
-    raw.extend(config::read_env(std::env::vars()));
-    raw.extend(cli.flags.to_raw());
-    Settings::from_raw(&raw)
+    config::load(
+        cli.config.as_deref(),
+        std::env::vars_os(),
+        cli.flags.to_raw(),
+    )
 }
 
 fn main() -> ExitCode {
@@ -38,7 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    doorstep::telemetry::init(&settings.log);
+    doorstep::telemetry::init(&settings.log, settings.log_format);
     let result = match &cli.command {
         Command::Serve => serve(settings),
         Command::Password { stdin } => set_password(&settings, *stdin),
@@ -151,15 +150,20 @@ fn serve(settings: Settings) -> Result<(), String> {
     })
 }
 
+/// `doorstep password`: asked twice on a terminal, or `--stdin` for
+/// scripts. It never takes the password as an argument or a variable,
+/// where shell history and `ps` would keep it.
 fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
-    if !stdin {
-        return Err("use `doorstep password --stdin` and pipe the password in".into());
+    let hashed = if stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        password::hash(password::from_stdin_text(&text))
+    } else {
+        password::hash(&ask_for_password()?)
     }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read standard input: {e}"))?;
-    let hashed = password::hash(password::from_stdin_text(&text)).map_err(|e| e.to_string())?;
+    .map_err(|e| format!("{e}; nothing was changed"))?;
     let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
     let now = Clock::system().now();
     store
@@ -176,6 +180,36 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
         .map_err(|e| chain(&e))?;
     println!("Password set. Every signed-in browser was signed out.");
     Ok(())
+}
+
+/// Asks for the new password twice on the terminal, without echo.
+fn ask_for_password() -> Result<String, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "standard input is not a terminal, so there is no one to ask. To set the password \
+             from a script, use --stdin and pipe it in: from a file \
+             (`doorstep password --stdin < FILE`) or a password manager \
+             (`pass show doorstep | doorstep password --stdin`)"
+                .into(),
+        );
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| format!("cannot read the password from the terminal: {e}"))
+    };
+    let first = ask("New password: ")?;
+    // Said now rather than after typing it twice.
+    if first.chars().count() < password::MIN_LEN {
+        return Err(format!(
+            "the password must be at least {} characters long; nothing was changed",
+            password::MIN_LEN
+        ));
+    }
+    let again = ask("The same password again: ")?;
+    if first != again {
+        return Err("the two passwords differ; nothing was changed".into());
+    }
+    Ok(first)
 }
 
 /// Runs the checks on a small runtime of its own and prints the report.
