@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use doorstep::admin;
-use doorstep::app::Application;
+use doorstep::app::{Application, StartError};
 use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
@@ -125,7 +125,7 @@ fn serve(settings: Settings) -> Result<(), String> {
         let serves_homepage = settings.serves_homepage();
         let tags = doorstep::http::link_tags(&settings);
         let check_settings = settings.clone();
-        let app = Application::build(settings, Clock::system()).map_err(|e| chain(&e))?;
+        let app = Application::build(settings, Clock::system()).map_err(|e| start_error(&e))?;
         let store = app.store().clone();
         if store.read(owner::password_hash).await.map_err(|e| chain(&e))?.is_none() {
             let link = Secret::generate();
@@ -148,6 +148,34 @@ fn serve(settings: Settings) -> Result<(), String> {
         tracing::info!(%listen, %issuer, "doorstep is listening");
         app.run_until_stopped().await.map_err(|e| chain(&e))
     })
+}
+
+/// A start-up failure with what to do about it, where that is clear.
+fn start_error(e: &StartError) -> String {
+    let StartError::Bind { addr, source } = e else {
+        return chain(e);
+    };
+    let advice = match source.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another program (perhaps another doorstep) is listening on port {}; stop it, or \
+             set `listen` to a free port",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "this machine has no address {}; set `listen` to one of its own addresses, such as \
+             127.0.0.1:{} behind a reverse proxy",
+            addr.ip(),
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges doorstep should not have; set `listen` to a \
+             higher port on loopback, such as 127.0.0.1:8080, and let the reverse proxy take \
+             port {}",
+            addr.port()
+        ),
+        _ => return chain(e),
+    };
+    format!("{}: {advice}", chain(e))
 }
 
 /// `doorstep password`: asked twice on a terminal, or `--stdin` for

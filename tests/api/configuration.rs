@@ -402,3 +402,26 @@ fn password_on_a_terminal_refuses_two_different_answers_and_sets_nothing() {
     assert!(shown.contains("differ"), "{shown:?}");
     assert!(stored_hash(&db).is_none());
 }
+
+#[tokio::test]
+async fn a_port_in_use_is_reported_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorstep.db");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--database",
+            db.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot listen on {listen}")), "{err}");
+    assert!(err.contains("set `listen` to a free port"), "{err}");
+}
