@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use doorstep::admin;
-use doorstep::app::Application;
+use doorstep::app::{Application, StartError};
 use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
@@ -12,17 +12,16 @@ use doorstep::errors::error_chain;
 use doorstep::owner::password;
 use doorstep::store::events::EventKind;
 use doorstep::store::{Store, owner};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
+/// Defaults, the file, the `DOORSTEP_*` variables, then the flags.
 fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
-    let mut raw = config::RawValues::new();
-    if let Some(path) = &cli.config {
-        raw.extend(config::read_toml(path)?);
-    }
-    raw.extend(config::read_env(std::env::vars()));
-    raw.extend(cli.flags.to_raw());
-    Settings::from_raw(&raw)
+    config::load(
+        cli.config.as_deref(),
+        std::env::vars_os(),
+        cli.flags.to_raw(),
+    )
 }
 
 fn main() -> ExitCode {
@@ -40,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    doorstep::telemetry::init(&settings.log);
+    doorstep::telemetry::init(&settings.log, settings.log_format);
     let result = match &cli.command {
         Command::Serve => serve(settings),
         Command::Password { stdin } => set_password(&settings, *stdin),
@@ -116,7 +115,7 @@ fn serve(settings: Settings) -> Result<(), String> {
         let serves_homepage = settings.serves_homepage();
         let tags = doorstep::http::link_tags(&settings);
         let check_settings = settings.clone();
-        let app = Application::build(settings, Clock::system()).map_err(|e| error_chain(&e))?;
+        let app = Application::build(settings, Clock::system()).map_err(|e| start_error(&e))?;
         let store = app.store().clone();
         if store.read(owner::password_hash).await.map_err(|e| error_chain(&e))?.is_none() {
             let link = Secret::generate();
@@ -141,15 +140,48 @@ fn serve(settings: Settings) -> Result<(), String> {
     })
 }
 
+/// A start-up failure with what to do about it, where that is clear.
+fn start_error(e: &StartError) -> String {
+    let StartError::Bind { addr, source } = e else {
+        return error_chain(e);
+    };
+    let advice = match source.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another program (perhaps another doorstep) is listening on port {}; stop it, or \
+             set `listen` to a free port",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "this machine has no address {}; set `listen` to one of its own addresses, such as \
+             127.0.0.1:{} behind a reverse proxy",
+            addr.ip(),
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges doorstep should not have; set `listen` to a \
+             higher port on loopback, such as 127.0.0.1:8080, and let the reverse proxy take \
+             port {}",
+            addr.port()
+        ),
+        _ => return error_chain(e),
+    };
+    format!("{}: {advice}", error_chain(e))
+}
+
+/// `doorstep password`: asked twice on a terminal, or `--stdin` for
+/// scripts. It never takes the password as an argument or a variable,
+/// where shell history and `ps` would keep it.
 fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
-    if !stdin {
-        return Err("use `doorstep password --stdin` and pipe the password in".into());
+    let hashed = if stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        password::hash(password::from_stdin_text(&text))
+    } else {
+        password::hash(&ask_for_password()?)
     }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read standard input: {e}"))?;
-    let hashed = password::hash(password::from_stdin_text(&text)).map_err(|e| e.to_string())?;
+    .map_err(|e| format!("{e}; nothing was changed"))?;
     let store = Store::open(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
@@ -166,6 +198,36 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
         .map_err(|e| error_chain(&e))?;
     println!("Password set. Every signed-in browser was signed out.");
     Ok(())
+}
+
+/// Asks for the new password twice on the terminal, without echo.
+fn ask_for_password() -> Result<String, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "standard input is not a terminal, so there is no one to ask. To set the password \
+             from a script, use --stdin and pipe it in: from a file \
+             (`doorstep password --stdin < FILE`) or a password manager \
+             (`pass show doorstep | doorstep password --stdin`)"
+                .into(),
+        );
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| format!("cannot read the password from the terminal: {e}"))
+    };
+    let first = ask("New password: ")?;
+    // Said now rather than after typing it twice.
+    if first.chars().count() < password::MIN_LEN {
+        return Err(format!(
+            "the password must be at least {} characters long; nothing was changed",
+            password::MIN_LEN
+        ));
+    }
+    let again = ask("The same password again: ")?;
+    if first != again {
+        return Err("the two passwords differ; nothing was changed".into());
+    }
+    Ok(first)
 }
 
 /// Runs the checks on a small runtime of its own and prints the report.

@@ -271,7 +271,7 @@ async fn behind_proxy(drop_authorization: bool, trusted: bool) -> TestApp {
         s.issuer = public.parse().unwrap();
         s.me = ProfileUrl::parse(&public, true).unwrap();
         if trusted {
-            s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            s.trusted_proxies = "127.0.0.1".parse().unwrap();
         }
     })
     .await;

@@ -16,6 +16,7 @@ mod cli_tokens;
 mod clients;
 mod codes;
 mod compat;
+mod configuration;
 mod contrib;
 mod cors;
 mod dashboard;

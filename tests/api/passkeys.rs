@@ -128,7 +128,7 @@ async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
 #[tokio::test]
 async fn strangers_filling_the_global_password_cap_do_not_keep_a_passkey_owner_out_sec_16() {
     let app = localhost_app_with(|s| {
-        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let owner = app.signed_in_browser().await;

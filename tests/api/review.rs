@@ -122,7 +122,7 @@ async fn login_via_proxy(app: &TestApp, forwarded_for: &str, password: &str) -> 
 async fn a_trusted_proxy_is_recognised_on_a_dual_stack_listener_sec_18() {
     let app = TestApp::spawn_with(|s| {
         s.listen = std::net::SocketAddr::new("::".parse().unwrap(), s.listen.port());
-        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     // The lock grows with each failure; under load one password check can
