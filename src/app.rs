@@ -1,6 +1,8 @@
 //! Building and running the server. `Application::build` binds the listener
-//! first and exposes its port (STYLE habit 1): `doorstep serve` and every
-//! integration test go through this one path, tests with port 0.
+//! first and exposes its address (STYLE habit 1): `doorstep serve` and every
+//! integration test go through this one path. Tests bind 127.0.0.1:0
+//! themselves with `bind`, name the issuer after the port they got, and
+//! hand the listener over (`build_with_listener`).
 //!
 //! The server is assembled from actix's parts rather than `HttpServer`, so
 //! that each accepted connection passes the per-address cap and gets its
@@ -50,6 +52,8 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot serve the listener it was given")]
+    Listener(#[source] std::io::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +66,7 @@ pub enum RunError {
 }
 
 pub struct Application {
-    port: u16,
+    local: std::net::SocketAddr,
     server: Server,
     store: Store,
     clock: Clock,
@@ -86,8 +90,10 @@ fn security_headers() -> DefaultHeaders {
 /// client a one-second retry, honest clients included. actix's own default.
 const BACKLOG: i32 = 1024;
 
-/// Binds the listener as `TcpListener::bind` does, with a deeper backlog.
-fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds the listener as `TcpListener::bind` does, with a deeper backlog:
+/// the listener `build` serves, and the one tests hand to
+/// `build_with_listener`.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
@@ -110,24 +116,61 @@ fn connections_per_worker() -> usize {
 }
 
 impl Application {
-    /// Opens the store (applying migrations), binds, and prepares the
-    /// server without running it.
+    /// Opens the store (applying migrations), binds `settings.listen`, and
+    /// prepares the server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
         let store = Store::open(&settings.database)?;
-        check_identity(&store, &settings, clock.now())?;
-        let fetcher = ClientFetcher::new(FetchPolicy {
-            allow_private: settings.allow_private_client_fetch,
-            ..FetchPolicy::default()
-        })?;
         let listener = bind(settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
         })?;
-        let local = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
-        let port = local.port();
+        let fetch = Self::fetch_policy(&settings);
+        Self::assemble(settings, clock, store, listener, fetch)
+    }
+
+    /// As `build`, serving a listener the caller bound (`settings.listen`
+    /// is not used): a test binds 127.0.0.1:0, learns the port, and names
+    /// the issuer after it before the server exists.
+    pub fn build_with_listener(
+        settings: Settings,
+        clock: Clock,
+        listener: TcpListener,
+    ) -> Result<Application, StartError> {
+        let fetch = Self::fetch_policy(&settings);
+        Self::build_with_fetch_policy(settings, clock, listener, fetch)
+    }
+
+    /// As `build_with_listener`, with client discovery's policy given
+    /// instead of taken from `settings`: tests shorten its deadline to see
+    /// a stuck fetch cut off, or lengthen it to hold one open.
+    pub fn build_with_fetch_policy(
+        settings: Settings,
+        clock: Clock,
+        listener: TcpListener,
+        fetch: FetchPolicy,
+    ) -> Result<Application, StartError> {
+        let store = Store::open(&settings.database)?;
+        Self::assemble(settings, clock, store, listener, fetch)
+    }
+
+    /// Client discovery's policy for `settings`, as `serve` uses it.
+    pub fn fetch_policy(settings: &Settings) -> FetchPolicy {
+        FetchPolicy {
+            allow_private: settings.allow_private_client_fetch,
+            ..FetchPolicy::default()
+        }
+    }
+
+    fn assemble(
+        settings: Settings,
+        clock: Clock,
+        store: Store,
+        listener: TcpListener,
+        fetch: FetchPolicy,
+    ) -> Result<Application, StartError> {
+        check_identity(&store, &settings, clock.now())?;
+        let fetcher = ClientFetcher::new(fetch)?;
+        let local = listener.local_addr().map_err(StartError::Listener)?;
         let limits = settings.limits.clone();
         let gate = Gate::new(limits.per_address, &settings.trusted_proxies);
         let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
@@ -192,7 +235,7 @@ impl Application {
             })?
             .run();
         Ok(Application {
-            port,
+            local,
             server,
             store,
             clock,
@@ -200,8 +243,13 @@ impl Application {
         })
     }
 
+    /// The address the server listens on, as bound (port 0 resolved).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local
+    }
+
     pub fn port(&self) -> u16 {
-        self.port
+        self.local.port()
     }
 
     pub fn store(&self) -> &Store {

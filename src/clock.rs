@@ -1,6 +1,8 @@
 //! The one place that reads the wall clock (STYLE habit 5). Everything else
-//! takes `now` as a parameter; tests move a shared offset instead of
-//! sleeping, and the running server sees the move at once.
+//! takes `now` as a parameter. The server runs on `Clock::system()`; tests
+//! run it on `Clock::frozen`, which stands still until the test moves it,
+//! so a test that steps to one second before an expiry stays there however
+//! slowly a loaded machine runs. Every clone of a clock sees a move at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -11,20 +13,36 @@ pub type UnixTime = i64;
 
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
+    /// Seconds added to the wall clock, or for a frozen clock the time.
     offset: Arc<AtomicI64>,
+    frozen: bool,
 }
 
 impl Clock {
+    /// The wall clock.
     pub fn system() -> Self {
         Clock::default()
     }
 
+    /// A clock that reads `at` until `advance` moves it: for tests, which
+    /// must not depend on how much wall time passes between two steps.
+    pub fn frozen(at: UnixTime) -> Self {
+        Clock {
+            offset: Arc::new(AtomicI64::new(at)),
+            frozen: true,
+        }
+    }
+
     pub fn now(&self) -> UnixTime {
+        let offset = self.offset.load(Ordering::Relaxed);
+        if self.frozen {
+            return offset;
+        }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        wall + self.offset.load(Ordering::Relaxed)
+        wall + offset
     }
 
     /// Moves this clock (and every clone of it) forward.
@@ -44,5 +62,16 @@ mod tests {
         let before = a.now();
         b.advance(3600);
         assert!(a.now() >= before + 3600);
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let a = Clock::frozen(1_000_000);
+        let b = a.clone();
+        assert_eq!(a.now(), 1_000_000);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(a.now(), 1_000_000);
+        b.advance(59);
+        assert_eq!(a.now(), 1_000_059);
     }
 }

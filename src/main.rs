@@ -111,7 +111,6 @@ fn serve(settings: Settings) -> Result<(), String> {
         .map_err(|e| error_chain(&e))?;
     runtime.block_on(async move {
         let issuer = settings.issuer_str().to_owned();
-        let listen = settings.listen;
         let serves_homepage = settings.serves_homepage();
         let tags = doorstep::http::link_tags(&settings);
         let check_settings = settings.clone();
@@ -135,6 +134,8 @@ fn serve(settings: Settings) -> Result<(), String> {
             let check = check_settings.clone();
             tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&check).await });
         }
+        // The bound address, so `--listen 127.0.0.1:0` says which port.
+        let listen = app.local_addr();
         tracing::info!(%listen, %issuer, "doorstep is listening");
         app.run_until_stopped().await.map_err(|e| error_chain(&e))
     })

@@ -184,6 +184,12 @@ impl ClientFetcher {
     /// than `total_timeout`, never returns an error: failures become
     /// [`InfoSource::Unavailable`]. The authorization endpoint calls it
     /// through [`info_cache::discover`].
+    /// What discovery finds, without the cache lifetime (tests).
+    #[cfg(test)]
+    pub async fn discover(&self, client_id: &Url) -> ClientInfo {
+        self.discover_with_ttl(client_id).await.0
+    }
+
     pub async fn discover_with_ttl(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         // CID-7: a loopback client runs on the user's own machine; fetching
         // it would be a request into our own host. With `allow_private` on

@@ -8,7 +8,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn posted_authorization_request_shows_the_consent_page_areq_1() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = browser
         .post("/auth", &client.auth_params("create", "posted"))
@@ -20,13 +20,13 @@ async fn posted_authorization_request_shows_the_consent_page_areq_1() {
     let q = query_map(&resp.location_url());
     assert_eq!(q["state"], "posted");
     let token = app.redeem_at("/token", &client, &q["code"]).await;
-    assert_eq!(token.status, 200, "{}", token.text);
+    assert_eq!(token.status, 200, "{}", token.body);
 }
 
 #[tokio::test]
 async fn posted_authorization_request_from_an_anonymous_visitor_gets_the_login_page_areq_17() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let mut params = client.auth_params("create", "posted");
     params.push(("response_type".into(), "token".into()));
     let page = app.browser().post("/auth", &params).await;
@@ -38,7 +38,7 @@ async fn posted_authorization_request_from_an_anonymous_visitor_gets_the_login_p
 #[tokio::test]
 async fn me_hint_is_never_trusted_and_the_configured_me_is_returned_areq_12() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     for hint in ["https://someone-else.example/", "example.com"] {
         let mut params = client.auth_params("profile create", "s");
@@ -60,7 +60,7 @@ async fn me_hint_is_never_trusted_and_the_configured_me_is_returned_areq_12() {
 #[tokio::test]
 async fn request_without_scope_is_authentication_only_areq_10() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app.auth_page(&browser, &client.auth_query("", "s")).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -77,14 +77,13 @@ async fn request_without_scope_is_authentication_only_areq_10() {
         .await;
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], "invalid_grant");
+    assert_oauth_error(&resp, "invalid_grant");
 }
 
 #[tokio::test]
 async fn response_type_id_is_authentication_only_even_with_a_scope_leg_5_areq_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let params = with_field(
         client.auth_params("create", "s"),
@@ -95,20 +94,19 @@ async fn response_type_id_is_authentication_only_even_with_a_scope_leg_5_areq_3(
     let redirect = app.approve(&browser, &query).await;
     let code = query_map(&redirect)["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], "invalid_grant");
+    assert_oauth_error(&resp, "invalid_grant");
 
     let redirect = app.approve(&browser, &query).await;
     let code = query_map(&redirect)["code"].clone();
     let resp = app.redeem_at("/auth", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(resp.json()["me"], app.me());
 }
 
 #[tokio::test]
 async fn answer_cannot_add_a_scope_that_was_not_requested_cons_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -125,7 +123,7 @@ async fn answer_cannot_add_a_scope_that_was_not_requested_cons_7() {
 #[tokio::test]
 async fn email_without_profile_is_not_granted_prof_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = app.token_for(&client, "email create").await;
     assert_eq!(token["scope"], "create");
     assert!(token.get("profile").is_none(), "{token}");
@@ -134,7 +132,7 @@ async fn email_without_profile_is_not_granted_prof_2() {
 #[tokio::test]
 async fn email_with_profile_is_granted_and_returned_prof_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = app.token_for(&client, "profile email").await;
     assert_eq!(token["scope"], "profile email");
     assert_eq!(token["profile"]["email"], "owner@example.net");
@@ -143,7 +141,7 @@ async fn email_with_profile_is_granted_and_returned_prof_4() {
 #[tokio::test]
 async fn consent_form_expires_with_its_pending_request_cons_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -160,7 +158,7 @@ async fn consent_form_expires_with_its_pending_request_cons_7() {
 #[tokio::test]
 async fn forged_request_id_issues_no_code_cons_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -181,7 +179,7 @@ async fn forged_request_id_issues_no_code_cons_7() {
 #[tokio::test]
 async fn values_echoed_into_pages_are_escaped_cons_12() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let evil = "\"><script>alert(1)</script>";
     let mut params = client.auth_params("create", evil);
@@ -249,7 +247,7 @@ async fn session_ends_after_its_lifetime() {
     app.clock.advance(lifetime + 1);
     let page = browser.get("/dashboard").await;
     assert_eq!(page.status, 303);
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
         .await;
@@ -259,7 +257,7 @@ async fn session_ends_after_its_lifetime() {
 #[tokio::test]
 async fn valid_client_id_spellings_are_accepted_and_canonicalised_cid_5_leg_11() {
     let app = TestApp::spawn().await;
-    let p = app.port + 1;
+    let p = app.unused_port();
     let browser = app.signed_in_browser().await;
     let cases = [
         (
@@ -288,7 +286,7 @@ async fn valid_client_id_spellings_are_accepted_and_canonicalised_cid_5_leg_11()
         let code = query_map(&redirect)["code"].clone();
         client.client_id = canonical.clone();
         let resp = app.redeem_at("/token", &client, &code).await;
-        assert_eq!(resp.status, 200, "{raw}: {}", resp.text);
+        assert_eq!(resp.status, 200, "{raw}: {}", resp.body);
         let token = resp.json()["access_token"].as_str().unwrap().to_owned();
         let (_, body) = app.verify_get(&token, Some("application/json")).await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -299,14 +297,14 @@ async fn valid_client_id_spellings_are_accepted_and_canonicalised_cid_5_leg_11()
 #[tokio::test]
 async fn redemption_at_the_authorization_endpoint_adds_scope_only_for_codes_without_pkce_reda_6() {
     let app = TestApp::spawn_with(|s| s.pkce = doorstep::config::PkcePolicy::Optional).await;
-    let legacy = TestClient::new(app.port + 1).without_pkce();
+    let legacy = app.client().without_pkce();
     let code = app.code_for(&legacy, "profile create").await;
     let body = app.redeem_at("/auth", &legacy, &code).await.json();
     assert_eq!(body["me"], app.me());
     assert_eq!(body["scope"], "profile create");
     assert!(body.get("access_token").is_none());
 
-    let modern = TestClient::new(app.port + 1);
+    let modern = app.client();
     let code = app.code_for(&modern, "profile create").await;
     let body = app.redeem_at("/auth", &modern, &code).await.json();
     assert_eq!(body["me"], app.me());
@@ -316,7 +314,7 @@ async fn redemption_at_the_authorization_endpoint_adds_scope_only_for_codes_with
 #[tokio::test]
 async fn authorization_endpoint_redeems_only_authorization_codes_reda_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile").await;
     let form = with_field(
         code_form(&client, &code),
@@ -324,10 +322,9 @@ async fn authorization_endpoint_redeems_only_authorization_codes_reda_4() {
         Some("refresh_token"),
     );
     let resp = app.post_pairs("/auth", &form).await;
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], "unsupported_grant_type");
+    assert_oauth_error(&resp, "unsupported_grant_type");
     // Legacy clients may leave grant_type out (REDA-1 compat).
     let form = with_field(code_form(&client, &code), "grant_type", None);
     let resp = app.post_pairs("/auth", &form).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }

@@ -18,7 +18,7 @@ fn plus(mut params: Vec<(String, String)>, name: &str, value: &str) -> Vec<(Stri
 }
 
 /// ERR-3: HTTP 400, an HTML page, no `Location`.
-fn assert_error_page(page: &Page, case: &str) {
+fn assert_error_page(page: &Response, case: &str) {
     assert_eq!(page.status, 400, "{case}: {}", page.body);
     assert!(page.location.is_none(), "{case}: redirected");
     let ct = page.header("content-type").unwrap_or("");
@@ -29,7 +29,7 @@ fn assert_error_page(page: &Page, case: &str) {
 /// `error`, `state` (only when given) and `iss`, and no code.
 fn assert_error_redirect(
     app: &TestApp,
-    page: &Page,
+    page: &Response,
     redirect_uri: &str,
     error: &str,
     state: Option<&str>,
@@ -155,7 +155,7 @@ fn tv7_cases(client: &TestClient, port: u16) -> Vec<(&'static str, Vec<(String, 
 #[tokio::test]
 async fn tv7_bad_client_id_or_redirect_uri_shows_a_400_page_never_a_redirect_areq_4_areq_5() {
     let app = TestApp::spawn().await;
-    let port = app.port + 1;
+    let port = app.unused_port();
     let client = TestClient::new(port);
     let browser = app.signed_in_browser().await;
     for (case, params) in tv7_cases(&client, port) {
@@ -167,7 +167,7 @@ async fn tv7_bad_client_id_or_redirect_uri_shows_a_400_page_never_a_redirect_are
 #[tokio::test]
 async fn tv7_bad_client_id_or_redirect_uri_shows_a_400_page_to_anonymous_visitors_too_areq_4() {
     let app = TestApp::spawn().await;
-    let port = app.port + 1;
+    let port = app.unused_port();
     let client = TestClient::new(port);
     let browser = app.browser();
     for (case, params) in tv7_cases(&client, port) {
@@ -179,14 +179,14 @@ async fn tv7_bad_client_id_or_redirect_uri_shows_a_400_page_to_anonymous_visitor
 #[tokio::test]
 async fn tv7_cross_origin_unpublished_redirect_uri_is_refused_on_a_page_cid_24_areq_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let base = client.auth_params("profile create", "1234567890");
     let cases = [
         ("i: another site", "https://evil.example/cb"),
         ("l: suffix trick", "http://127.0.0.1.evil.example/callback"),
         (
             "another port",
-            &*format!("http://127.0.0.1:{}/callback", app.port + 2),
+            &*format!("http://127.0.0.1:{}/callback", app.unused_port()),
         ),
     ];
     let anonymous = app.browser();
@@ -207,7 +207,7 @@ async fn tv7_cross_origin_unpublished_redirect_uri_is_refused_on_a_page_cid_24_a
 #[tokio::test]
 async fn tv8_errors_after_validation_redirect_with_error_state_and_iss_areq_14_iss_1() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let base = client.auth_params("profile create", "1234567890");
     let with = |name: &str, v: Option<&str>| with_field(base.clone(), name, v);
@@ -304,7 +304,7 @@ async fn tv8_errors_after_validation_redirect_with_error_state_and_iss_areq_14_i
 #[tokio::test]
 async fn tv8f_missing_or_non_vschar_state_redirects_invalid_request_without_state_areq_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let base = client.auth_params("profile create", "1234567890");
     let cases = [
@@ -336,7 +336,7 @@ async fn tv8f_missing_or_non_vschar_state_redirects_invalid_request_without_stat
 #[tokio::test]
 async fn anonymous_visitor_with_a_redirectable_error_gets_the_login_page_not_a_redirect_areq_17() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let params = with_field(
         client.auth_params("profile create", "1234567890"),
         "response_type",
@@ -371,7 +371,7 @@ async fn anonymous_visitor_with_a_redirectable_error_gets_the_login_page_not_a_r
 #[tokio::test]
 async fn deny_redirects_access_denied_with_state_and_iss_by_303_areq_15_tv8e_cons_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("profile create", "xyz-state"))
@@ -394,7 +394,7 @@ async fn deny_redirects_access_denied_with_state_and_iss_by_303_areq_15_tv8e_con
 #[tokio::test]
 async fn tv8g_existing_redirect_query_is_kept_on_success_and_error_areq_14() {
     let app = TestApp::spawn().await;
-    let mut client = TestClient::new(app.port + 1);
+    let mut client = app.client();
     client.redirect_uri = format!("{}?foo=bar", client.redirect_uri);
     let browser = app.signed_in_browser().await;
 
@@ -428,7 +428,7 @@ async fn tv8g_existing_redirect_query_is_kept_on_success_and_error_areq_14() {
 
 async fn state_round_trip(state: &str) {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let redirect = app
         .approve(&browser, &client.auth_query("create", state))
@@ -470,7 +470,7 @@ async fn state_with_plus_slash_and_equals_survives_the_redirect_areq_6() {
 #[tokio::test]
 async fn short_and_reused_state_is_accepted_areq_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).with_verifier(&"v".repeat(50));
+    let client = app.client().with_verifier(&"v".repeat(50));
     let browser = app.signed_in_browser().await;
     for _ in 0..2 {
         let redirect = app

@@ -117,8 +117,8 @@ async fn password_set_by_the_cli_signs_in_through_the_server() {
 async fn invalid_configuration_exits_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+    // Each must be refused before anything binds.
+    let listen = "127.0.0.1:0";
 
     let out = doorstep()
         .args([
@@ -126,7 +126,7 @@ async fn invalid_configuration_exits_non_zero_naming_the_key() {
             "--code-lifetime",
             "soon",
             "--listen",
-            &listen,
+            listen,
             "--database",
         ])
         .arg(&db)
@@ -138,7 +138,7 @@ async fn invalid_configuration_exits_non_zero_naming_the_key() {
     assert!(err.contains("code_lifetime"), "{err}");
 
     let out = doorstep()
-        .args(["serve", "--listen", &listen, "--database"])
+        .args(["serve", "--listen", listen, "--database"])
         .arg(&db)
         .env("DOORSTEP_PKCE", "sometimes")
         .output()
@@ -151,7 +151,7 @@ async fn invalid_configuration_exits_non_zero_naming_the_key() {
     let config = dir.path().join("doorstep.toml");
     std::fs::write(&config, "colour = \"blue\"\n").unwrap();
     let out = doorstep()
-        .args(["serve", "--listen", &listen, "--config"])
+        .args(["serve", "--listen", listen, "--config"])
         .arg(&config)
         .output()
         .await
@@ -189,32 +189,30 @@ async fn short_durations_are_accepted_for_code_lifetime() {
 async fn serve_without_a_password_prints_a_one_time_setup_link_that_sets_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}/");
-    let mut child = doorstep()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
+    // The public address is not where it listens (as behind a proxy): the
+    // link must name the issuer.
+    let issuer = "http://doorstep.localhost/";
+    let mut cmd = doorstep();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--issuer", issuer])
+        .arg("--database")
         .arg(&db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn doorstep serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        .stdout(Stdio::piped());
+    let mut served = Served::start(cmd).await;
+    let base = served.base();
+    let mut lines = BufReader::new(served.child.stdout.take().unwrap()).lines();
     let find_link = async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(i) = line.find(&format!("{base}setup?token=")) {
+            if let Some(i) = line.find(&format!("{issuer}setup?token=")) {
                 return line[i..].trim().to_owned();
             }
         }
         panic!("doorstep exited without printing a setup link");
     };
-    let link = tokio::time::timeout(std::time::Duration::from_secs(60), find_link)
+    let link = tokio::time::timeout(PROCESS_PATIENCE, find_link)
         .await
         .expect("setup link printed");
+    // Reached, as a proxy would pass it on, at the address it listens on.
+    let link = link.replacen(issuer, &base, 1);
 
     let browser = Browser::new(&base);
     let page = browser.get(&link).await;
@@ -232,7 +230,7 @@ async fn serve_without_a_password_prints_a_one_time_setup_link_that_sets_it() {
     assert_eq!(resp.location.as_deref(), Some("/dashboard"));
     let dashboard = browser.get("/dashboard").await;
     assert_eq!(dashboard.status, 200, "{}", dashboard.body);
-    assert!(dashboard.body.contains(&base), "{}", dashboard.body);
+    assert!(dashboard.body.contains(issuer), "{}", dashboard.body);
 
     // The link works once.
     let again = Browser::new(&base).get(&link).await;
@@ -245,7 +243,7 @@ async fn serve_without_a_password_prints_a_one_time_setup_link_that_sets_it() {
         .await;
     assert_eq!(resp.status, 303, "{}", resp.body);
 
-    child.kill().await.expect("stop doorstep");
+    served.stop().await;
 }
 
 /// Under systemd standard error is journald: no colour codes when it is

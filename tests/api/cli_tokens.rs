@@ -17,7 +17,7 @@ fn stdout(o: &std::process::Output) -> String {
 #[tokio::test]
 async fn tokens_list_and_revoke_from_another_process_take_effect_at_once() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let access = str_of(&t, "access_token");
     // Warm the server's hot-path views.
@@ -51,7 +51,7 @@ async fn tokens_list_and_revoke_from_another_process_take_effect_at_once() {
 #[tokio::test]
 async fn resource_server_add_prints_a_secret_once_that_introspects() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let secret = stdout(&app.cli(&["resource-server", "add", "micropub"]))
         .trim()
@@ -84,7 +84,7 @@ async fn resource_server_add_prints_a_secret_once_that_introspects() {
 #[tokio::test]
 async fn housekeeping_purges_expired_codes_sessions_and_dead_tokens() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let short = app.token_with_lifetime(&client, "create", "3600").await;
     let _code_left_unused = app.code_for(&client, "create").await;
     let count = |table: &'static str| {

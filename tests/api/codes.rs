@@ -5,24 +5,13 @@
 use crate::helpers::*;
 use futures_util::future::join_all;
 
-fn assert_oauth_error(resp: &ApiResponse, error: &str) {
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], error, "{}", resp.text);
-    assert!(
-        resp.header("content-type")
-            .unwrap_or("")
-            .starts_with("application/json")
-    );
-}
-
-/// SEC-2 (replay handling).
 #[tokio::test]
 async fn replayed_code_is_refused_and_revokes_its_tokens_code_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let first = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.status, 200, "{}", first.body);
     let token = first.json()["access_token"].as_str().unwrap().to_owned();
     let (status, _) = app.verify_get(&token, Some("application/json")).await;
     assert_eq!(status, 200);
@@ -48,7 +37,7 @@ async fn replayed_code_is_refused_and_revokes_its_tokens_code_3() {
 #[tokio::test]
 async fn replay_also_revokes_the_refresh_token_of_the_first_exchange_code_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let first = app.redeem_at("/token", &client, &code).await.json();
     let refresh = first["refresh_token"].as_str().expect("refresh token");
@@ -70,10 +59,10 @@ async fn replay_also_revokes_the_refresh_token_of_the_first_exchange_code_3() {
 #[tokio::test]
 async fn code_redeemed_at_the_authorization_endpoint_is_dead_at_the_token_endpoint_code_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let first = app.redeem_at("/auth", &client, &code).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.status, 200, "{}", first.body);
     let second = app.redeem_at("/token", &client, &code).await;
     assert_oauth_error(&second, "invalid_grant");
     let third = app.redeem_at("/auth", &client, &code).await;
@@ -83,10 +72,10 @@ async fn code_redeemed_at_the_authorization_endpoint_is_dead_at_the_token_endpoi
 #[tokio::test]
 async fn code_redeemed_at_the_token_endpoint_is_dead_at_the_authorization_endpoint_code_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let first = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.status, 200, "{}", first.body);
     let second = app.redeem_at("/auth", &client, &code).await;
     assert_oauth_error(&second, "invalid_grant");
     assert!(second.json().get("me").is_none());
@@ -95,9 +84,9 @@ async fn code_redeemed_at_the_token_endpoint_is_dead_at_the_authorization_endpoi
 #[tokio::test]
 async fn redirect_uri_mismatch_at_redemption_is_invalid_grant_redt_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
-    let other = format!("http://127.0.0.1:{}/other", app.port + 1);
+    let other = format!("{}other", client.client_id);
     let form = with_field(code_form(&client, &code), "redirect_uri", Some(&other));
     let resp = app.post_pairs("/token", &form).await;
     assert_oauth_error(&resp, "invalid_grant");
@@ -109,7 +98,7 @@ async fn redirect_uri_mismatch_at_redemption_is_invalid_grant_redt_3() {
 #[tokio::test]
 async fn client_id_mismatch_at_redemption_is_invalid_grant_redt_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     for (endpoint, other) in [
         ("/token", "https://other.example/"),
@@ -130,20 +119,20 @@ async fn client_id_mismatch_at_redemption_is_invalid_grant_redt_3() {
 #[tokio::test]
 async fn client_id_without_trailing_slash_redeems_its_code_leg_11_cid_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let bare = client.client_id.trim_end_matches('/').to_owned();
     let form = with_field(code_form(&client, &code), "client_id", Some(&bare));
     let resp = app.post_pairs("/token", &form).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
 async fn expired_code_is_invalid_grant_code_1() {
     let app = TestApp::spawn_with(|s| s.code_lifetime = std::time::Duration::from_secs(6)).await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
-    app.clock.advance(7);
+    app.clock.advance(6);
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_oauth_error(&resp, "invalid_grant");
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
@@ -152,17 +141,17 @@ async fn expired_code_is_invalid_grant_code_1() {
 #[tokio::test]
 async fn code_within_its_lifetime_is_redeemed_code_1() {
     let app = TestApp::spawn_with(|s| s.code_lifetime = std::time::Duration::from_secs(60)).await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
-    app.clock.advance(50);
+    app.clock.advance(59);
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
 async fn twenty_concurrent_redemptions_of_one_code_give_exactly_one_token_code_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let attempts = (0..20).map(|_| app.redeem_at("/token", &client, &code));
     let results = join_all(attempts).await;
@@ -180,10 +169,10 @@ async fn twenty_concurrent_redemptions_of_one_code_give_exactly_one_token_code_2
 #[tokio::test]
 async fn tv9_redemption_at_the_authorization_endpoint_returns_me_and_profile_but_no_token_reda_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let resp = app.redeem_at("/auth", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(
         resp.header("content-type")
             .unwrap_or("")
@@ -204,7 +193,7 @@ async fn tv9_redemption_at_the_authorization_endpoint_returns_me_and_profile_but
 #[tokio::test]
 async fn redemption_at_the_authorization_endpoint_includes_email_only_when_granted_prof_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile email").await;
     let body = app.redeem_at("/auth", &client, &code).await.json();
     assert_eq!(body["profile"]["email"], "owner@example.net", "{body}");
@@ -214,7 +203,7 @@ async fn redemption_at_the_authorization_endpoint_includes_email_only_when_grant
 #[tokio::test]
 async fn identity_only_code_gives_me_without_profile_at_the_authorization_endpoint_reda_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "").await;
     let body = app.redeem_at("/auth", &client, &code).await.json();
     assert_eq!(body, serde_json::json!({ "me": app.me() }));
@@ -223,7 +212,7 @@ async fn identity_only_code_gives_me_without_profile_at_the_authorization_endpoi
 #[tokio::test]
 async fn code_without_scope_is_refused_at_the_token_endpoint_and_consumed_redt_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "").await;
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_oauth_error(&resp, "invalid_grant");
@@ -236,7 +225,7 @@ async fn code_without_scope_is_refused_at_the_token_endpoint_and_consumed_redt_4
 #[tokio::test]
 async fn unticking_every_scope_gives_an_identity_only_code_redt_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -255,7 +244,7 @@ async fn unticking_every_scope_gives_an_identity_only_code_redt_4() {
 #[tokio::test]
 async fn unknown_code_is_invalid_grant_at_both_endpoints_reda_4_redt_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     for endpoint in ["/token", "/auth"] {
         let resp = app
             .redeem_at(
@@ -271,7 +260,7 @@ async fn unknown_code_is_invalid_grant_at_both_endpoints_reda_4_redt_7() {
 #[tokio::test]
 async fn missing_or_repeated_redemption_parameters_are_invalid_request_redt_7_reda_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let form = code_form(&client, &code);
     for endpoint in ["/token", "/auth"] {
@@ -288,13 +277,13 @@ async fn missing_or_repeated_redemption_parameters_are_invalid_request_redt_7_re
     }
     // None of those consumed the code.
     let resp = app.post_pairs("/token", &form).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
 async fn codes_and_tokens_are_stored_only_as_hashes_code_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let token = app.redeem_at("/token", &client, &code).await.json();
     let secrets = [
@@ -323,7 +312,7 @@ async fn codes_and_tokens_are_stored_only_as_hashes_code_5() {
 #[tokio::test]
 async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7_err_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -338,14 +327,14 @@ async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7
     app.redeem_at("/token", &client, &code).await;
     let replay = app.redeem_at("/token", &client, &code).await;
     assert_eq!(replay.status, 400);
-    assert!(!replay.text.contains(&code), "{}", replay.text);
+    assert!(!replay.body.contains(&code), "{}", replay.body);
     let wrong = with_field(
         code_form(&client, "x"),
         "code_verifier",
         Some(&"v".repeat(43)),
     );
     let resp = app.post_pairs("/token", &wrong).await;
-    assert!(!resp.text.contains(&"v".repeat(43)), "{}", resp.text);
+    assert!(!resp.body.contains(&"v".repeat(43)), "{}", resp.body);
 }
 
 /// A code whose stored values were changed outside doorstep is a fault

@@ -4,13 +4,8 @@
 
 use crate::helpers::*;
 
-fn assert_oauth_error(resp: &ApiResponse, error: &str) {
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    assert_eq!(resp.json()["error"], error, "{}", resp.text);
-}
-
-fn assert_token(resp: &ApiResponse, app: &TestApp) {
-    assert_eq!(resp.status, 200, "{}", resp.text);
+fn assert_token(resp: &Response, app: &TestApp) {
+    assert_eq!(resp.status, 200, "{}", resp.body);
     let body = resp.json();
     assert!(body["access_token"].is_string(), "{body}");
     assert_eq!(body["me"], app.me());
@@ -21,7 +16,7 @@ fn assert_token(resp: &ApiResponse, app: &TestApp) {
 #[tokio::test]
 async fn legacy_me_and_state_parameters_are_ignored_redt_8() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let mut form = code_form(&client, &code);
     form.push(("me".into(), "https://someone-else.example/".into()));
@@ -34,7 +29,7 @@ async fn legacy_me_and_state_parameters_are_ignored_redt_8() {
 #[tokio::test]
 async fn charset_on_the_content_type_is_accepted() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let body = serde_urlencoded::to_string(code_form(&client, &code)).unwrap();
     let resp = app
@@ -50,9 +45,9 @@ async fn charset_on_the_content_type_is_accepted() {
 #[tokio::test]
 async fn stray_bearer_header_on_code_exchange_is_ignored() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
-    let resp = ApiResponse::from(
+    let resp = Response::read(
         app.api
             .post(app.url("/token"))
             .header("Content-Type", "application/x-www-form-urlencoded")
@@ -69,7 +64,7 @@ async fn stray_bearer_header_on_code_exchange_is_ignored() {
 #[tokio::test]
 async fn missing_grant_type_with_a_code_is_an_authorization_code_exchange() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let form = with_field(code_form(&client, &code), "grant_type", None);
     let resp = app.post_pairs("/token", &form).await;
@@ -79,7 +74,7 @@ async fn missing_grant_type_with_a_code_is_an_authorization_code_exchange() {
 #[tokio::test]
 async fn json_body_is_invalid_request_err_12() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let body = serde_json::json!({
         "grant_type": "authorization_code",
@@ -123,7 +118,7 @@ async fn password_and_unknown_grant_types_are_unsupported_sec_21_redt_7() {
 #[tokio::test]
 async fn repeated_code_or_grant_type_is_invalid_request_redt_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     for name in ["code", "grant_type", "code_verifier", "client_id"] {
         let mut form = code_form(&client, &code);
@@ -139,7 +134,7 @@ async fn repeated_code_or_grant_type_is_invalid_request_redt_7() {
 #[tokio::test]
 async fn token_response_has_every_member_clients_need_redt_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let body = app.token_for(&client, "profile create").await;
     for key in ["access_token", "token_type", "scope", "me"] {
         assert!(body[key].is_string(), "{key}: {body}");
@@ -161,7 +156,7 @@ async fn token_response_has_every_member_clients_need_redt_5() {
 // --- Legacy GET verification (VER-L*) -------------------------------------
 
 async fn live_token(app: &TestApp) -> (TestClient, String) {
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let body = app.token_for(&client, "profile create").await;
     (client, body["access_token"].as_str().unwrap().to_owned())
 }
@@ -209,7 +204,7 @@ async fn legacy_get_answers_form_encoded_without_a_json_accept_ver_l5_decision()
         );
         // micropub-express parses the body as a query string.
         let parsed: std::collections::HashMap<String, String> =
-            serde_urlencoded::from_str(&resp.text).expect("form-encoded body");
+            serde_urlencoded::from_str(&resp.body).expect("form-encoded body");
         assert_eq!(parsed["me"], app.me(), "{accept:?}");
         assert_eq!(parsed["client_id"], client.client_id);
         assert_eq!(parsed["scope"], "profile create");
@@ -262,7 +257,7 @@ async fn legacy_get_ignores_a_token_in_the_query_string_ver_l4() {
             &format!("?access_token={token}"),
         )
         .await;
-    assert_eq!(resp.status, 401, "{}", resp.text);
+    assert_eq!(resp.status, 401, "{}", resp.body);
     assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
 }
 
@@ -289,7 +284,7 @@ async fn legacy_get_refuses_an_expired_token_ver_l2() {
 #[tokio::test]
 async fn legacy_get_does_not_accept_a_refresh_token_redt_10() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let body = app.token_for(&client, "create").await;
     let refresh = body["refresh_token"].as_str().unwrap();
     let resp = app
@@ -307,7 +302,7 @@ async fn legacy_get_does_not_accept_a_refresh_token_redt_10() {
 #[tokio::test]
 async fn authorization_endpoint_answers_form_encoded_only_when_asked_reda_7() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "").await;
     let resp = app
         .api

@@ -129,7 +129,7 @@ fn access_tokens_in(copy: &Path) -> i64 {
 #[tokio::test]
 async fn the_daily_backup_keeps_the_newest_copies_readable_only_by_their_owner() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(free_port());
+    let client = app.client();
     app.token_for(&client, "create").await;
     let out = tempfile::tempdir().expect("tempdir");
     let dir = out.path().join("backups");

@@ -7,7 +7,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn token_revocation_and_userinfo_allow_any_origin_without_credentials_disc_18() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile create").await;
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_eq!(resp.status, 200);

@@ -6,7 +6,7 @@ use crate::helpers::*;
 use crate::tour::{app_named, client_of};
 use scraper::Selector;
 
-fn texts(page: &Page, selector: &str) -> Vec<String> {
+fn texts(page: &Response, selector: &str) -> Vec<String> {
     let sel = Selector::parse(selector).unwrap();
     page.html()
         .select(&sel)
@@ -17,7 +17,7 @@ fn texts(page: &Page, selector: &str) -> Vec<String> {
 #[tokio::test]
 async fn each_grant_shows_app_scopes_granted_last_used_and_expiry_sec_22() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "profile create").await;
     let never = app.token_with_lifetime(&client, "media", "never").await;
     let browser = app.signed_in_browser().await;
@@ -57,7 +57,7 @@ async fn each_grant_shows_app_scopes_granted_last_used_and_expiry_sec_22() {
 #[tokio::test]
 async fn last_used_is_batched_not_written_per_verification() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     for _ in 0..5 {
         assert_eq!(
@@ -76,7 +76,7 @@ async fn last_used_is_batched_not_written_per_verification() {
 #[tokio::test]
 async fn the_revoke_button_with_its_csrf_token_revokes_at_once() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     assert_eq!(app.verify_get(&access, None).await.0, 200);
@@ -95,7 +95,7 @@ async fn the_revoke_button_with_its_csrf_token_revokes_at_once() {
 #[tokio::test]
 async fn revoke_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let access = str_of(&t, "access_token");
     let browser = app.signed_in_browser().await;
@@ -128,8 +128,8 @@ async fn revoke_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothin
 #[tokio::test]
 async fn revoke_every_app_asks_for_confirmation_first_then_revokes_every_grant() {
     let app = TestApp::spawn().await;
-    let one = TestClient::new(app.port + 1);
-    let two = TestClient::new(app.port + 2);
+    let one = app.client();
+    let two = app.client();
     let a = str_of(&app.token_for(&one, "create").await, "access_token");
     let b = str_of(&app.token_for(&two, "media").await, "access_token");
     let browser = app.signed_in_browser().await;
@@ -202,7 +202,7 @@ async fn each_revoke_button_says_which_app_it_revokes_and_activity_names_apps_by
 #[tokio::test]
 async fn a_resource_server_secret_made_on_the_dashboard_introspects_until_revoked() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let t = app.token_for(&client, "create").await;
     let browser = app.signed_in_browser().await;
     let page = browser.get("/dashboard").await;

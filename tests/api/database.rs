@@ -6,6 +6,7 @@
 
 use crate::cli::{BIN, doorstep, without_doorstep_env};
 use crate::helpers::*;
+use doorstep::app::RunError;
 use doorstep::store::{Store, tokens};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -49,40 +50,13 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-async fn wait_until_serving(port: u16) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/health");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(r) = http.get(&url).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("doorstep did not start serving on port {port}");
-}
-
 /// Starts `serve` on `db` through `cmd` (the binary, or a shell that runs
 /// it) and waits until it answers. Its standard error is kept.
-async fn start_serving(mut cmd: Command, db: &Path) -> tokio::process::Child {
-    let port = free_port();
-    let child = cmd
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
+async fn start_serving(mut cmd: Command, db: &Path) -> Served {
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--database"])
         .arg(db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until_serving(port).await;
-    child
+        .stdout(Stdio::null());
+    Served::start(cmd).await
 }
 
 /// Whether `token` passes the legacy verification right now; a server that
@@ -131,7 +105,7 @@ async fn database_wal_shm_and_backups_are_created_0600_under_a_permissive_umask(
         cmd.args(["-c", "umask 000 && exec \"$0\" \"$@\"", BIN]);
         cmd
     };
-    let mut server = start_serving(umask_000(), &db).await;
+    let server = start_serving(umask_000(), &db).await;
     for f in [
         db.clone(),
         with_suffix(&db, "-wal"),
@@ -150,7 +124,7 @@ async fn database_wal_shm_and_backups_are_created_0600_under_a_permissive_umask(
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode(&backup), 0o600);
-    server.kill().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -378,7 +352,7 @@ async fn serve_refuses_a_full_disk_naming_the_path() {
 #[tokio::test]
 async fn deleting_the_database_under_a_running_server_fails_closed_and_makes_no_new_one() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = str_of(&app.token_for(&client, "create").await, "access_token");
     assert!(verifies(&app, &token).await);
     let db = app.settings.database.clone();
@@ -389,6 +363,9 @@ async fn deleting_the_database_under_a_running_server_fails_closed_and_makes_no_
         stops_verifying(&app, &token).await,
         "the server went on answering from a deleted database"
     );
+    // It stops, once it has saved what it held.
+    let ended = app.stopped().await;
+    assert!(matches!(ended, Err(RunError::DatabaseLost(_))), "{ended:?}");
     assert!(!verifies(&app, &token).await);
     assert!(!db.exists(), "a fresh, empty database appeared");
     // What the server held is saved beside the path, privately, and the
@@ -419,7 +396,7 @@ async fn deleting_the_database_under_a_running_server_fails_closed_and_makes_no_
 #[tokio::test]
 async fn replacing_the_database_under_a_running_server_stops_it_and_leaves_the_replacement_alone() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let db = app.settings.database.clone();
     let old = str_of(&app.token_for(&client, "create").await, "access_token");
     let backup = db.with_file_name("before.db");
@@ -441,6 +418,10 @@ async fn replacing_the_database_under_a_running_server_stops_it_and_leaves_the_r
         !verifies(&app, &old).await,
         "a token revoked since the copy was made came back"
     );
+    // A restart comes after the old server has finished stopping (it
+    // tidies the path on the way out).
+    let ended = app.stopped().await;
+    assert!(matches!(ended, Err(RunError::DatabaseLost(_))), "{ended:?}");
     // The replacement is what a restart opens, whole, with nothing of the
     // lost file mixed in.
     let store = Store::open_existing(&db).unwrap();
@@ -459,16 +440,12 @@ async fn replacing_the_database_under_a_running_server_stops_it_and_leaves_the_r
 async fn serve_exits_with_an_error_naming_the_database_when_it_is_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let child = start_serving(doorstep(), &db).await;
+    let server = start_serving(doorstep(), &db).await;
 
     std::fs::remove_file(&db).unwrap();
 
-    let out = tokio::time::timeout(PATIENCE, child.wait_with_output())
-        .await
-        .expect("doorstep kept running without its database")
-        .unwrap();
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let (status, err) = server.exit().await;
+    assert!(!status.success());
     assert!(
         err.contains(&format!("the database {} was deleted", db.display())),
         "{err}"

@@ -6,7 +6,7 @@ use crate::helpers::*;
 use scraper::Selector;
 
 /// `(rel, href)` of every `Link` header, in order.
-fn link_headers(page: &Page) -> Vec<(String, String)> {
+fn link_headers(page: &Response) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for v in page.headers.get_all("link") {
         for part in v.to_str().unwrap().split(',') {
@@ -30,7 +30,7 @@ fn link_headers(page: &Page) -> Vec<(String, String)> {
 }
 
 /// `(rel, href)` of every `<link>` element, in document order.
-fn link_elements(page: &Page) -> Vec<(String, String)> {
+fn link_elements(page: &Response) -> Vec<(String, String)> {
     let doc = page.html();
     let sel = Selector::parse("link[rel][href]").unwrap();
     doc.select(&sel)

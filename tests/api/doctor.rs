@@ -190,7 +190,7 @@ async fn a_configuration_that_does_not_load_is_a_failed_check() {
 #[tokio::test]
 async fn an_unreachable_server_fails_the_public_url_check() {
     let app = TestApp::spawn().await;
-    let port = free_port();
+    let port = app.unused_port();
     let (ok, report) = doctor_for(&app, &format!("http://127.0.0.1:{port}/"), &[]).await;
     assert!(!ok);
     assert_eq!(status_of(&report, "public URL"), "fail", "{report:#}");

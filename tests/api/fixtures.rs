@@ -1,21 +1,34 @@
-//! Local fixture servers standing in for client apps: raw HTTP over a
-//! loopback TCP listener, so tests can also misbehave on purpose (a body
-//! that never ends, a server that never answers). Each counts its
-//! connections, so a test can prove doorstep never fetched it.
+//! The fixture server: a client app's site on a loopback port, written as
+//! raw HTTP over a `TcpListener` so that it can also misbehave on purpose
+//! (a body that never ends, a server that never answers, a reply that
+//! comes late, bytes no framework would send). It records every request,
+//! so a test can prove doorstep never fetched it.
+//!
+//! One fixture server for all tests: the integration tests use it as
+//! `crate::fixtures`, and client discovery's unit tests
+//! (`src/clients/fixture_tests.rs`) include this same file.
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
+/// What the fixture does with one request.
 pub enum Reply {
-    /// Status, headers, body.
+    /// Status, headers and body, with `Content-Length` and
+    /// `Connection: close` added.
     Full(u16, Vec<(String, String)>, Vec<u8>),
-    /// Headers, then body bytes forever.
+    /// Exactly these bytes, then the connection is closed.
+    Raw(Vec<u8>),
+    /// The reply, after a wait.
+    Delayed(Duration, Box<Reply>),
+    /// A 200 HTML head, then a chunked body that trickles a few bytes at a
+    /// time and never ends: it reaches no size cap, only a deadline.
     Endless,
-    /// Accept the connection and never answer.
+    /// The request is read and never answered.
     Silent,
 }
 
@@ -36,6 +49,16 @@ impl Reply {
         )
     }
 
+    /// An empty answer with this status.
+    pub fn status(status: u16) -> Reply {
+        Reply::Full(status, vec![], vec![])
+    }
+
+    /// A redirect (`status` 301, 302, …) to `location`.
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply::status(status).with_header("Location", location)
+    }
+
     pub fn with_header(self, name: &str, value: &str) -> Reply {
         match self {
             Reply::Full(s, mut h, b) => {
@@ -47,12 +70,6 @@ impl Reply {
     }
 }
 
-pub struct Fixture {
-    pub port: u16,
-    hits: Arc<AtomicUsize>,
-    paths: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
 /// A 1×1 PNG.
 pub const PNG: &[u8] = &[
     0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
@@ -62,71 +79,68 @@ pub const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
+pub struct Fixture {
+    pub port: u16,
+    /// Connections accepted.
+    hits: Arc<AtomicUsize>,
+    /// The head of every request read, in order.
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+type Handler = dyn Fn(u16, &str) -> Reply + Send + Sync;
+
 impl Fixture {
-    /// Starts a fixture; `handler(port, path)` decides each reply.
+    /// Starts a fixture on 127.0.0.1:0; `handler(port, path)` decides each
+    /// reply.
     pub async fn start(handler: impl Fn(u16, &str) -> Reply + Send + Sync + 'static) -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let hits = Arc::new(AtomicUsize::new(0));
-        let paths = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let handler = Arc::new(handler);
-        let (h, p) = (hits.clone(), paths.clone());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (h, r) = (hits.clone(), requests.clone());
         tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
+            while let Ok((stream, _)) = listener.accept().await {
                 h.fetch_add(1, Ordering::SeqCst);
-                let handler = handler.clone();
-                let p = p.clone();
+                let (handler, r) = (handler.clone(), r.clone());
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    p.lock().expect("lock").push(path.clone());
-                    match handler(port, &path) {
-                        Reply::Full(status, headers, body) => {
-                            let mut out = format!(
-                                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                                body.len()
-                            );
-                            for (k, v) in headers {
-                                out.push_str(&format!("{k}: {v}\r\n"));
-                            }
-                            out.push_str("\r\n");
-                            let _ = sock.write_all(out.as_bytes()).await;
-                            let _ = sock.write_all(&body).await;
-                        }
-                        Reply::Endless => {
-                            let _ = sock
-                                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
-                                .await;
-                            let filler = vec![b'a'; 16 * 1024];
-                            while sock.write_all(&filler).await.is_ok() {}
-                        }
-                        Reply::Silent => {
-                            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-                        }
-                    }
+                    let _ = serve(stream, port, &*handler, &r).await;
                 });
             }
         });
-        Fixture { port, hits, paths }
+        Fixture {
+            port,
+            hits,
+            requests,
+        }
     }
 
+    /// Connections accepted so far.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 
+    /// The path of every request so far.
     pub fn paths(&self) -> Vec<String> {
-        self.paths.lock().expect("lock").clone()
+        self.requests()
+            .iter()
+            .map(|head| head.split_whitespace().nth(1).unwrap_or("/").to_owned())
+            .collect()
+    }
+
+    /// The head (request line and headers) of every request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `path` on this fixture, as a URL on 127.0.0.1.
+    pub fn url(&self, path: &str) -> url::Url {
+        url::Url::parse(&format!("{}{path}", self.base())).expect("fixture URL")
     }
 
     /// The client id of an app served here, under the `localhost` name so
@@ -134,4 +148,66 @@ impl Fixture {
     pub fn client_id(&self) -> String {
         format!("http://localhost:{}/", self.port)
     }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    port: u16,
+    handler: &Handler,
+    requests: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    requests.lock().expect("lock").push(head);
+    let mut reply = handler(port, &path);
+    while let Reply::Delayed(wait, then) = reply {
+        tokio::time::sleep(wait).await;
+        reply = *then;
+    }
+    match reply {
+        Reply::Full(status, headers, body) => {
+            let mut out = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            stream.write_all(out.as_bytes()).await?;
+            stream.write_all(&body).await?;
+            stream.shutdown().await?;
+        }
+        Reply::Raw(bytes) => {
+            stream.write_all(&bytes).await?;
+            stream.shutdown().await?;
+        }
+        Reply::Endless => {
+            stream
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
+                )
+                .await?;
+            loop {
+                stream.write_all(b"4\r\n<p>x\r\n").await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Reply::Silent => {
+            // Until the test ends; the reader gives up first.
+            let mut rest = [0u8; 1024];
+            while stream.read(&mut rest).await? > 0 {}
+        }
+        Reply::Delayed(..) => unreachable!("unwrapped above"),
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@ fn is_base64url_43(s: &str) -> bool {
 #[tokio::test]
 async fn tv6_tv10_happy_path_issues_a_token_a_micropub_server_accepts() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let redirect = app
         .approve(&browser, &client.auth_query("profile create", "1234567890"))
@@ -49,7 +49,7 @@ async fn tv6_tv10_happy_path_issues_a_token_a_micropub_server_accepts() {
 #[tokio::test]
 async fn consent_page_names_the_client_and_offers_each_scope_ticked_cons_1_cons_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("profile create media", "s"))
@@ -71,7 +71,7 @@ async fn consent_page_names_the_client_and_offers_each_scope_ticked_cons_1_cons_
 #[tokio::test]
 async fn unticked_scope_is_missing_from_the_token_cons_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("profile create media", "s"))
@@ -99,7 +99,7 @@ async fn unticked_scope_is_missing_from_the_token_cons_4() {
 #[tokio::test]
 async fn consent_post_answers_303_never_307_cons_11() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -119,7 +119,7 @@ async fn consent_post_answers_303_never_307_cons_11() {
 #[tokio::test]
 async fn iss_is_form_urlencoded_in_the_redirect_iss_4() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -135,7 +135,7 @@ async fn iss_is_form_urlencoded_in_the_redirect_iss_4() {
 #[tokio::test]
 async fn consent_page_shows_where_the_code_goes_cons_3() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -164,14 +164,14 @@ async fn token_with_lifetime(
         .await;
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     resp.json()
 }
 
 #[tokio::test]
 async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = app.token_for(&client, "create").await;
     assert_eq!(token["expires_in"], 90 * 86400);
 }
@@ -179,20 +179,21 @@ async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
 #[tokio::test]
 async fn owner_chosen_lifetime_is_reported_and_enforced() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = token_with_lifetime(&app, &client, "86400").await;
     assert_eq!(token["expires_in"], 86400);
     let access = token["access_token"].as_str().unwrap();
-    app.clock.advance(86400 - 10);
+    // The frozen clock makes the edge exact: valid through its last second.
+    app.clock.advance(86400 - 1);
     assert_eq!(app.verify_get(access, None).await.0, 200);
-    app.clock.advance(11);
+    app.clock.advance(1);
     assert_eq!(app.verify_get(access, None).await.0, 401);
 }
 
 #[tokio::test]
 async fn until_revoked_lifetime_gives_a_token_without_expiry_or_refresh_token() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = token_with_lifetime(&app, &client, "never").await;
     assert!(token.get("expires_in").is_none(), "{token}");
     assert!(token.get("refresh_token").is_none(), "{token}");
@@ -223,7 +224,7 @@ async fn served_homepage_shows_the_owners_photo_and_still_forbids_framing_disc_1
 #[tokio::test]
 async fn a_second_request_from_an_approved_client_still_shows_the_prompt_cons_8() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let _ = app
         .approve(&browser, &client.auth_query("create", "one"))

@@ -6,7 +6,7 @@
 use crate::helpers::*;
 use scraper::Selector;
 
-fn assert_page_headers(page: &Page, what: &str) {
+fn assert_page_headers(page: &Response, what: &str) {
     let ct = page.header("content-type").unwrap_or("");
     assert!(ct.starts_with("text/html"), "{what}: content-type {ct}");
     let csp = page
@@ -33,7 +33,7 @@ fn assert_page_headers(page: &Page, what: &str) {
 }
 
 /// CONS-9: nothing on the page is loaded from, or links to, another site.
-fn assert_no_third_party(page: &Page, base: &str, what: &str) {
+fn assert_no_third_party(page: &Response, base: &str, what: &str) {
     let doc = page.html();
     let sel = Selector::parse("[src], [href], [action]").unwrap();
     for el in doc.select(&sel) {
@@ -51,7 +51,7 @@ fn assert_no_third_party(page: &Page, base: &str, what: &str) {
 #[tokio::test]
 async fn every_html_page_forbids_framing_and_referrers_cons_9_cons_10() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let anonymous = app.browser();
     let mut pages = vec![
         ("homepage", anonymous.get("/").await),
@@ -119,7 +119,7 @@ async fn every_html_page_forbids_framing_and_referrers_cons_9_cons_10() {
 #[tokio::test]
 async fn token_responses_success_and_error_are_never_cached_redt_6_err_10() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let ok = app.redeem_at("/token", &client, &code).await;
     assert_eq!(ok.status, 200);
@@ -153,7 +153,7 @@ async fn token_responses_success_and_error_are_never_cached_redt_6_err_10() {
 #[tokio::test]
 async fn authorization_endpoint_redemptions_are_never_cached_reda_5_tv17() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile").await;
     let ok = app.redeem_at("/auth", &client, &code).await;
     assert_eq!(ok.status, 200);
@@ -168,7 +168,7 @@ async fn authorization_endpoint_redemptions_are_never_cached_reda_5_tv17() {
 #[tokio::test]
 async fn legacy_verification_responses_are_never_cached() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let token = app.token_for(&client, "create").await;
     let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
     for accept in [Some("application/json"), None] {
@@ -181,7 +181,7 @@ async fn legacy_verification_responses_are_never_cached() {
 #[tokio::test]
 async fn authorization_endpoint_sends_no_cors_headers_sec_14() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let origin = ("Origin", "https://evil.example");
     let browser = app.signed_in_browser().await;
     let page = browser

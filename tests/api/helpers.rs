@@ -7,6 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use doorstep::app::Application;
+use doorstep::clients::FetchPolicy;
 use doorstep::clock::Clock;
 use doorstep::config::Settings;
 use doorstep::owner::password;
@@ -15,10 +16,14 @@ use reqwest::header::LOCATION;
 use scraper::{Html, Selector};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use tempfile::TempDir;
 use url::Url;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Client discovery's deadline in tests (the product's is 5 s).
+pub const DISCOVERY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// RFC 7636 Appendix B.
 pub const RFC_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -32,6 +37,10 @@ pub struct TestApp {
     pub settings: Settings,
     /// A plain client for API calls (no cookies, no redirects).
     pub api: reqwest::Client,
+    /// Ports handed out by `unused_port`, held until the test ends.
+    held: Mutex<Vec<UnusedPort>>,
+    /// The running server, until `stopped` takes it.
+    server: Mutex<Option<tokio::task::JoinHandle<Result<(), doorstep::app::RunError>>>>,
     _dir: TempDir,
 }
 
@@ -50,14 +59,41 @@ impl TestApp {
     /// Starts doorstep with test settings adjusted by `f`. The issuer is the
     /// real loopback address and port, so redirects and metadata are true.
     pub async fn spawn_with(f: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_with_fetch(f, |_| {}).await
+    }
+
+    /// As `spawn_with`, with client discovery's policy adjusted by `fetch`
+    /// too (its deadline: short to see a stuck fetch cut off, long to hold
+    /// one open while the test looks at something else).
+    pub async fn spawn_with_fetch(
+        f: impl FnOnce(&mut Settings),
+        fetch: impl FnOnce(&mut FetchPolicy),
+    ) -> TestApp {
+        Self::start(([127, 0, 0, 1], 0).into(), f, fetch).await
+    }
+
+    /// As `spawn_with`, listening on `addr` (port 0) instead of
+    /// 127.0.0.1: `[::]:0` for a dual-stack listener. The issuer is still
+    /// `http://127.0.0.1:<port>/`.
+    pub async fn spawn_on(addr: std::net::SocketAddr, f: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::start(addr, f, |_| {}).await
+    }
+
+    async fn start(
+        addr: std::net::SocketAddr,
+        f: impl FnOnce(&mut Settings),
+        fetch: impl FnOnce(&mut FetchPolicy),
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
-        // Bind a port first to learn it, so the issuer can name it.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = probe.local_addr().expect("addr").port();
-        drop(probe);
+        // Bind first, on port 0, and keep the listener: the issuer names
+        // the port the kernel gave, and the server serves this very socket.
+        let listener = doorstep::app::bind(addr).expect("bind");
+        let local = listener.local_addr().expect("addr");
+        let port = local.port();
         let mut raw = doorstep::config::RawValues::new();
-        raw.insert("listen".into(), format!("127.0.0.1:{port}"));
+        raw.insert("listen".into(), local.to_string());
+        raw.insert("issuer".into(), format!("http://127.0.0.1:{port}/"));
         raw.insert(
             "database".into(),
             dir.path().join("doorstep.db").display().to_string(),
@@ -68,11 +104,21 @@ impl TestApp {
         raw.insert("photo".into(), "https://example.net/photo.jpg".into());
         let mut settings = Settings::from_raw(&raw).expect("settings");
         f(&mut settings);
-        let clock = Clock::system();
-        let app = Application::build(settings.clone(), clock.clone()).expect("build");
-        let port = app.port();
+        let mut policy = Application::fetch_policy(&settings);
+        // Fixtures answer at once, but a loaded machine can take seconds to
+        // get to it: a deadline no honest discovery here comes near, so
+        // the outcome is the fixture's. Tests of the deadline shorten it.
+        policy.total_timeout = DISCOVERY_PATIENCE;
+        fetch(&mut policy);
+        // Frozen at the real time of day: every step of a test sees the
+        // same second until the test moves the clock.
+        let clock = Clock::frozen(Clock::system().now());
+        let app =
+            Application::build_with_fetch_policy(settings.clone(), clock.clone(), listener, policy)
+                .expect("build");
+        assert_eq!(app.port(), port);
         let store = app.store().clone();
-        tokio::spawn(app.run_until_stopped());
+        let server = tokio::spawn(app.run_until_stopped());
         let test = TestApp {
             base: format!("http://127.0.0.1:{port}"),
             port,
@@ -80,6 +126,8 @@ impl TestApp {
             store,
             settings,
             api: plain_client(),
+            held: Mutex::default(),
+            server: Mutex::new(Some(server)),
             _dir: dir,
         };
         test.set_password(PASSWORD).await;
@@ -88,6 +136,38 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Waits for the server to stop by itself (it does when it loses its
+    /// database, once it has saved what it held) and says how it ended.
+    pub async fn stopped(&self) -> Result<(), doorstep::app::RunError> {
+        let server = self
+            .server
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("the server is awaited once");
+        tokio::time::timeout(PROCESS_PATIENCE, server)
+            .await
+            .expect("the server kept running")
+            .expect("the server task panicked")
+    }
+
+    /// A loopback port where nothing listens, held until the test ends:
+    /// connections to it are refused, and no other test's server can take
+    /// it. For client ids and addresses that must lead nowhere.
+    pub fn unused_port(&self) -> u16 {
+        let held = UnusedPort::new();
+        let port = held.port;
+        self.held.lock().expect("lock").push(held);
+        port
+    }
+
+    /// An IndieAuth client at `http://127.0.0.1:<unused port>/`, whose
+    /// redirect is on its own origin. doorstep fetches its page (the test
+    /// settings allow loopback fetches) and finds nothing there.
+    pub fn client(&self) -> TestClient {
+        TestClient::new(self.unused_port())
     }
 
     pub fn issuer(&self) -> String {
@@ -143,6 +223,31 @@ impl TestApp {
         Url::parse(resp.location.as_deref().expect("location")).expect("redirect url")
     }
 
+    /// The owner, signed in, answers whatever doorstep shows for
+    /// `auth_url` (a whole authorization URL, as a client builds it): the
+    /// no-PKCE page (allowing this client) if it comes, then the consent
+    /// page (approve). Returns where the browser is sent, and whether the
+    /// no-PKCE page was shown.
+    pub async fn owner_approves(&self, auth_url: &str) -> (Url, bool) {
+        let browser = self.signed_in_browser().await;
+        let mut page = browser.get(auth_url).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let asked_about_pkce = page.has("form#pkce");
+        if asked_about_pkce {
+            let resp = browser
+                .submit(&page, "form#pkce", &[], Some(("action", "allow")))
+                .await;
+            assert_eq!(resp.status, 303, "{}", resp.body);
+            page = browser.get(resp.location.as_deref().unwrap()).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+        }
+        let resp = browser
+            .submit(&page, "form#consent", &[], Some(("action", "approve")))
+            .await;
+        assert_eq!(resp.status, 303, "{}", resp.body);
+        (resp.location_url(), asked_about_pkce)
+    }
+
     /// Code from a full approval of `client`'s request for `scope`.
     pub async fn code_for(&self, client: &TestClient, scope: &str) -> String {
         let browser = self.signed_in_browser().await;
@@ -153,15 +258,10 @@ impl TestApp {
     }
 
     /// POST a form to doorstep (as a client or resource server would).
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
         let body = serde_urlencoded::to_string(form).expect("encode");
-        self.api
-            .post(self.url(path))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
+        self.post_body(path, "application/x-www-form-urlencoded", body)
             .await
-            .expect("request")
     }
 
     /// Redeems a code at the token endpoint; returns the status and JSON.
@@ -178,8 +278,8 @@ impl TestApp {
                 ],
             )
             .await;
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        let json = serde_json::from_str(&resp.body).unwrap_or(serde_json::Value::Null);
+        (resp.status, json)
     }
 
     /// A token for `scope` through the whole flow.
@@ -197,13 +297,13 @@ impl TestApp {
         let mut headers = vec![("Authorization", bearer.as_str())];
         headers.extend(accept.map(|a| ("Accept", a)));
         let resp = self.raw_get("/token", &headers).await;
-        (resp.status, resp.text)
+        (resp.status, resp.body)
     }
 
     /// A GET with exactly these request headers (plus `Host` and
     /// `Connection: close`): reqwest always adds `Accept: */*`, and the
     /// legacy verification answer depends on whether `Accept` is there.
-    pub async fn raw_get(&self, path: &str, headers: &[(&str, &str)]) -> ApiResponse {
+    pub async fn raw_get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
@@ -238,10 +338,14 @@ impl TestApp {
                 map.append(k, v);
             }
         }
-        ApiResponse {
+        Response {
             status,
+            location: map
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             headers: map,
-            text: body.to_owned(),
+            body: body.to_owned(),
         }
     }
 }
@@ -258,8 +362,10 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// A client whose redirect is on its own origin (no fetch needed to
-    /// verify it). The port names a client that need not be listening.
+    /// A client at `http://127.0.0.1:<port>/` whose redirect is on its own
+    /// origin (no fetch needed to verify it). doorstep will try to fetch
+    /// its page: use `TestApp::client()` unless `port` is a fixture or
+    /// otherwise the test's own.
     pub fn new(port: u16) -> TestClient {
         TestClient {
             client_id: format!("http://127.0.0.1:{port}/"),
@@ -303,17 +409,18 @@ impl TestClient {
     }
 }
 
-/// A response as the tests need it.
-pub struct Page {
+/// Any answer from doorstep as the tests read it: a page, a JSON
+/// document, a redirect. The body is read whole.
+pub struct Response {
     pub status: u16,
     pub location: Option<String>,
     pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
-impl Page {
-    async fn from(resp: reqwest::Response) -> Page {
-        Page {
+impl Response {
+    pub async fn read(resp: reqwest::Response) -> Response {
+        Response {
             status: resp.status().as_u16(),
             location: resp
                 .headers()
@@ -329,14 +436,47 @@ impl Page {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The body as JSON; panics, showing it, if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {:?}", self.status, self.body))
+    }
+
     pub fn html(&self) -> Html {
         Html::parse_document(&self.body)
+    }
+
+    /// The `Location` as a URL (panics if there is none).
+    pub fn location_url(&self) -> Url {
+        let loc = self
+            .location
+            .as_deref()
+            .unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.body));
+        Url::parse(loc).expect("absolute Location")
+    }
+
+    /// `name=value` of every `Set-Cookie` this response sent.
+    pub fn set_cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .filter_map(|nv| nv.split_once('='))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect()
+    }
+
+    /// Whether the page has an element matching `selector`.
+    pub fn has(&self, selector: &str) -> bool {
+        let sel = Selector::parse(selector).expect("selector");
+        self.html().select(&sel).next().is_some()
     }
 }
 
 /// Reads a form as a browser would: its action, and the values a browser
 /// would send (hidden and text inputs, checked boxes, selected options).
-pub fn form_fields(page: &Page, selector: &str) -> (String, Vec<(String, String)>) {
+pub fn form_fields(page: &Response, selector: &str) -> (String, Vec<(String, String)>) {
     let doc = page.html();
     let form_sel = Selector::parse(selector).expect("selector");
     let form = doc
@@ -395,13 +535,13 @@ impl Browser {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Page {
-        Page::from(self.http.get(self.abs(path)).send().await.expect("get")).await
+    pub async fn get(&self, path: &str) -> Response {
+        Response::read(self.http.get(self.abs(path)).send().await.expect("get")).await
     }
 
-    pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Page {
+    pub async fn post(&self, path: &str, fields: &[(String, String)]) -> Response {
         let body = serde_urlencoded::to_string(fields).expect("encode");
-        Page::from(
+        Response::read(
             self.http
                 .post(self.abs(path))
                 .header("Content-Type", "application/x-www-form-urlencoded")
@@ -417,11 +557,11 @@ impl Browser {
     /// (or adding) fields and `button` as the pressed submit button.
     pub async fn submit(
         &self,
-        page: &Page,
+        page: &Response,
         selector: &str,
         overrides: &[(&str, &str)],
         button: Option<(&str, &str)>,
-    ) -> Page {
+    ) -> Response {
         let (action, mut fields) = form_fields(page, selector);
         for (k, v) in overrides {
             fields.retain(|(name, _)| name != k);
@@ -450,30 +590,26 @@ pub fn query_map(url: &Url) -> HashMap<String, String> {
 // Additions for the core-flow suite. Everything above keeps its signature.
 // ---------------------------------------------------------------------------
 
-/// A JSON (or other) API response with its headers.
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub text: String,
+/// An RFC 6749 §5.2 error answer: 400, a JSON body, and `error` as given.
+pub fn assert_oauth_error(resp: &Response, error: &str) {
+    assert_oauth_error_among(resp, &[error]);
 }
 
-impl ApiResponse {
-    pub async fn from(resp: reqwest::Response) -> ApiResponse {
-        ApiResponse {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            text: resp.text().await.unwrap_or_default(),
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The body as JSON; Null if it is not JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
-    }
+/// As `assert_oauth_error`, where SPEC.md allows more than one code.
+pub fn assert_oauth_error_among(resp: &Response, errors: &[&str]) {
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert!(
+        resp.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{:?}",
+        resp.headers
+    );
+    let error = resp.json()["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        errors.contains(&error.as_str()),
+        "{errors:?}: {}",
+        resp.body
+    );
 }
 
 /// The form a client posts to redeem `code`: `grant_type`, `code`,
@@ -504,23 +640,71 @@ pub fn with_field(
     form
 }
 
-/// A free loopback port nobody listens on (for client ids and the CLI).
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+/// A loopback port bound but not listening, for as long as this lives: a
+/// connection to it is refused at once, and the kernel gives it to no
+/// other socket, so no other test's server or fixture can appear there.
+/// Where IPv6 loopback exists the port is held on `[::1]` too, for client
+/// ids spelled `[::1]` or `localhost`.
+pub struct UnusedPort {
+    pub port: u16,
+    _sockets: Vec<socket2::Socket>,
+}
+
+impl UnusedPort {
+    pub fn new() -> UnusedPort {
+        use socket2::{Domain, Socket, Type};
+        let hold = |addr: std::net::SocketAddr| -> std::io::Result<Socket> {
+            let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            socket.bind(&addr.into())?;
+            Ok(socket)
+        };
+        for _ in 0..100 {
+            let v4 = hold(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
+            let port = v4
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .expect("bound address")
+                .port();
+            match hold((std::net::Ipv6Addr::LOCALHOST, port).into()) {
+                Ok(v6) => {
+                    return UnusedPort {
+                        port,
+                        _sockets: vec![v4, v6],
+                    };
+                }
+                // No IPv6 loopback here: nothing can listen on it either.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                    return UnusedPort {
+                        port,
+                        _sockets: vec![v4],
+                    };
+                }
+                // Taken on [::1]: try another port.
+                Err(_) => continue,
+            }
+        }
+        panic!("no loopback port free on both 127.0.0.1 and [::1]");
+    }
+}
+
+impl Default for UnusedPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl TestApp {
     /// POSTs form pairs (in order, repeats allowed) to `path`.
-    pub async fn post_pairs(&self, path: &str, form: &[(String, String)]) -> ApiResponse {
+    pub async fn post_pairs(&self, path: &str, form: &[(String, String)]) -> Response {
         let body = serde_urlencoded::to_string(form).expect("encode");
         self.post_body(path, "application/x-www-form-urlencoded", body)
             .await
     }
 
     /// POSTs a raw body with the given content type.
-    pub async fn post_body(&self, path: &str, content_type: &str, body: String) -> ApiResponse {
-        ApiResponse::from(
+    pub async fn post_body(&self, path: &str, content_type: &str, body: String) -> Response {
+        Response::read(
             self.api
                 .post(self.url(path))
                 .header("Content-Type", content_type)
@@ -533,12 +717,12 @@ impl TestApp {
     }
 
     /// Redeems a code with `code_form` at `path` (`/auth` or `/token`).
-    pub async fn redeem_at(&self, path: &str, client: &TestClient, code: &str) -> ApiResponse {
+    pub async fn redeem_at(&self, path: &str, client: &TestClient, code: &str) -> Response {
         self.post_pairs(path, &code_form(client, code)).await
     }
 
     /// The consent (or no-PKCE, or error) page for an authorization query.
-    pub async fn auth_page(&self, browser: &Browser, auth_query: &str) -> Page {
+    pub async fn auth_page(&self, browser: &Browser, auth_query: &str) -> Response {
         browser.get(&format!("/auth?{auth_query}")).await
     }
 
@@ -561,7 +745,7 @@ impl TestApp {
         authorization: Option<&str>,
         accept: Option<&str>,
         query: &str,
-    ) -> ApiResponse {
+    ) -> Response {
         let mut headers = Vec::new();
         headers.extend(authorization.map(|a| ("Authorization", a)));
         headers.extend(accept.map(|a| ("Accept", a)));
@@ -591,77 +775,41 @@ impl Browser {
         }
     }
 
+    /// Signs in with `password` through the login form, claiming to come
+    /// through a proxy as `forwarded_for` when given (`X-Forwarded-For`).
+    pub async fn sign_in(&self, password: &str, forwarded_for: Option<&str>) -> Response {
+        let page = self.get("/login").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let (action, mut fields) = form_fields(&page, "form#login");
+        fields.retain(|(k, _)| k != "password");
+        fields.push(("password".into(), password.into()));
+        let mut req = self
+            .http
+            .post(self.abs(&action))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&fields).expect("encode"));
+        if let Some(addr) = forwarded_for {
+            req = req.header("X-Forwarded-For", addr);
+        }
+        Response::read(req.send().await.expect("sign in")).await
+    }
+
     /// GET with extra request headers.
-    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut req = self.http.get(self.abs(path));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        Page::from(req.send().await.expect("get")).await
+        Response::read(req.send().await.expect("get")).await
     }
 
     /// HEAD request.
-    pub async fn head(&self, path: &str) -> Page {
-        Page::from(self.http.head(self.abs(path)).send().await.expect("head")).await
-    }
-}
-
-impl Page {
-    /// The `Location` as a URL (panics if there is none).
-    pub fn location_url(&self) -> Url {
-        let loc = self
-            .location
-            .as_deref()
-            .unwrap_or_else(|| panic!("no Location (status {}): {}", self.status, self.body));
-        Url::parse(loc).expect("absolute Location")
-    }
-
-    /// `name=value` of every `Set-Cookie` this response sent.
-    pub fn set_cookies(&self) -> Vec<(String, String)> {
-        self.headers
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .filter_map(|nv| nv.split_once('='))
-            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-            .collect()
-    }
-
-    /// Whether the page has an element matching `selector`.
-    pub fn has(&self, selector: &str) -> bool {
-        let sel = Selector::parse(selector).expect("selector");
-        self.html().select(&sel).next().is_some()
+    pub async fn head(&self, path: &str) -> Response {
+        Response::read(self.http.head(self.abs(path)).send().await.expect("head")).await
     }
 }
 
 // ---- Token lifecycle helpers (issue 4) ----------------------------------
-
-/// A response reduced to what the token tests look at.
-pub struct Answer {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: String,
-}
-
-impl Answer {
-    pub async fn from(resp: reqwest::Response) -> Answer {
-        Answer {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            body: resp.text().await.unwrap_or_default(),
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-}
 
 impl TestApp {
     /// The browser flow with form fields overridden (e.g. the lifetime).
@@ -713,7 +861,7 @@ impl TestApp {
         client_id: &str,
         refresh_token: &str,
         scope: Option<&str>,
-    ) -> Answer {
+    ) -> Response {
         let mut form = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -722,11 +870,11 @@ impl TestApp {
         if let Some(s) = scope {
             form.push(("scope", s));
         }
-        Answer::from(self.post_form("/token", &form).await).await
+        self.post_form("/token", &form).await
     }
 
     /// `POST /introspect` with an optional bearer and a form body.
-    pub async fn introspect(&self, bearer: Option<&str>, form: &[(&str, &str)]) -> Answer {
+    pub async fn introspect(&self, bearer: Option<&str>, form: &[(&str, &str)]) -> Response {
         let mut req = self
             .api
             .post(self.url("/introspect"))
@@ -735,21 +883,21 @@ impl TestApp {
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
-        Answer::from(req.send().await.expect("request")).await
+        Response::read(req.send().await.expect("request")).await
     }
 
     /// `POST /revoke` (RFC 7009).
-    pub async fn revoke(&self, form: &[(&str, &str)]) -> Answer {
-        Answer::from(self.post_form("/revoke", form).await).await
+    pub async fn revoke(&self, form: &[(&str, &str)]) -> Response {
+        self.post_form("/revoke", form).await
     }
 
     /// `GET /userinfo` with an optional bearer.
-    pub async fn userinfo(&self, bearer: Option<&str>) -> Answer {
+    pub async fn userinfo(&self, bearer: Option<&str>) -> Response {
         let mut req = self.api.get(self.url("/userinfo"));
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
-        Answer::from(req.send().await.expect("request")).await
+        Response::read(req.send().await.expect("request")).await
     }
 
     /// A resource-server secret, created as `doorstep resource-server add`
@@ -794,48 +942,127 @@ pub fn str_of(v: &serde_json::Value, key: &str) -> String {
         .to_owned()
 }
 
-/// `(rel, absolute href)` of every `<link>` and `<a>` with a rel, in
-/// document order, as rel parsers in clients see a page (php-mf2's `rels`
-/// for Quill and Aperture, Nokogiri's `css('link')` for Micropublish).
-pub fn html_rels(body: &str, base: &Url) -> Vec<(String, String)> {
-    let doc = Html::parse_document(body);
-    let sel = Selector::parse("link[rel][href], a[rel][href]").expect("selector");
-    let mut out = Vec::new();
-    for e in doc.select(&sel) {
-        let (Some(href), Some(rels)) = (e.value().attr("href"), e.value().attr("rel")) else {
-            continue;
-        };
-        for rel in rels.split_whitespace() {
-            if let Ok(abs) = base.join(href) {
-                out.push((rel.to_owned(), abs.to_string()));
+// ---- The real binary ------------------------------------------------------
+
+/// `doorstep serve` run as its own process. It listens on
+/// `127.0.0.1:0`, and the test learns the port from its "doorstep is
+/// listening" log line, so it never races another test for a port. Its
+/// standard error is collected from start to exit.
+pub struct Served {
+    pub child: tokio::process::Child,
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<Mutex<String>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// How long a process started here may take to start or stop on a loaded
+/// machine: a bound that only turns a hang into a failure.
+pub const PROCESS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Served {
+    /// Spawns `cmd`, which runs `doorstep serve --listen 127.0.0.1:0 …`
+    /// (directly or through a shell), waits for its listening line, then
+    /// until it answers there. Panics with the log if it never does.
+    pub async fn start(mut cmd: tokio::process::Command) -> Served {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn doorstep serve");
+        let stderr = child.stderr.take().expect("piped standard error");
+        let log = std::sync::Arc::new(Mutex::new(String::new()));
+        let (found, listening) = tokio::sync::oneshot::channel();
+        let sink = log.clone();
+        let reader = tokio::spawn(async move {
+            let mut found = Some(found);
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("doorstep is listening")
+                    && let Some(addr) = line
+                        .split_whitespace()
+                        .find_map(|field| field.strip_prefix("listen="))
+                        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(addr);
+                }
+                let mut log = sink.lock().expect("lock");
+                log.push_str(&line);
+                log.push('\n');
             }
+        });
+        let addr = match tokio::time::timeout(PROCESS_PATIENCE, listening).await {
+            Ok(Ok(addr)) => addr,
+            _ => {
+                let _ = child.start_kill();
+                panic!(
+                    "doorstep serve never said it was listening:\n{}",
+                    log.lock().expect("lock")
+                );
+            }
+        };
+        let served = Served {
+            child,
+            addr,
+            log,
+            reader,
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let health = format!("{}health", served.base());
+        let answers = async {
+            while !reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        if tokio::time::timeout(PROCESS_PATIENCE, answers)
+            .await
+            .is_err()
+        {
+            panic!("doorstep serve never answered:\n{}", served.log());
         }
+        served
     }
-    out
-}
 
-/// The first href for `rel` among `rels`.
-pub fn first(rels: &[(String, String)], rel: &str) -> Option<String> {
-    rels.iter().find(|(r, _)| r == rel).map(|(_, h)| h.clone())
-}
+    /// `http://127.0.0.1:<port>/`
+    pub fn base(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
 
-/// PHP's `json_decode($body, true)`, then `parse_str($body)` when that
-/// fails: the fallback the PHP clients replayed in the real-client suites use.
-pub fn php_decode(body: &str) -> HashMap<String, serde_json::Value> {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
-        _ => url::form_urlencoded::parse(body.as_bytes())
-            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-            .collect(),
+    /// Everything it has written to standard error so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("lock").clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// Waits for it to exit by itself; its status and whole log.
+    pub async fn exit(mut self) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(PROCESS_PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("doorstep kept running:\n{}", self.log()))
+            .expect("wait");
+        // The pipe closes with the process; the reader then ends.
+        let _ = tokio::time::timeout(PROCESS_PATIENCE, &mut self.reader).await;
+        (status, self.log())
+    }
+
+    pub async fn stop(mut self) {
+        self.child.kill().await.expect("stop doorstep");
     }
 }
 
-/// doorstep serving a homepage that also advertises `micropub` and
-/// `microsub`, which most Micropub and Microsub clients require.
-pub async fn with_micropub() -> TestApp {
-    TestApp::spawn_with(|s| {
-        s.micropub = Some(Url::parse("https://example.net/micropub").expect("url"));
-        s.microsub = Some(Url::parse("https://example.net/microsub").expect("url"));
-    })
-    .await
+/// A loopback port free at the moment of asking, for tests that must name
+/// the port before the binary binds it (an issuer of `http://localhost:PORT/`).
+/// Racy by nature — another process may take it first — so prefer
+/// `--listen 127.0.0.1:0` and the binary's listening line where the port
+/// need not be known in advance.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
 }

@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 
-fn session_cookie(page: &Page) -> Option<String> {
+fn session_cookie(page: &Response) -> Option<String> {
     page.set_cookies()
         .into_iter()
         .find(|(n, _)| n == "doorstep")
@@ -233,7 +233,10 @@ async fn logout_with_a_forged_csrf_token_is_refused_cons_6() {
 async fn a_cross_site_sign_out_changes_nothing_and_sets_no_cookie() {
     let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let owner = app.browser();
-    assert_eq!(login_from(&owner, "203.0.113.1", PASSWORD).await, 303);
+    assert_eq!(
+        owner.sign_in(PASSWORD, Some("203.0.113.1")).await.status,
+        303
+    );
     let cross_site: [&[(&str, &str)]; 3] = [
         &[("Sec-Fetch-Site", "cross-site")],
         &[("Origin", "https://evil.example")],
@@ -257,10 +260,13 @@ async fn a_cross_site_sign_out_changes_nothing_and_sets_no_cookie() {
     assert!(is_signed_in(&owner).await);
     let attacker = app.browser();
     for i in 0..40 {
-        let _ = login_from(&attacker, &format!("198.51.100.{i}"), "wrong password!").await;
+        let _ = attacker
+            .sign_in("wrong password!", Some(&*format!("198.51.100.{i}")))
+            .await
+            .status;
     }
     assert_eq!(
-        login_from(&owner, "192.0.2.51", PASSWORD).await,
+        owner.sign_in(PASSWORD, Some("192.0.2.51")).await.status,
         303,
         "the owner's browser is still known"
     );
@@ -318,7 +324,7 @@ async fn login_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
 #[tokio::test]
 async fn consent_without_or_with_a_forged_csrf_token_issues_no_code_cons_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -345,7 +351,7 @@ async fn consent_without_or_with_a_forged_csrf_token_issues_no_code_cons_6() {
 #[tokio::test]
 async fn no_pkce_decision_without_or_with_a_forged_csrf_token_is_refused_cons_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -366,7 +372,7 @@ async fn no_pkce_decision_without_or_with_a_forged_csrf_token_is_refused_cons_6(
 #[tokio::test]
 async fn withdrawing_an_exemption_with_a_forged_csrf_token_is_refused_cons_6() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -387,32 +393,16 @@ async fn withdrawing_an_exemption_with_a_forged_csrf_token_is_refused_cons_6() {
     assert_eq!(app.count("SELECT count(*) FROM pkce_exemptions").await, 1);
 }
 
-/// Signs in through a browser as if behind a trusted proxy at `addr`.
-async fn login_from(browser: &Browser, addr: &str, password: &str) -> u16 {
-    let page = browser.get("/login").await;
-    let (_, mut fields) = form_fields(&page, "form#login");
-    fields.retain(|(k, _)| k != "password");
-    fields.push(("password".into(), password.into()));
-    browser
-        .http
-        .post(format!("{}/login", browser.base))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Forwarded-For", addr)
-        .body(serde_urlencoded::to_string(&fields).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// SEC-16: strangers failing logins from everywhere trip the global cap,
 /// but the owner's browser — known from an earlier sign-in — still gets in.
 #[tokio::test]
 async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() {
     let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let owner = app.browser();
-    assert_eq!(login_from(&owner, "203.0.113.1", PASSWORD).await, 303);
+    assert_eq!(
+        owner.sign_in(PASSWORD, Some("203.0.113.1")).await.status,
+        303
+    );
     let _ = owner
         .http
         .post(format!("{}/logout", owner.base))
@@ -420,16 +410,19 @@ async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() 
         .await;
     let attacker = app.browser();
     for i in 0..40 {
-        let _ = login_from(&attacker, &format!("198.51.100.{i}"), "wrong password!").await;
+        let _ = attacker
+            .sign_in("wrong password!", Some(&*format!("198.51.100.{i}")))
+            .await
+            .status;
     }
     let stranger = app.browser();
     assert_eq!(
-        login_from(&stranger, "192.0.2.50", PASSWORD).await,
+        stranger.sign_in(PASSWORD, Some("192.0.2.50")).await.status,
         429,
         "the global cap holds for unknown browsers"
     );
     assert_eq!(
-        login_from(&owner, "192.0.2.51", PASSWORD).await,
+        owner.sign_in(PASSWORD, Some("192.0.2.51")).await.status,
         303,
         "the owner's known browser is not kept out"
     );
@@ -441,17 +434,23 @@ async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() 
 async fn signing_out_forgets_the_known_device_sec_16() {
     let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let owner = app.browser();
-    assert_eq!(login_from(&owner, "203.0.113.1", PASSWORD).await, 303);
+    assert_eq!(
+        owner.sign_in(PASSWORD, Some("203.0.113.1")).await.status,
+        303
+    );
     let dash = owner.get("/dashboard").await;
     let (_, fields) = form_fields(&dash, "form[action='/logout']");
     let out = owner.post("/logout", &fields).await;
     assert_eq!(out.status, 303);
     let attacker = app.browser();
     for i in 0..40 {
-        let _ = login_from(&attacker, &format!("198.51.100.{i}"), "wrong password!").await;
+        let _ = attacker
+            .sign_in("wrong password!", Some(&*format!("198.51.100.{i}")))
+            .await
+            .status;
     }
     assert_eq!(
-        login_from(&owner, "192.0.2.51", PASSWORD).await,
+        owner.sign_in(PASSWORD, Some("192.0.2.51")).await.status,
         429,
         "after signing out, the browser is a stranger again"
     );
@@ -492,4 +491,74 @@ async fn unknown_paths_get_a_real_not_found_page() {
         Some("DENY"),
         "security headers on the 404 too"
     );
+}
+
+/// A login form ready to submit: a browser with its login-CSRF cookie and
+/// the form page.
+async fn login_form(app: &TestApp) -> (Browser, Response) {
+    let b = app.browser();
+    let page = b.get("/login").await;
+    assert_eq!(page.status, 200);
+    (b, page)
+}
+
+/// SEC-16: the per-address lockout must hold when the guesses arrive at
+/// once. Checking the throttle, then spending seconds in argon2, then
+/// recording the failure let every concurrent guess through the check.
+#[tokio::test]
+async fn concurrent_login_guesses_cannot_outrun_the_lockout_sec_16() {
+    let app = TestApp::spawn().await;
+    let mut forms = Vec::new();
+    for _ in 0..16 {
+        forms.push(login_form(&app).await);
+    }
+    let attempts = forms
+        .iter()
+        .map(|(b, page)| b.submit(page, "form#login", &[("password", "wrong password!")], None));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|p| p.status)
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 6,
+        "{checked} passwords were checked despite the lockout: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+}
+
+/// The setup form hashes the new password (argon2: slow, ~19 MiB) only for
+/// the holder of a live setup link; a made-up token is refused first.
+#[tokio::test]
+async fn setup_with_a_made_up_link_is_refused_before_any_password_work() {
+    let app = TestApp::spawn().await;
+    let (b, _) = login_form(&app).await;
+    let csrf = {
+        // The login page's CSRF token doubles as the setup form's.
+        let page = b.get("/login").await;
+        form_fields(&page, "form#login")
+            .1
+            .into_iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v)
+            .expect("csrf field")
+    };
+    // A too-short password would be reported if it were looked at: it
+    // must not be, because the link is checked first.
+    let fields: Vec<(String, String)> = [
+        ("csrf", csrf.as_str()),
+        ("token", "made-up"),
+        ("password", "short"),
+        ("confirm", "short"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let page = b.post("/setup", &fields).await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    assert!(!page.body.contains("at least"), "{}", page.body);
 }

@@ -19,15 +19,6 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-async fn sign_in(browser: &Browser, password: &str) -> u16 {
-    let page = browser.get("/login").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    browser
-        .submit(&page, "form#login", &[("password", password)], None)
-        .await
-        .status
-}
-
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
@@ -36,40 +27,20 @@ async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
     let db = dir.path().join("doorstep.db");
     let out = set_password_via_cli(&db, "the owner's password\n").await;
     assert!(out.status.success());
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}/");
-    let mut child = doorstep()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
+    let mut cmd = doorstep();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--database"])
         .arg(&db)
-        .env("DOORSTEP_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn doorstep serve");
-    let pid = child.id().expect("pid");
-    let browser = Browser::new(&base);
-    let mut up = false;
-    for _ in 0..600 {
-        if browser
-            .http
-            .get(format!("{base}health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(up, "doorstep did not start");
+        // Quiet, but for the line that says where it listens.
+        .env("DOORSTEP_LOG", "error,doorstep=info")
+        .stdout(Stdio::null());
+    let served = Served::start(cmd).await;
+    let pid = served.pid();
+    let browser = Browser::new(&served.base());
 
-    assert_eq!(sign_in(&browser, "the owner's password").await, 303);
+    assert_eq!(
+        browser.sign_in("the owner's password", None).await.status,
+        303
+    );
     let after_one = rss_kib(pid);
     // Right and wrong passwords both run argon2; a right one after each
     // wrong one keeps this address clear of the lockout.
@@ -79,13 +50,17 @@ async fn a_hundred_password_checks_leave_resident_memory_where_one_left_it() {
         } else {
             ("the owner's password", 303)
         };
-        assert_eq!(sign_in(&browser, password).await, expected, "sign-in {i}");
+        assert_eq!(
+            browser.sign_in(password, None).await.status,
+            expected,
+            "sign-in {i}"
+        );
     }
     let after_hundred = rss_kib(pid);
     println!(
         "RSS after 1 sign-in: {after_one} KiB; after 100 (right and wrong): {after_hundred} KiB"
     );
-    child.kill().await.expect("stop doorstep");
+    served.stop().await;
     assert!(
         after_hundred < after_one + 4 * 1024,
         "resident memory grew from {after_one} KiB to {after_hundred} KiB over 100 password checks"

@@ -416,7 +416,7 @@ async fn a_passkey_as_the_second_step_returns_to_the_app_that_asked() {
     let mut key = Passkey::new(&app);
     add_passkey(&owner, &mut key, "key").await;
     enrol_app(&app, &owner).await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let b = app.browser();
     let login = b
         .get(&format!("/auth?{}", client.auth_query("create", "s")))

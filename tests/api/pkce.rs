@@ -4,12 +4,6 @@
 
 use crate::helpers::*;
 
-fn assert_400(resp: &ApiResponse, errors: &[&str]) {
-    assert_eq!(resp.status, 400, "{}", resp.text);
-    let e = resp.json()["error"].as_str().unwrap_or("").to_owned();
-    assert!(errors.contains(&e.as_str()), "{}", resp.text);
-}
-
 /// A client using `plain`: the challenge is the verifier itself.
 fn plain_client(port: u16) -> TestClient {
     let mut c = TestClient::new(port);
@@ -22,33 +16,33 @@ fn plain_client(port: u16) -> TestClient {
 #[tokio::test]
 async fn tv2_indieauth_example_pair_verifies_pkce_6() {
     let app = TestApp::spawn().await;
-    let mut client = TestClient::new(app.port + 1);
+    let mut client = app.client();
     client.verifier = "a6128783714cfda1d388e2e98b6ae8221ac31aca31959e59512c59f5".into();
     client.challenge = "OfYAxt8zU2dAPDWQxTAUIteRzMsoj9QBdMIVEDOErUo".into();
     let code = app.code_for(&client, "create").await;
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
 async fn wrong_verifier_is_invalid_grant_and_consumes_the_code_pkce_7_code_8() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
     let form = with_field(code_form(&client, &code), "code_verifier", Some(wrong));
     let resp = app.post_pairs("/token", &form).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     // The right verifier is now too late.
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
 }
 
 #[tokio::test]
 async fn wrong_verifier_at_the_authorization_endpoint_is_invalid_grant_reda_2() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "profile").await;
     let form = with_field(
         code_form(&client, &code),
@@ -56,20 +50,20 @@ async fn wrong_verifier_at_the_authorization_endpoint_is_invalid_grant_reda_2() 
         Some(&"x".repeat(43)),
     );
     let resp = app.post_pairs("/auth", &form).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     assert!(resp.json().get("me").is_none());
 }
 
 #[tokio::test]
 async fn missing_verifier_for_a_code_with_a_challenge_is_refused_and_consumes_it_pkce_8() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     let code = app.code_for(&client, "create").await;
     let form = with_field(code_form(&client, &code), "code_verifier", None);
     let resp = app.post_pairs("/token", &form).await;
-    assert_400(&resp, &["invalid_grant", "invalid_request"]);
+    assert_oauth_error_among(&resp, &["invalid_grant", "invalid_request"]);
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
 }
 
 #[tokio::test]
@@ -83,10 +77,10 @@ async fn malformed_verifiers_are_refused_pkce_10_tv3() {
     ] {
         // The client really used this verifier's S256 challenge, so only
         // the syntax is wrong.
-        let client = TestClient::new(app.port + 1).with_verifier(&verifier);
+        let client = app.client().with_verifier(&verifier);
         let code = app.code_for(&client, "create").await;
         let resp = app.redeem_at("/token", &client, &code).await;
-        assert_400(&resp, &["invalid_grant", "invalid_request"]);
+        assert_oauth_error_among(&resp, &["invalid_grant", "invalid_request"]);
     }
 }
 
@@ -95,17 +89,17 @@ async fn verifiers_of_43_and_128_characters_are_accepted_tv3() {
     let app = TestApp::spawn().await;
     for verifier in ["A-._~".repeat(8) + "abc", "Z9-._~zz".repeat(16)] {
         assert!(verifier.len() == 43 || verifier.len() == 128);
-        let client = TestClient::new(app.port + 1).with_verifier(&verifier);
+        let client = app.client().with_verifier(&verifier);
         let code = app.code_for(&client, "create").await;
         let resp = app.redeem_at("/token", &client, &code).await;
-        assert_eq!(resp.status, 200, "{verifier}: {}", resp.text);
+        assert_eq!(resp.status, 200, "{verifier}: {}", resp.body);
     }
 }
 
 #[tokio::test]
 async fn plain_is_refused_at_authorization_under_the_default_policy_pkce_3() {
     let app = TestApp::spawn().await;
-    let client = plain_client(app.port + 1);
+    let client = plain_client(app.unused_port());
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "st"))
@@ -124,10 +118,10 @@ async fn plain_is_refused_at_authorization_under_the_default_policy_pkce_3() {
 #[tokio::test]
 async fn pkce_any_accepts_plain_and_advertises_it() {
     let app = TestApp::spawn_with(|s| s.pkce = doorstep::config::PkcePolicy::Any).await;
-    let client = plain_client(app.port + 1);
+    let client = plain_client(app.unused_port());
     let code = app.code_for(&client, "create").await;
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
     assert_eq!(
         app.metadata().await["code_challenge_methods_supported"],
         serde_json::json!(["S256", "plain"])
@@ -139,13 +133,13 @@ async fn pkce_any_accepts_plain_and_advertises_it() {
         "code_verifier",
         Some(&"q".repeat(43)),
     );
-    assert_400(&app.post_pairs("/token", &form).await, &["invalid_grant"]);
+    assert_oauth_error(&app.post_pairs("/token", &form).await, "invalid_grant");
 }
 
 #[tokio::test]
 async fn pkce_optional_accepts_a_client_without_pkce_and_the_consent_page_says_so() {
     let app = TestApp::spawn_with(|s| s.pkce = doorstep::config::PkcePolicy::Optional).await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "s"))
@@ -159,13 +153,13 @@ async fn pkce_optional_accepts_a_client_without_pkce_and_the_consent_page_says_s
         .await;
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[tokio::test]
 async fn verifier_sent_for_a_code_issued_without_a_challenge_is_refused_pkce_9() {
     let app = TestApp::spawn_with(|s| s.pkce = doorstep::config::PkcePolicy::Optional).await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let code = app.code_for(&client, "create").await;
     let form = with_field(
         code_form(&client, &code),
@@ -173,7 +167,7 @@ async fn verifier_sent_for_a_code_issued_without_a_challenge_is_refused_pkce_9()
         Some(RFC_VERIFIER),
     );
     let resp = app.post_pairs("/token", &form).await;
-    assert_400(&resp, &["invalid_grant"]);
+    assert_oauth_error(&resp, "invalid_grant");
     assert_eq!(app.count("SELECT count(*) FROM access_tokens").await, 0);
 }
 
@@ -181,7 +175,7 @@ async fn verifier_sent_for_a_code_issued_without_a_challenge_is_refused_pkce_9()
 #[tokio::test]
 async fn client_without_pkce_is_shown_to_the_owner_only_after_login_areq_17() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let page = app
         .auth_page(&app.browser(), &client.auth_query("create", "s"))
         .await;
@@ -193,7 +187,7 @@ async fn client_without_pkce_is_shown_to_the_owner_only_after_login_areq_17() {
 #[tokio::test]
 async fn owner_allows_a_client_without_pkce_once_and_it_is_remembered_and_withdrawable() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let query = client.auth_query("create", "st-1");
 
@@ -220,7 +214,7 @@ async fn owner_allows_a_client_without_pkce_once_and_it_is_remembered_and_withdr
     assert_eq!(q["state"], "st-1");
     assert_eq!(q["iss"], app.issuer());
     let token = app.redeem_at("/token", &client, &q["code"]).await;
-    assert_eq!(token.status, 200, "{}", token.text);
+    assert_eq!(token.status, 200, "{}", token.body);
     assert_eq!(token.json()["scope"], "create");
 
     // Remembered: next time straight to consent.
@@ -260,7 +254,7 @@ async fn owner_allows_a_client_without_pkce_once_and_it_is_remembered_and_withdr
 #[tokio::test]
 async fn withdrawing_the_exemption_before_consent_is_answered_refuses_the_code() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "st"))
@@ -290,7 +284,7 @@ async fn withdrawing_the_exemption_before_consent_is_answered_refuses_the_code()
 #[tokio::test]
 async fn owner_refuses_a_client_without_pkce_redirect_invalid_request_with_state_and_iss() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1).without_pkce();
+    let client = app.client().without_pkce();
     let browser = app.signed_in_browser().await;
     let page = app
         .auth_page(&browser, &client.auth_query("create", "st/+="))

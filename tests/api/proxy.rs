@@ -79,9 +79,9 @@ impl Drop for Nginx {
 
 impl Nginx {
     /// Starts nginx with `contrib/nginx.conf` on loopback ports, proxying
-    /// to doorstep on `upstream_port`, and waits until it accepts
-    /// connections.
-    async fn start(https_port: u16, http_port: u16, upstream_port: u16) -> Nginx {
+    /// to doorstep on `upstream_port`, and waits until it has bound them.
+    /// If it cannot bind them, its error log.
+    async fn start(https_port: u16, http_port: u16, upstream_port: u16) -> Result<Nginx, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display().to_string();
         let certified =
@@ -178,27 +178,29 @@ impl Nginx {
             http_port,
             cert_pem,
         };
-        nginx.wait_until_listening().await;
-        nginx
+        nginx.wait_until_bound().await?;
+        Ok(nginx)
     }
 
-    /// Waits for the https port to accept connections, failing with
-    /// nginx's own words if it exits instead. The bound is generous: it
-    /// only turns a hang into a failure.
-    async fn wait_until_listening(&mut self) {
-        for _ in 0..600 {
+    /// Waits until nginx has bound its ports, which it shows by writing its
+    /// pid file (only after opening its listening sockets); if it exits
+    /// instead, its own words. Connecting would not tell: another process
+    /// could be listening on a port nginx failed to get. The bound is
+    /// generous: it only turns a hang into a failure.
+    async fn wait_until_bound(&mut self) -> Result<(), String> {
+        let pid_file = self.dir.path().join("nginx.pid");
+        for _ in 0..1200 {
             if let Some(status) = self.child.try_wait().expect("nginx status") {
-                panic!("nginx exited ({status}): {}", self.logs());
+                return Err(format!("nginx exited ({status}): {}", self.logs()));
             }
-            if tokio::net::TcpStream::connect((PROXY_ADDR, self.https_port))
-                .await
-                .is_ok()
+            if std::fs::read_to_string(&pid_file)
+                .is_ok_and(|pid| pid.trim() == self.child.id().to_string())
             {
-                return;
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("nginx never listened: {}", self.logs());
+        panic!("nginx never bound its ports: {}", self.logs());
     }
 
     fn logs(&self) -> String {
@@ -239,10 +241,26 @@ impl Nginx {
 }
 
 /// doorstep whose public address is nginx's, trusting nginx's address,
-/// with nginx started in front of it.
+/// with nginx started in front of it. nginx cannot be handed a bound
+/// socket, so its ports are picked free and may be taken by someone else
+/// before it binds them; then it says so, and both start again elsewhere.
 async fn doorstep_behind_nginx() -> (TestApp, Nginx) {
-    let https_port = free_port();
-    let http_port = free_port();
+    for _ in 0..10 {
+        let (app, started) = try_doorstep_behind_nginx().await;
+        match started {
+            Ok(nginx) => return (app, nginx),
+            Err(e) if e.contains("Address already in use") => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("nginx never found free ports");
+}
+
+async fn try_doorstep_behind_nginx() -> (TestApp, Result<Nginx, String>) {
+    // Two different ports, free now; nothing holds them for nginx.
+    let (https, http) = (UnusedPort::new(), UnusedPort::new());
+    let (https_port, http_port) = (https.port, http.port);
+    drop((https, http));
     let issuer = format!("https://localhost:{https_port}/");
     let app = TestApp::spawn_with(|s| {
         let mut raw = doorstep::config::RawValues::new();
@@ -260,35 +278,6 @@ async fn doorstep_behind_nginx() -> (TestApp, Nginx) {
     assert_eq!(app.issuer(), issuer);
     let nginx = Nginx::start(https_port, http_port, app.port).await;
     (app, nginx)
-}
-
-/// Submits the sign-in form through `browser`, with an `X-Forwarded-For` the
-/// visitor wrote themselves when given; returns doorstep's answer.
-async fn sign_in(browser: &Browser, password: &str, spoofed_forwarded_for: Option<&str>) -> Page {
-    let page = browser.get("/login").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let (action, mut fields) = form_fields(&page, "form#login");
-    fields.retain(|(k, _)| k != "password");
-    fields.push(("password".into(), password.into()));
-    let mut req = browser
-        .http
-        .post(format!("{}{action}", browser.base))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(&fields).expect("encode"));
-    if let Some(xff) = spoofed_forwarded_for {
-        req = req.header("X-Forwarded-For", xff);
-    }
-    let resp = req.send().await.expect("sign in");
-    Page {
-        status: resp.status().as_u16(),
-        location: resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        headers: resp.headers().clone(),
-        body: resp.text().await.unwrap_or_default(),
-    }
 }
 
 #[tokio::test]
@@ -325,7 +314,7 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
     assert_eq!(meta["token_endpoint"], format!("{issuer}token"));
 
     // Login form (its cookies are Secure: this is https), then consent.
-    let signed_in = sign_in(&browser, PASSWORD, None).await;
+    let signed_in = browser.sign_in(PASSWORD, None).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     let dashboard = browser.get("/dashboard").await;
     assert_eq!(dashboard.status, 200, "{}", dashboard.body);
@@ -335,7 +324,7 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
             .is_some_and(|v| v.starts_with("max-age=")),
         "nginx adds HSTS"
     );
-    let client = TestClient::new(free_port());
+    let client = app.client();
     let redirect = app
         .approve(
             &browser,
@@ -361,8 +350,8 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
         .send()
         .await
         .expect("token");
-    let answer = ApiResponse::from(resp).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
+    let answer = Response::read(resp).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     let token = answer.json();
     assert_eq!(token["me"], issuer.as_str());
     assert_eq!(token["scope"], "create profile");
@@ -377,8 +366,8 @@ async fn the_owner_signs_in_to_an_app_through_nginx_and_its_token_verifies_throu
         .send()
         .await
         .expect("verify");
-    let verified = ApiResponse::from(resp).await;
-    assert_eq!(verified.status, 200, "{}", verified.text);
+    let verified = Response::read(resp).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
     assert_eq!(verified.json()["me"], issuer.as_str());
     assert_eq!(verified.json()["client_id"], client.client_id.as_str());
     assert_eq!(verified.json()["scope"], "create profile");
@@ -408,7 +397,9 @@ async fn through_nginx_a_strangers_failed_logins_lock_out_the_stranger_not_the_o
     let stranger = nginx.browser(STRANGER_ADDR);
     let mut locked_for = 0;
     for i in 0..40 {
-        let resp = sign_in(&stranger, "wrong password", Some(&format!("203.0.113.{i}"))).await;
+        let resp = stranger
+            .sign_in("wrong password", Some(&*format!("203.0.113.{i}")))
+            .await;
         match resp.status {
             401 => {}
             429 => {
@@ -429,14 +420,14 @@ async fn through_nginx_a_strangers_failed_logins_lock_out_the_stranger_not_the_o
         "the stranger was never locked out for long (locked for {locked_for} s): doorstep \
          believed the address the stranger made up"
     );
-    let resp = sign_in(&stranger, PASSWORD, None).await;
+    let resp = stranger.sign_in(PASSWORD, None).await;
     assert_eq!(resp.status, 429, "the stranger's address stays locked");
 
     // The owner, at another address behind the same proxy, is not: had
     // doorstep taken nginx's address for everyone's, the owner would be
     // locked out with the stranger.
     let owner = nginx.browser(OWNER_ADDR);
-    let resp = sign_in(&owner, PASSWORD, None).await;
+    let resp = owner.sign_in(PASSWORD, None).await;
     assert_eq!(resp.status, 303, "{}", resp.body);
     assert_eq!(owner.get("/dashboard").await.status, 200);
 }

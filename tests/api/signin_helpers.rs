@@ -44,7 +44,7 @@ pub fn app_code(secret_b32: &str, at: i64) -> String {
 }
 
 /// The text of the first element matching `selector`.
-pub fn text_of(page: &Page, selector: &str) -> String {
+pub fn text_of(page: &Response, selector: &str) -> String {
     let sel = scraper::Selector::parse(selector).expect("selector");
     page.html()
         .select(&sel)
@@ -57,7 +57,7 @@ pub fn text_of(page: &Page, selector: &str) -> String {
 }
 
 /// The recovery codes a page shows.
-pub fn recovery_codes(page: &Page) -> Vec<String> {
+pub fn recovery_codes(page: &Response) -> Vec<String> {
     let sel = scraper::Selector::parse("#recovery-codes code").expect("selector");
     page.html()
         .select(&sel)
@@ -84,7 +84,7 @@ pub async fn enrol_app(app: &TestApp, browser: &Browser) -> (String, Vec<String>
 }
 
 /// Submits the password; returns the page that follows.
-pub async fn password_step(browser: &Browser) -> Page {
+pub async fn password_step(browser: &Browser) -> Response {
     let page = browser.get("/login").await;
     browser
         .submit(&page, "form#login", &[("password", PASSWORD)], None)
@@ -169,7 +169,7 @@ pub async fn post_json(browser: &Browser, path: &str, fields: &[(&str, &str)]) -
 }
 
 /// The hidden fields of a form (its CSRF token and so on).
-pub fn fields_of(page: &Page, selector: &str) -> HashMap<String, String> {
+pub fn fields_of(page: &Response, selector: &str) -> HashMap<String, String> {
     form_fields(page, selector).1.into_iter().collect()
 }
 
@@ -199,7 +199,7 @@ pub async fn add_passkey(browser: &Browser, key: &mut Passkey, label: &str) -> S
 }
 
 /// Signs in with the passkey from the login page (the button's flow).
-pub async fn passkey_sign_in(browser: &Browser, key: &mut Passkey) -> Page {
+pub async fn passkey_sign_in(browser: &Browser, key: &mut Passkey) -> Response {
     let page = browser.get("/login").await;
     let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
     let (status, options) = post_json(browser, "/login/passkey/options", &[("csrf", &csrf)]).await;

@@ -229,41 +229,17 @@ async fn connections_past_the_per_address_cap_are_closed_while_other_addresses_a
 async fn serve_raises_the_soft_open_files_limit_to_the_hard_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("doorstep.db");
-    let port = free_port();
-    let mut cmd = tokio::process::Command::new("sh");
+    let mut cmd = crate::cli::without_doorstep_env(tokio::process::Command::new("sh"));
     cmd.arg("-c")
-        .arg("ulimit -Sn 256 2>/dev/null; exec \"$0\" serve --listen \"$1\" --database \"$2\"")
+        .arg("ulimit -Sn 256 2>/dev/null; exec \"$0\" serve --listen 127.0.0.1:0 --database \"$1\"")
         .arg(env!("CARGO_BIN_EXE_doorstep"))
-        .arg(format!("127.0.0.1:{port}"))
         .arg(&db)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("DOORSTEP_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd.spawn().expect("spawn doorstep serve");
-    let pid = child.id().expect("pid");
-
-    let url = format!("http://127.0.0.1:{port}/health");
-    let up = async {
-        loop {
-            if let Ok(r) = reqwest::get(&url).await
-                && r.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(CAP, up)
-        .await
-        .expect("doorstep serves");
+        .stdout(std::process::Stdio::null());
+    let served = Served::start(cmd).await;
+    let pid = served.pid();
 
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
-    child.kill().await.expect("stop doorstep");
+    served.stop().await;
     let line = limits
         .lines()
         .find(|l| l.starts_with("Max open files"))

@@ -69,7 +69,7 @@ pub fn client_of(fx: &Fixture) -> TestClient {
     c
 }
 
-fn shown(name: &'static str, page: Page) -> Shown {
+fn shown(name: &'static str, page: Response) -> Shown {
     Shown {
         name,
         status: page.status,
@@ -78,14 +78,19 @@ fn shown(name: &'static str, page: Page) -> Shown {
 }
 
 /// Approves the consent `page` shows and redeems the code.
-async fn approve_and_redeem(app: &TestApp, browser: &Browser, page: &Page, client: &TestClient) {
+async fn approve_and_redeem(
+    app: &TestApp,
+    browser: &Browser,
+    page: &Response,
+    client: &TestClient,
+) {
     let resp = browser
         .submit(page, "form#consent", &[], Some(("action", "approve")))
         .await;
     assert_eq!(resp.status, 303, "{}", resp.body);
     let code = query_param(&resp.location_url(), "code").expect("code");
     let answer = app.post_pairs("/token", &code_form(client, &code)).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.status, 200, "{}", answer.body);
     // Used once, so the dashboard has a "last used" time to show.
     let token = str_of(&answer.json(), "access_token");
     assert_eq!(app.verify_get(&token, None).await.0, 200);
