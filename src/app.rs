@@ -1,24 +1,41 @@
 //! Building and running the server. `Application::build` binds the listener
 //! first and exposes its port (STYLE habit 1): `doorstep serve` and every
 //! integration test go through this one path, tests with port 0.
+//!
+//! The server is assembled from actix's parts rather than `HttpServer`, so
+//! that each accepted connection passes the per-address cap and gets its
+//! guarded socket (`http::connection`) before any HTTP state exists for it.
 
 use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
-use crate::clock::Clock;
+use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::housekeeping;
+use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
 use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
+use crate::store::identity::{self, Identity};
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
-use actix_web::dev::Server;
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::{AppConfig, Extensions, Server, fn_service};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpServer, web};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// HTTP worker threads. Each connection lives on one of them.
+const WORKERS: usize = 2;
+
+/// Files kept back from client connections for the database, its WAL, the
+/// log and client discovery's own connections.
+const RESERVED_FILES: u64 = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -63,26 +80,56 @@ fn security_headers() -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
 }
 
+/// Connections waiting to be accepted that the kernel keeps (the accept
+/// backlog). The standard library's 128 overflows when a few hundred
+/// clients connect at once, and each dropped connection attempt costs its
+/// client a one-second retry, honest clients included. actix's own default.
+const BACKLOG: i32 = 1024;
+
+/// Binds the listener as `TcpListener::bind` does, with a deeper backlog.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Connections each worker may hold: the open-files limit, less a reserve,
+/// shared between the workers. At the limit a worker stops accepting until
+/// one of its connections closes; without it `accept` would fail for want
+/// of files, which pauses accepting as well and also starves the database.
+fn connections_per_worker() -> usize {
+    // `None` is unlimited.
+    let files = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    let share = files.saturating_sub(RESERVED_FILES) / WORKERS as u64;
+    usize::try_from(share.clamp(64, 25_000)).unwrap_or(25_000)
+}
+
 impl Application {
     /// Opens the store (applying migrations), binds, and prepares the
     /// server without running it.
     pub fn build(settings: Settings, clock: Clock) -> Result<Application, StartError> {
         let store = Store::open(&settings.database)?;
+        check_identity(&store, &settings, clock.now())?;
         let fetcher = ClientFetcher::new(FetchPolicy {
             allow_private: settings.allow_private_client_fetch,
             ..FetchPolicy::default()
         })?;
-        let listener = TcpListener::bind(settings.listen).map_err(|source| StartError::Bind {
+        let listener = bind(settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen,
             source,
         })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen,
-                source,
-            })?
-            .port();
+        let local = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let port = local.port();
+        let limits = settings.limits.clone();
+        let gate = Gate::new(limits.per_address, &settings.trusted_proxies);
         let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
         let usage = Arc::new(Usage::default());
         let webauthn = crate::owner::passkeys::relying_party(&settings.issuer).map(Arc::new);
@@ -106,21 +153,44 @@ impl Application {
             passkey_failures: FailureLimiter::new(10, 0.1),
             client_failures: FailureCache::default(),
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(64 * 1024))
-                .wrap(security_headers())
-                .configure(http::routes)
-        })
-        .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            source,
-        })?
-        .workers(2)
-        .shutdown_timeout(5)
-        .run();
+        let server = Server::build()
+            .workers(WORKERS)
+            .shutdown_timeout(5)
+            .max_concurrent_connections(connections_per_worker())
+            .listen("doorstep", listener, move || {
+                let app = App::new()
+                    .app_data(state.clone())
+                    .app_data(web::PayloadConfig::new(64 * 1024))
+                    .wrap(BodyDeadline::new(limits.body_deadline))
+                    .wrap(security_headers())
+                    .wrap(actix_web::middleware::from_fn(
+                        http::request_log::log_requests,
+                    ))
+                    .configure(http::routes);
+                let http = HttpService::build()
+                    .keep_alive(limits.keep_alive)
+                    .client_request_timeout(limits.header_deadline)
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(local)
+                    .on_connect_ext(|io: &Guarded, ext: &mut Extensions| io.share_activity(ext))
+                    // doorstep never asks actix for the host or scheme of a
+                    // request (URLs come from `issuer`), so actix's default
+                    // application config is never consulted.
+                    .finish(map_config(
+                        app.into_factory()
+                            .map_err(|e: actix_web::Error| e.error_response()),
+                        |_| AppConfig::default(),
+                    ));
+                let gate = gate.clone();
+                let limits = limits.clone();
+                fn_service(move |io: TcpStream| std::future::ready(gate.guard(io, &limits)))
+                    .and_then(http)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: local,
+                source,
+            })?
+            .run();
         Ok(Application {
             port,
             server,
@@ -174,6 +244,19 @@ impl Application {
             }
         }
     }
+}
+
+/// Records which issuer and profile URL the database belongs to at its
+/// first start, and says loudly when the configuration names others (a
+/// backup restored under another address): tokens in the file speak for
+/// the recorded `me`. It warns and serves on, since refusing to start
+/// would lock the owner out of the dashboard that fixes it.
+fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(), StoreError> {
+    let configured = Identity::new(settings.issuer_str(), settings.me.as_str());
+    let wanted = configured.clone();
+    let standing = store.write_now(move |tx| identity::reconcile(tx, &wanted, now))?;
+    identity::report(&standing, &configured, store.path());
+    Ok(())
 }
 
 async fn flush_usage(usage: &Usage, store: &Store) {

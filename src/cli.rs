@@ -128,12 +128,14 @@ pub struct ConfigFlags {
     #[arg(long, global = true)]
     pub trusted_proxies: Option<String>,
     #[arg(long, global = true)]
+    pub connections_per_address: Option<String>,
+    #[arg(long, global = true)]
     pub log: Option<String>,
 }
 
 impl ConfigFlags {
     pub fn to_raw(&self) -> RawValues {
-        let pairs: [(&str, &Option<String>); 18] = [
+        let pairs: [(&str, &Option<String>); 19] = [
             ("listen", &self.listen),
             ("issuer", &self.issuer),
             ("me", &self.me),
@@ -154,6 +156,7 @@ impl ConfigFlags {
             ),
             ("introspection_self_auth", &self.introspection_self_auth),
             ("trusted_proxies", &self.trusted_proxies),
+            ("connections_per_address", &self.connections_per_address),
             ("log", &self.log),
         ];
         pairs

@@ -74,6 +74,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "",
         "comma-separated proxy addresses whose X-Forwarded-For is believed",
     ),
+    (
+        "connections_per_address",
+        "128",
+        "open connections allowed from one client address (IPv6: one /64); trusted proxies are exempt",
+    ),
     ("log", "info", "log filter (tracing EnvFilter syntax)"),
 ];
 
@@ -130,9 +135,48 @@ pub struct Settings {
     pub allow_private_client_fetch: bool,
     pub introspection_self_auth: bool,
     pub trusted_proxies: Vec<IpAddr>,
+    /// What one connection may cost: the per-address cap and the deadlines
+    /// on slow clients.
+    pub limits: ConnectionLimits,
     pub log: String,
     /// Loopback issuer: the spec's URL rules (DISC-16, DISC-19) are relaxed.
     pub local_development: bool,
+}
+
+/// Bounds on what slow or greedy clients can hold (issue 11, slow clients).
+/// Only `per_address` is a configuration key; the deadlines are fixed for
+/// operators and exist as fields so tests can shorten them instead of
+/// waiting.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Open connections allowed from one client address (IPv6: one /64).
+    /// Trusted proxies are exempt: behind one, every client shares its
+    /// address. The default, 128, is far above a browser's 6 and leaves
+    /// room for a resource server's pool of keep-alive connections
+    /// (`bench/verify.sh` drives 64 from one address).
+    pub per_address: usize,
+    /// A connection's first request head must arrive within this long of
+    /// the connection opening (actix answers 408 and closes).
+    pub header_deadline: Duration,
+    /// A request body must arrive whole within this long of its head
+    /// (408, and the connection is closed).
+    pub body_deadline: Duration,
+    /// A silent connection between requests is closed after this long. And
+    /// whatever it sends, a connection with no request in service is closed
+    /// after keep-alive plus the header deadline: a client cannot dribble
+    /// the head of a later request forever either.
+    pub keep_alive: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            per_address: 128,
+            header_deadline: Duration::from_secs(5),
+            body_deadline: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Raw string values by key, as gathered from every layer.
@@ -390,6 +434,16 @@ impl Settings {
             })?);
         }
 
+        let per_address = match get("connections_per_address") {
+            None => ConnectionLimits::default().per_address,
+            Some(s) => s.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                invalid(
+                    "connections_per_address",
+                    "expected a whole number, at least 1",
+                )
+            })?,
+        };
+
         let email = get("email");
         if let Some(e) = &email
             && (!e.contains('@') || e.contains(char::is_whitespace))
@@ -423,6 +477,10 @@ impl Settings {
                     .unwrap_or("true"),
             )?,
             trusted_proxies,
+            limits: ConnectionLimits {
+                per_address,
+                ..ConnectionLimits::default()
+            },
             log: get("log").unwrap_or_else(|| "info".into()),
             issuer,
             me,
@@ -574,6 +632,18 @@ mod tests {
         assert_eq!(v["trusted_proxies"], "10.0.0.1");
         assert!(parse_toml("nope = 1").is_err());
         assert!(parse_toml("[table]\nx = 1").is_err());
+    }
+
+    #[test]
+    fn connections_per_address_is_a_positive_whole_number() {
+        let s = Settings::from_raw(&RawValues::new()).unwrap();
+        assert_eq!(s.limits.per_address, 128);
+        let s = Settings::from_raw(&raw(&[("connections_per_address", "100")])).unwrap();
+        assert_eq!(s.limits.per_address, 100);
+        for bad in ["0", "-1", "many"] {
+            let e = Settings::from_raw(&raw(&[("connections_per_address", bad)])).unwrap_err();
+            assert!(e.to_string().contains("connections_per_address"), "{e}");
+        }
     }
 
     #[test]

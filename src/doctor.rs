@@ -14,7 +14,7 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::errors::error_chain;
 use crate::store::events::EventKind;
-use crate::store::{Store, events};
+use crate::store::{Store, events, identity, tokens};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
@@ -164,7 +164,7 @@ pub fn configuration_failed(message: &str) -> Report {
 /// Runs every check. `now` is this machine's clock.
 pub async fn run(settings: &Settings, now: UnixTime, limits: &Limits) -> Report {
     let mut checks = vec![configuration(settings)];
-    let store = database_checks(&settings.database, now, limits, &mut checks);
+    let store = database_checks(settings, now, limits, &mut checks);
     match http_client(limits) {
         Ok(client) => {
             public_checks(settings, store.as_ref(), &client, now, limits, &mut checks).await
@@ -212,11 +212,12 @@ fn configuration(settings: &Settings) -> Check {
 
 /// The file checks; returns the opened store when there is a usable one.
 fn database_checks(
-    path: &Path,
+    settings: &Settings,
     now: UnixTime,
     limits: &Limits,
     checks: &mut Vec<Check>,
 ) -> Option<Store> {
+    let path = settings.database.as_path();
     let shown = path.display();
     if !path.is_file() {
         checks.push(Check::fail(
@@ -263,8 +264,54 @@ fn database_checks(
         ),
     });
     checks.push(free_space(path, limits));
-    let _ = now;
+    checks.push(database_identity(&store, settings, now));
     Some(store)
+}
+
+/// Whether the database was made for the issuer and profile URL this
+/// configuration names (`store::identity`): a backup restored under other
+/// addresses would mix two identities in token answers.
+fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check {
+    let name = "database identity";
+    let configured = identity::Identity::new(settings.issuer_str(), settings.me.as_str());
+    let found = store.read_now(move |c| {
+        let recorded = identity::recorded(c)?;
+        let live_apps = tokens::active_grants(c, now)?.len();
+        Ok((recorded, live_apps))
+    });
+    match found {
+        Ok((Some(recorded), _)) if recorded == configured => Check::pass(
+            name,
+            format!("made for {}, as configured", identity::describe(&recorded)),
+        ),
+        Ok((Some(recorded), 0)) => Check::fail(
+            name,
+            format!(
+                "the database was made for {}, but the configuration names {}; no app holds a \
+                 token from then",
+                identity::describe(&recorded),
+                identity::describe(&configured)
+            ),
+            "restart doorstep (`sudo systemctl restart doorstep`): it records the configured \
+             addresses at start-up. If the server runs with another configuration than this \
+             command read, run `doorstep doctor` with the server's --config",
+        ),
+        Ok((Some(recorded), live_apps)) => Check::fail(
+            name,
+            identity::mismatch_message(&recorded, &configured, live_apps),
+            identity::MISMATCH_FIX,
+        ),
+        Ok((None, _)) => Check::warn(
+            name,
+            "not recorded yet: `doorstep serve` records the issuer and profile URL the database \
+             belongs to when it next starts",
+        ),
+        Err(e) => Check::fail(
+            name,
+            format!("could not read it: {}", error_chain(&e)),
+            "fix the database problems above",
+        ),
+    }
 }
 
 fn file_mode(path: &Path) -> Check {

@@ -63,7 +63,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// Raises the soft open-files limit to the hard one. Each client connection
+/// is a file, and systemd starts services with a soft limit of 1024 (and a
+/// far higher hard one): a thousand idle connections would otherwise leave
+/// no file for the next client or the database.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "could not raise the open-files limit");
+        }
+    }
+    // `None` is unlimited.
+    match getrlimit(Resource::Nofile).current {
+        Some(limit) if limit < 4096 => tracing::warn!(
+            limit,
+            "the open-files limit is low and each client connection takes one file; raise it \
+             (systemd: LimitNOFILE=65536; a shell: ulimit -Hn)"
+        ),
+        limit => tracing::debug!(?limit, "open-files limit"),
+    }
+}
+
 fn serve(settings: Settings) -> Result<(), String> {
+    raise_open_files_limit();
     if settings.local_development {
         tracing::warn!(
             issuer = settings.issuer_str(),

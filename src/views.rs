@@ -157,6 +157,8 @@ pub struct Homepage<'a> {
 
 pub struct ExemptionRow {
     pub client_id: String,
+    /// The app's own name, when doorstep learnt one.
+    pub app_name: Option<String>,
     pub since: String,
 }
 
@@ -164,6 +166,10 @@ pub struct ExemptionRow {
 pub struct GrantRow {
     pub id: i64,
     pub app_name: String,
+    /// The name's first letter, drawn in place of a missing logo.
+    pub initial: String,
+    /// The client id's host (with its port, if any): who the app is.
+    pub host: String,
     pub client_id: String,
     pub logo_url: Option<String>,
     pub scopes: Vec<String>,
@@ -175,8 +181,26 @@ pub struct GrantRow {
 pub struct EventRow {
     pub at: String,
     pub what: String,
+    /// The app by its name (its host when it gave none).
+    pub app: Option<String>,
+    /// The full client id, for the curious (a tooltip).
     pub client_id: Option<String>,
     pub detail: Option<String>,
+}
+
+/// An app that "Revoke every app" would sign out.
+pub struct AppRow {
+    pub name: String,
+    pub host: String,
+}
+
+/// "Revoke every app?": the confirmation, listing what it ends.
+#[derive(Template)]
+#[template(path = "revoke_all.html")]
+pub struct RevokeAllPage<'a> {
+    pub footer_host: &'a str,
+    pub csrf: &'a str,
+    pub apps: Vec<AppRow>,
 }
 
 pub struct ResourceServerRow {

@@ -31,6 +31,8 @@ pub const MAX_REDIRECTS: usize = 3;
 pub enum FetchError {
     #[error("could not build the HTTP client")]
     Build(#[source] reqwest::Error),
+    #[error("the task building the HTTP client failed")]
+    Setup,
     #[error("refused to fetch a non-public address")]
     ForbiddenAddress,
     #[error("refused to fetch a non-http(s) URL")]
@@ -59,7 +61,7 @@ impl FetchError {
     /// A short sentence for the owner, with no internal detail.
     pub fn reason(&self) -> String {
         match self {
-            FetchError::Build(_) | FetchError::Transport(_) => {
+            FetchError::Build(_) | FetchError::Setup | FetchError::Transport(_) => {
                 "the app's page could not be read".into()
             }
             FetchError::ForbiddenAddress => {

@@ -133,7 +133,10 @@ pub const MAX_LOGO_BYTES: usize = 256 * 1024;
 /// Fetches and interprets client_id documents. Cheap to clone.
 #[derive(Clone)]
 pub struct ClientFetcher {
-    client: GuardedClient,
+    /// Built at the first fetch, not at start-up: loading the system's
+    /// trust roots was most of doorstep's cold start, and only outbound
+    /// fetches need them.
+    client: std::sync::Arc<tokio::sync::OnceCell<GuardedClient>>,
     policy: std::sync::Arc<FetchPolicy>,
 }
 
@@ -148,16 +151,29 @@ impl ClientFetcher {
             );
         }
         Ok(ClientFetcher {
-            client: GuardedClient::new(&policy)?,
+            client: std::sync::Arc::new(tokio::sync::OnceCell::new()),
             policy: std::sync::Arc::new(policy),
         })
+    }
+
+    /// The HTTP client, built on first use on a blocking thread (reading
+    /// the trust roots is file I/O and parsing).
+    async fn client(&self) -> Result<&GuardedClient, fetch::FetchError> {
+        self.client
+            .get_or_try_init(|| async {
+                let policy = self.policy.clone();
+                tokio::task::spawn_blocking(move || GuardedClient::new(&policy))
+                    .await
+                    .map_err(|_| fetch::FetchError::Setup)?
+            })
+            .await
     }
 
     /// A fetcher over a given guarded client (tests use a fixed host table).
     #[cfg(test)]
     fn with_client(policy: FetchPolicy, client: GuardedClient) -> Self {
         ClientFetcher {
-            client,
+            client: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
             policy: std::sync::Arc::new(policy),
         }
     }
@@ -191,8 +207,14 @@ impl ClientFetcher {
 
     async fn fetch_and_read(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         let policy = &self.policy;
-        let fetched = self
-            .client
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot set up client discovery");
+                return (unavailable(client_id, e.reason()), None);
+            }
+        };
+        let fetched = client
             .get(client_id, ACCEPT_CLIENT, Redirects::SameOrigin, |media| {
                 if is_json(media) {
                     Some(policy.max_json_body)
@@ -231,11 +253,16 @@ impl ClientFetcher {
     /// cap, raster image types only (never SVG, which can carry script), and
     /// content that really starts like the declared type.
     pub async fn fetch_logo(&self, logo: &Url) -> Option<(String, Vec<u8>)> {
-        let work = self
-            .client
-            .get(logo, ACCEPT_LOGO, Redirects::AnyOrigin, |media| {
-                image_type(media).map(|_| MAX_LOGO_BYTES)
-            });
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot set up logo fetching");
+                return None;
+            }
+        };
+        let work = client.get(logo, ACCEPT_LOGO, Redirects::AnyOrigin, |media| {
+            image_type(media).map(|_| MAX_LOGO_BYTES)
+        });
         let fetched = match tokio::time::timeout(self.policy.total_timeout, work).await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => {

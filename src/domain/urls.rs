@@ -472,7 +472,9 @@ mod tests {
 
         #[test]
         fn accepted_client_ids_are_canonical_and_stable(
-            host in "[a-z][a-z0-9-]{0,20}(\\.[a-z]{2,6}){1,2}",
+            // Not starting with "x": `xn--` begins an IDNA label, and a
+            // made-up one is rightly refused as no host at all.
+            host in "[a-w][a-z0-9-]{0,20}(\\.[a-z]{2,6}){1,2}",
             path in "(/[A-Za-z0-9_~-]{1,10}){0,3}",
         ) {
             let id = ClientId::parse(&format!("https://{host}{path}")).unwrap();

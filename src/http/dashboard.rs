@@ -1,9 +1,12 @@
-//! The owner's dashboard (SEC-22; issue 4, item 7): the link tags for their
-//! homepage, every app with live access (name, logo, scopes, when granted,
-//! last used, expiry) with a revoke button each and one for all, the
-//! resource-server secrets for introspection, the apps allowed without
-//! PKCE, and the recent activity. Every form that changes anything carries
-//! the session's CSRF token and is refused without it (SEC-5).
+//! The owner's dashboard (SEC-22; issue 4, item 7; issue 9, §8): every app
+//! with live access (name and host, logo, scopes, when granted, last used,
+//! expiry) with a revoke button each that names its app, and "Revoke every
+//! app", which asks first on a page of its own; the recent activity, naming
+//! apps by the name they gave; the resource-server secrets for
+//! introspection, the apps allowed without PKCE, and the link tags for the
+//! owner's homepage. ("Signing in" is `security` and `passkeys`.) Every
+//! form that changes anything carries the session's CSRF token and is
+//! refused without it (SEC-5).
 
 use super::AppState;
 use super::respond::{body_text, error_page, html, internal_error_page, see_other};
@@ -13,13 +16,15 @@ use crate::oauth::Params;
 use crate::oauth::revoke::{RevokedBy, end_grant};
 use crate::owner::factors::SignInMode;
 use crate::store::events::EventKind;
+use crate::store::identity::{self, Identity};
 use crate::store::{clients, events, factors, resource_servers, tokens};
 use crate::views::{
-    Dashboard, EventRow, ExemptionRow, GrantRow, ModeChoice, PasskeyRow, ResourceServerCreated,
-    ResourceServerRow, describe_event, format_time,
+    AppRow, Dashboard, EventRow, ExemptionRow, GrantRow, ModeChoice, PasskeyRow,
+    ResourceServerCreated, ResourceServerRow, RevokeAllPage, describe_event, format_time,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use std::collections::HashMap;
 
 /// Activity entries shown.
 const RECENT_EVENTS: usize = 30;
@@ -64,6 +69,25 @@ struct Loaded {
     events: Vec<events::Event>,
     sign_in: factors::Summary,
     passkeys: Vec<factors::StoredPasskey>,
+    /// The name each app in `events` and `exemptions` goes by.
+    names: HashMap<String, String>,
+}
+
+/// The names of the apps that `client_ids` name, where they gave one.
+fn app_names<'a>(
+    conn: &rusqlite::Connection,
+    client_ids: impl Iterator<Item = &'a str>,
+) -> crate::store::StoreResult<HashMap<String, String>> {
+    let mut names = HashMap::new();
+    for id in client_ids {
+        if names.contains_key(id) {
+            continue;
+        }
+        if let Some(name) = clients::app_name(conn, id)? {
+            names.insert(id.to_owned(), name);
+        }
+    }
+    Ok(names)
 }
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -76,13 +100,23 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let loaded = state
         .store
         .read(move |c| {
+            let exemptions = clients::pkce_exemptions(c)?;
+            let events = events::recent(c, RECENT_EVENTS)?;
+            let names = app_names(
+                c,
+                events
+                    .iter()
+                    .filter_map(|e| e.client_id.as_deref())
+                    .chain(exemptions.iter().map(|(id, _)| id.as_str())),
+            )?;
             Ok(Loaded {
-                exemptions: clients::pkce_exemptions(c)?,
+                exemptions,
                 grants: tokens::active_grants(c, now)?,
                 servers: resource_servers::list(c)?,
-                events: events::recent(c, RECENT_EVENTS)?,
+                events,
                 sign_in: factors::summary(c)?,
                 passkeys: factors::passkeys(c)?,
+                names,
             })
         })
         .await;
@@ -102,11 +136,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             csrf: &owner.csrf(),
             serves_homepage: state.settings.serves_homepage(),
             link_tags: &tags,
-            pkce_exemptions: exemption_rows(loaded.exemptions),
+            pkce_exemptions: exemption_rows(loaded.exemptions, &loaded.names),
             grants: grant_rows(&state, loaded.grants, now),
             resource_servers: resource_server_rows(&state, loaded.servers),
             introspection_endpoint: &introspection_endpoint,
-            events: event_rows(loaded.events),
+            events: event_rows(loaded.events, &loaded.names),
             mode: mode.describe(),
             modes: mode_choices(mode),
             passkeys: passkey_rows(loaded.passkeys),
@@ -134,12 +168,17 @@ fn grant_rows(state: &AppState, grants: Vec<tokens::GrantSummary>, now: i64) -> 
                 (None, b) => b,
                 (Some(a), Some(b)) => Some(a.max(b)),
             };
+            let host = client_host(g.client_id.as_str());
+            let app_name = g.client_name.clone().unwrap_or_else(|| host.clone());
             GrantRow {
                 id: g.id,
-                app_name: g
-                    .client_name
-                    .clone()
-                    .unwrap_or_else(|| g.client_id.to_string()),
+                initial: app_name
+                    .chars()
+                    .find(|c| c.is_alphanumeric())
+                    .map(|c| c.to_uppercase().collect())
+                    .unwrap_or_default(),
+                app_name,
+                host,
                 // Only a logo doorstep already holds is shown, from its own
                 // origin (CID-19: never hot-linked, nothing fetched here).
                 logo_url: g
@@ -180,25 +219,32 @@ fn resource_server_rows(
         .collect()
 }
 
-fn exemption_rows(exemptions: Vec<(String, i64)>) -> Vec<ExemptionRow> {
+fn exemption_rows(
+    exemptions: Vec<(String, i64)>,
+    names: &HashMap<String, String>,
+) -> Vec<ExemptionRow> {
     exemptions
         .into_iter()
         .map(|(client_id, at)| ExemptionRow {
+            app_name: names.get(&client_id).cloned(),
             client_id,
             since: format_time(at),
         })
         .collect()
 }
 
-fn event_rows(events: Vec<events::Event>) -> Vec<EventRow> {
+fn event_rows(events: Vec<events::Event>, names: &HashMap<String, String>) -> Vec<EventRow> {
     events
         .into_iter()
         .map(|e| EventRow {
             at: format_time(e.at),
             what: describe_event(&e.kind),
-            // The app's host keeps the log compact; the grants above show
-            // full client ids.
-            client_id: e.client_id.map(|c| client_host(&c)),
+            // Apps by the name they go by; their host when they gave none.
+            app: e
+                .client_id
+                .as_ref()
+                .map(|c| names.get(c).cloned().unwrap_or_else(|| client_host(c))),
+            client_id: e.client_id,
             detail: e.detail,
         })
         .collect()
@@ -366,29 +412,88 @@ pub async fn revoke_grant(
     .await
 }
 
-/// Revokes every grant (for example after losing a device).
+/// "Revoke every app?": the apps it would sign out, and the button that
+/// does it. Nothing changes here.
+pub async fn revoke_all_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let owner = match session::owner(&req, &state).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return see_other("/login"),
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    confirm_revoke_all(&state, &owner.csrf()).await
+}
+
+async fn confirm_revoke_all(state: &AppState, csrf: &str) -> HttpResponse {
+    let now = state.now();
+    let grants = match state
+        .store
+        .read(move |c| tokens::active_grants(c, now))
+        .await
+    {
+        Ok(g) => g,
+        Err(e) => return internal_error_page(state, &e),
+    };
+    html(
+        StatusCode::OK,
+        &RevokeAllPage {
+            footer_host: state.footer_host(),
+            csrf,
+            apps: grants
+                .into_iter()
+                .map(|g| {
+                    let host = client_host(g.client_id.as_str());
+                    AppRow {
+                        name: g.client_name.unwrap_or_else(|| host.clone()),
+                        host,
+                    }
+                })
+                .collect(),
+        },
+    )
+}
+
+/// Revokes every grant (for example after losing a device), once the owner
+/// confirmed it on the page above (`confirm=yes`); without that, the
+/// confirmation is shown and nothing changes. With every app signed out,
+/// nothing in the database speaks for an old issuer or `me` any more, so
+/// the configured ones are recorded (`store::identity`).
 pub async fn revoke_all(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(resp) = owner_form(&req, &state, &body).await {
-        return resp;
+    let (params, owner) = match owner_form_session(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    if params.get("confirm").ok().flatten() != Some("yes") {
+        return confirm_revoke_all(&state, &owner.csrf()).await;
     }
     let now = state.now();
-    back_to_dashboard(&state, move |tx| {
-        for (_, client) in tokens::revoke_all_grants(tx, now)? {
-            events::record(
-                tx,
-                now,
-                EventKind::Revoked,
-                Some(&client),
-                Some("all apps, on the dashboard"),
-            )?;
+    let configured = Identity::new(state.settings.issuer_str(), state.settings.me.as_str());
+    let wanted = configured.clone();
+    let result = state
+        .store
+        .write(move |tx| {
+            for (_, client) in tokens::revoke_all_grants(tx, now)? {
+                events::record(
+                    tx,
+                    now,
+                    EventKind::Revoked,
+                    Some(&client),
+                    Some("all apps, on the dashboard"),
+                )?;
+            }
+            identity::reconcile(tx, &wanted, now)
+        })
+        .await;
+    match result {
+        Ok(standing) => {
+            identity::report(&standing, &configured, state.store.path());
+            see_other("/dashboard")
         }
-        Ok(())
-    })
-    .await
+        Err(e) => internal_error_page(&state, &e),
+    }
 }
 
 /// Creates a resource-server secret and shows it once (only its hash is

@@ -190,7 +190,7 @@ async fn password_matches(state: &AppState, presented: String) -> Result<bool, H
             state,
             StatusCode::SERVICE_UNAVAILABLE,
             "No password is set yet",
-            "Open the setup link doorstep printed when it started, or run `doorstep password --stdin`.",
+            "Open the setup link doorstep printed when it started, or run \u{201c}doorstep password\u{201d} on the server.",
         ));
     };
     // argon2 is slow by design: on its own thread, off the async workers.
@@ -349,7 +349,7 @@ fn expired_link(state: &AppState) -> HttpResponse {
         StatusCode::NOT_FOUND,
         "This setup link has been used or has expired",
         "A setup link sets the password once, within an hour of being printed.",
-        "If you have set your password, sign in with it. Otherwise run `doorstep password` on the server, or restart doorstep to print a new link.",
+        "If you have set your password, sign in with it. Otherwise run \u{201c}doorstep password\u{201d} on the server, or restart doorstep to print a new link.",
         Some(("/login", "Sign in")),
     )
 }

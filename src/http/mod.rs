@@ -3,6 +3,7 @@
 //! `views.rs` and `app.rs` know that actix exists.
 
 mod authorize;
+pub mod connection;
 mod dashboard;
 pub use dashboard::link_tags;
 pub use respond::content_security_policy;
@@ -11,6 +12,7 @@ mod doctor;
 mod introspect;
 mod login;
 mod passkeys;
+pub mod request_log;
 mod respond;
 mod revoke;
 mod second_factor;
@@ -117,6 +119,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/grants/revoke",
             web::post().to(dashboard::revoke_grant),
+        )
+        .route(
+            "/dashboard/grants/revoke-all",
+            web::get().to(dashboard::revoke_all_page),
         )
         .route(
             "/dashboard/grants/revoke-all",

@@ -25,9 +25,14 @@ pub fn content_security_policy(extra_img_sources: &str) -> String {
 
 /// The policy for the pages that offer passkeys: the same, plus doorstep's
 /// own script (`/static/webauthn.js`) and nothing else — still no inline
-/// script, and every other page keeps allowing none at all.
+/// script, and every other page keeps allowing none at all. The script
+/// fetches the ceremony's options from doorstep, so `connect-src 'self'`
+/// too: under `default-src 'none'` alone the browser blocks that fetch.
 pub fn allow_own_script(mut resp: HttpResponse) -> HttpResponse {
-    let policy = format!("{}; script-src 'self'", content_security_policy(""));
+    let policy = format!(
+        "{}; script-src 'self'; connect-src 'self'",
+        content_security_policy("")
+    );
     if let Ok(v) = HeaderValue::from_str(&policy) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);

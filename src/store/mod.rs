@@ -17,6 +17,7 @@ mod columns;
 pub mod events;
 pub mod factors;
 mod file;
+pub mod identity;
 pub mod live;
 mod migrate;
 pub mod owner;
@@ -302,7 +303,7 @@ impl Store {
     }
 
     /// The database path (the hot-path views find its WAL index by it).
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.inner.path
     }
 

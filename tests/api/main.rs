@@ -6,9 +6,11 @@
 mod fixtures;
 mod helpers;
 mod signin_helpers;
+mod tour;
 
 mod authorize;
 mod authorize_errors;
+mod browser;
 mod cli;
 mod cli_tokens;
 mod clients;
@@ -30,15 +32,21 @@ mod login;
 mod memory;
 mod passkeys;
 mod pkce;
+mod plain_words;
 mod proxy;
 mod ratelimit;
 mod real_clients;
 mod real_clients2;
 mod refresh;
+mod request_log;
+#[cfg(unix)]
+mod restore;
 mod review;
 mod review2;
 mod revocation;
 mod robustness;
+mod screenshots;
 mod second_factor;
 mod selfcheck;
+mod slow_clients;
 mod userinfo;

@@ -369,6 +369,8 @@ async fn only_pages_offering_passkeys_allow_a_script_and_only_doorsteps_own() {
     let login = b.get("/login").await;
     let csp = login.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'"), "{csp}");
+    // The script fetches the ceremony's options from doorstep itself.
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert!(!login.body.contains("<script>"), "no inline script");
     // The password form still works as a plain form (no JavaScript).
