@@ -8,7 +8,7 @@
 //!   writes SAMPLE of the access tokens, one per line, to TOKENS_OUT and
 //!   prints the resource-server secret on standard output.
 
-use doorstep::domain::Secret;
+use doorstep::domain::{ClientId, ScopeSet, Secret};
 use doorstep::store::{Store, resource_servers, tokens};
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,36 +55,25 @@ fn seed(
     let me = "http://127.0.0.1:8080/";
     // Spread the sample over the whole table, not just its start.
     let every = (n / sample.max(1)).max(1);
+    let clients = (0..50)
+        .map(|i| ClientId::parse(&format!("https://app{i}.example/")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scope = ScopeSet::parse("create update media")?;
     let kept = store.write_now(|tx| {
         let mut kept = Vec::new();
         for i in 0..n {
-            let client = format!("https://app{}.example/", i % 50);
-            let grant = tokens::create_grant(
-                tx,
-                &tokens::NewGrant {
-                    client_id: &client,
-                    client_name: None,
-                    client_logo: None,
-                    redirect_uri: &format!("{client}callback"),
-                    scope: "create update media",
-                    me,
-                    access_lifetime: None,
-                },
-                now,
-            )?;
+            let client = &clients[i % clients.len()];
+            let grant = tokens::Grant {
+                client_id: client.clone(),
+                client_name: None,
+                client_logo: None,
+                redirect_uri: format!("{client}callback"),
+                scope: scope.clone(),
+                me: me.to_owned(),
+                access_lifetime: None,
+            };
             let token = Secret::generate();
-            tokens::insert_access_token(
-                tx,
-                &token.hash(),
-                &tokens::NewAccessToken {
-                    grant_id: grant,
-                    client_id: &client,
-                    me,
-                    scope: "create update media",
-                    issued_at: now,
-                    expires_at: None,
-                },
-            )?;
+            tokens::create_grant_with_token(tx, &grant, &token.hash(), now, None)?;
             if i % every == 0 && kept.len() < sample {
                 kept.push(token.expose().to_owned());
             }

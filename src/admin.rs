@@ -3,39 +3,31 @@
 //! add NAME|list|revoke ID`. They open the same database as the server, in
 //! this process, and never create one (a missing database is an error that
 //! names the path); a running server notices the change on its next request
-//! (`store::live` watches `PRAGMA data_version`). Output is plain text for
+//! (`store::live` watches the change counter every SQLite connection
+//! shares, in the WAL index). Output is plain text for
 //! people; errors are returned as messages for `main` to print.
 
 use crate::cli::{ResourceServerAction, TokensAction};
 use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::domain::Secret;
+use crate::errors::error_chain;
 use crate::oauth::revoke::{RevokedBy, end_grant};
-use crate::store::{Store, StoreError, events, resource_servers, tokens};
+use crate::store::events::EventKind;
+use crate::store::{Store, events, resource_servers, tokens};
 use crate::views::format_time;
-
-fn chain(e: &StoreError) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
 
 fn or_dash(t: Option<UnixTime>, none: &str) -> String {
     t.map(format_time).unwrap_or_else(|| none.to_owned())
 }
 
 pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     match action {
         TokensAction::List => {
             let grants = store
                 .read_now(|c| tokens::active_grants(c, now))
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             if grants.is_empty() {
                 println!("No app holds a live token.");
                 return Ok(());
@@ -45,7 +37,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     g.id,
-                    g.client_name.as_deref().unwrap_or(&g.client_id),
+                    g.client_name.as_deref().unwrap_or(g.client_id.as_str()),
                     g.scope,
                     format_time(g.created_at),
                     // The server flushes last-used times every 30 s.
@@ -59,7 +51,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
             let id = *id;
             let revoked = store
                 .write_now(|tx| end_grant(tx, now, id, RevokedBy::CommandLine))
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             if revoked {
                 println!("Revoked grant {id}: its tokens no longer work.");
                 Ok(())
@@ -77,7 +69,7 @@ pub fn resource_servers(
     action: &ResourceServerAction,
     now: UnixTime,
 ) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     match action {
         ResourceServerAction::Add { name } => {
             let name = name.trim();
@@ -89,10 +81,10 @@ pub fn resource_servers(
             let id = store
                 .write_now(|tx| {
                     let id = resource_servers::create(tx, name, &hash, now)?;
-                    events::record(tx, now, "resource_server_added", None, Some(name))?;
+                    events::record(tx, now, EventKind::ResourceServerAdded, None, Some(name))?;
                     Ok(id)
                 })
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             eprintln!(
                 "Created resource server {id} ({name}). Its secret is printed once, below; \
                  doorstep keeps only a hash.\nIt introspects with: POST {} and \
@@ -105,7 +97,7 @@ pub fn resource_servers(
         ResourceServerAction::List => {
             let all = store
                 .read_now(resource_servers::list)
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             if all.is_empty() {
                 println!("No resource servers yet (`doorstep resource-server add NAME`).");
                 return Ok(());
@@ -132,11 +124,11 @@ pub fn resource_servers(
                 .write_now(|tx| {
                     let name = resource_servers::revoke(tx, id, now)?;
                     if let Some(n) = &name {
-                        events::record(tx, now, "resource_server_revoked", None, Some(n))?;
+                        events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(n))?;
                     }
                     Ok(name)
                 })
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             match name {
                 Some(n) => {
                     println!("Revoked resource server {id} ({n}).");

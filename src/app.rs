@@ -11,7 +11,7 @@
 use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
-use crate::clock::Clock;
+use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
 use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
@@ -19,6 +19,7 @@ use crate::http::{self, AppState};
 use crate::owner::password::PasswordWorker;
 use crate::owner::throttle::LoginThrottle;
 use crate::ratelimit::FailureLimiter;
+use crate::store::identity::{self, Identity};
 use crate::store::usage::Usage;
 use crate::store::{Store, StoreError};
 use actix_http::HttpService;
@@ -167,6 +168,7 @@ impl Application {
         listener: TcpListener,
         fetch: FetchPolicy,
     ) -> Result<Application, StartError> {
+        check_identity(&store, &settings, clock.now())?;
         let fetcher = ClientFetcher::new(fetch)?;
         let local = listener.local_addr().map_err(StartError::Listener)?;
         let limits = settings.limits.clone();
@@ -204,6 +206,9 @@ impl Application {
                     .app_data(web::PayloadConfig::new(64 * 1024))
                     .wrap(BodyDeadline::new(limits.body_deadline))
                     .wrap(security_headers())
+                    .wrap(actix_web::middleware::from_fn(
+                        http::request_log::log_requests,
+                    ))
                     .configure(http::routes);
                 let http = HttpService::build()
                     .keep_alive(limits.keep_alive)
@@ -287,6 +292,19 @@ impl Application {
             }
         }
     }
+}
+
+/// Records which issuer and profile URL the database belongs to at its
+/// first start, and says loudly when the configuration names others (a
+/// backup restored under another address): tokens in the file speak for
+/// the recorded `me`. It warns and serves on, since refusing to start
+/// would lock the owner out of the dashboard that fixes it.
+fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(), StoreError> {
+    let configured = Identity::new(settings.issuer_str(), settings.me.as_str());
+    let wanted = configured.clone();
+    let standing = store.write_now(move |tx| identity::reconcile(tx, &wanted, now))?;
+    identity::report(&standing, &configured, store.path());
+    Ok(())
 }
 
 async fn flush_usage(usage: &Usage, store: &Store) {

@@ -1,19 +1,29 @@
-//! The command line: `serve`, `password --stdin`, `backup`, `tokens`,
-//! `resource-server`, `second-factor reset`, and one flag per configuration key (flags override
+//! The command line: `serve`, `password`, `backup`, `doctor`, `tokens`,
+//! `resource-server`, `second-factor reset`, and one flag per configuration
+//! key, made from the key declarations in `config::keys` (flags override
 //! the file and the environment).
 
-use crate::config::RawValues;
-use clap::{Args, Parser, Subcommand};
+use crate::config::{KEYS, KeySpec, Kind, RawValues};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// How the configuration layers fit together, below the flags in `--help`.
+const AFTER_HELP: &str = "\
+Configuration: the defaults, then the TOML file (--config FILE or DOORSTEP_CONFIG; one line
+per key, such as code_lifetime = \"10m\"), then DOORSTEP_<KEY> environment variables, then
+flags. An unknown key or DOORSTEP_* variable stops start-up. Durations are whole seconds (6)
+or a number with a unit: 90s, 10m, 12h, 30d, 2w. README.md explains going live, and
+doorstep.example.toml describes every key.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "doorstep",
     version,
-    about = "A self-hosted, single-user IndieAuth server"
+    about = "A self-hosted, single-user IndieAuth server",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
-    /// TOML configuration file (flat keys; see README.md)
+    /// TOML configuration file: flat keys, as the flags below are named with underscores
     #[arg(long, env = "DOORSTEP_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -28,9 +38,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the server
     Serve,
-    /// Set the owner's password
+    /// Set the owner's password: asked twice, without echo, on a terminal;
+    /// signs out every browser
     Password {
-        /// Read the password from standard input (one trailing newline is dropped)
+        /// Read the password from standard input instead, for scripts and
+        /// password managers (one trailing newline is dropped)
         #[arg(long)]
         stdin: bool,
     },
@@ -90,96 +102,125 @@ pub enum ResourceServerAction {
     Revoke { id: i64 },
 }
 
-/// One flag per configuration key; see `config::KEYS`.
-#[derive(Debug, Args, Default)]
+/// One flag per configuration key, made from the declarations in
+/// `config::keys`: `--code-lifetime 10m`, and a boolean bare
+/// (`--allow-private-client-fetch`) or with `=false`. Each `--help` line is
+/// the key's help, its default and its variable.
+#[derive(Debug, Clone, Default)]
 pub struct ConfigFlags {
-    #[arg(long, global = true)]
-    pub listen: Option<String>,
-    #[arg(long, global = true)]
-    pub issuer: Option<String>,
-    #[arg(long, global = true)]
-    pub me: Option<String>,
-    #[arg(long, global = true)]
-    pub database: Option<String>,
-    #[arg(long, global = true)]
-    pub name: Option<String>,
-    #[arg(long, global = true)]
-    pub photo: Option<String>,
-    #[arg(long, global = true)]
-    pub email: Option<String>,
-    #[arg(long, global = true)]
-    pub micropub: Option<String>,
-    #[arg(long, global = true)]
-    pub microsub: Option<String>,
-    #[arg(long, global = true)]
-    pub code_lifetime: Option<String>,
-    #[arg(long, global = true)]
-    pub access_token_lifetime: Option<String>,
-    #[arg(long, global = true)]
-    pub refresh_token_lifetime: Option<String>,
-    #[arg(long, global = true)]
-    pub session_lifetime: Option<String>,
-    #[arg(long, global = true)]
-    pub pkce: Option<String>,
-    #[arg(long, global = true)]
-    pub allow_private_client_fetch: Option<String>,
-    #[arg(long, global = true)]
-    pub introspection_self_auth: Option<String>,
-    #[arg(long, global = true)]
-    pub trusted_proxies: Option<String>,
-    #[arg(long, global = true)]
-    pub connections_per_address: Option<String>,
-    #[arg(long, global = true)]
-    pub log: Option<String>,
+    values: RawValues,
 }
 
 impl ConfigFlags {
+    /// The values given as flags, by key.
     pub fn to_raw(&self) -> RawValues {
-        let pairs: [(&str, &Option<String>); 19] = [
-            ("listen", &self.listen),
-            ("issuer", &self.issuer),
-            ("me", &self.me),
-            ("database", &self.database),
-            ("name", &self.name),
-            ("photo", &self.photo),
-            ("email", &self.email),
-            ("micropub", &self.micropub),
-            ("microsub", &self.microsub),
-            ("code_lifetime", &self.code_lifetime),
-            ("access_token_lifetime", &self.access_token_lifetime),
-            ("refresh_token_lifetime", &self.refresh_token_lifetime),
-            ("session_lifetime", &self.session_lifetime),
-            ("pkce", &self.pkce),
-            (
-                "allow_private_client_fetch",
-                &self.allow_private_client_fetch,
-            ),
-            ("introspection_self_auth", &self.introspection_self_auth),
-            ("trusted_proxies", &self.trusted_proxies),
-            ("connections_per_address", &self.connections_per_address),
-            ("log", &self.log),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
-            .collect()
+        self.values.clone()
+    }
+}
+
+/// The flag for one key.
+fn flag(key: &'static KeySpec) -> Arg {
+    let mut help = format!("{} [default: {}]", key.help(), key.default_text());
+    help.push_str(&format!(" [env: {}]", key.env_var()));
+    let arg = Arg::new(key.name)
+        .long(key.flag())
+        .global(true)
+        .action(ArgAction::Set)
+        .value_name(key.kind.placeholder())
+        .help(help);
+    match key.kind {
+        Kind::Bool => arg
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true"),
+        Kind::Choice(words) => arg.value_name(words.join("|")),
+        _ => arg,
+    }
+}
+
+impl Args for ConfigFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.next_help_heading(
+            "Configuration (flags win over DOORSTEP_* variables, which win over the file)",
+        )
+        .args(KEYS.iter().map(flag))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConfigFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = ConfigFlags::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for key in KEYS {
+            if let Ok(Some(value)) = matches.try_get_one::<String>(key.name) {
+                self.values.insert(key.name.to_owned(), value.clone());
+            }
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, Parser};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("doorstep").chain(args.iter().copied()))
+    }
 
     #[test]
     fn every_config_key_has_a_flag() {
-        let all =
-            Cli::parse_from(
-                std::iter::once("doorstep".to_string())
-                    .chain(crate::config::KEYS.iter().flat_map(|(k, _, _)| {
-                        [format!("--{}", k.replace('_', "-")), "x".to_string()]
-                    }))
-                    .chain(std::iter::once("serve".to_string())),
-            );
-        assert_eq!(all.flags.to_raw().len(), crate::config::KEYS.len());
+        let args: Vec<String> = KEYS
+            .iter()
+            .flat_map(|k| [format!("--{}=x", k.flag())])
+            .chain(["serve".to_owned()])
+            .collect();
+        let all = parse(&args.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        assert_eq!(all.flags.to_raw().len(), KEYS.len());
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_command() {
+        for args in [
+            &["--code-lifetime", "6", "serve"][..],
+            &["serve", "--code-lifetime", "6"][..],
+        ] {
+            let cli = parse(args).unwrap();
+            assert_eq!(cli.flags.to_raw()["code_lifetime"], "6", "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_boolean_flag_works_bare_or_with_a_value() {
+        let cli = parse(&["--allow-private-client-fetch", "serve"]).unwrap();
+        assert_eq!(cli.flags.to_raw()["allow_private_client_fetch"], "true");
+        assert!(matches!(cli.command, Command::Serve));
+        let cli = parse(&["serve", "--allow-private-client-fetch"]).unwrap();
+        assert_eq!(cli.flags.to_raw()["allow_private_client_fetch"], "true");
+        let cli = parse(&["--introspection-self-auth=false", "serve"]).unwrap();
+        assert_eq!(cli.flags.to_raw()["introspection_self_auth"], "false");
+        let cli = parse(&["serve"]).unwrap();
+        assert!(cli.flags.to_raw().is_empty());
+    }
+
+    #[test]
+    fn help_gives_each_key_its_help_default_and_variable() {
+        let help = Cli::command().render_long_help().to_string();
+        for key in KEYS {
+            assert!(help.contains(&format!("--{}", key.flag())), "{}", key.name);
+            assert!(help.contains(&key.env_var()), "{}", key.name);
+        }
+        assert!(help.contains("[default: 120s]"), "{help}");
+        assert!(help.contains("How long an app has to redeem"), "{help}");
+        Cli::command().debug_assert();
     }
 }

@@ -3,24 +3,25 @@
 
 use clap::Parser;
 use doorstep::admin;
-use doorstep::app::Application;
+use doorstep::app::{Application, StartError};
 use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
 use doorstep::domain::Secret;
+use doorstep::errors::error_chain;
 use doorstep::owner::password;
+use doorstep::store::events::EventKind;
 use doorstep::store::{Store, owner};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
+/// Defaults, the file, the `DOORSTEP_*` variables, then the flags.
 fn load_settings(cli: &Cli) -> Result<Settings, config::ConfigError> {
-    let mut raw = config::RawValues::new();
-    if let Some(path) = &cli.config {
-        raw.extend(config::read_toml(path)?);
-    }
-    raw.extend(config::read_env(std::env::vars()));
-    raw.extend(cli.flags.to_raw());
-    Settings::from_raw(&raw)
+    config::load(
+        cli.config.as_deref(),
+        std::env::vars_os(),
+        cli.flags.to_raw(),
+    )
 }
 
 fn main() -> ExitCode {
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    doorstep::telemetry::init(&settings.log);
+    doorstep::telemetry::init(&settings.log, settings.log_format);
     let result = match &cli.command {
         Command::Serve => serve(settings),
         Command::Password { stdin } => set_password(&settings, *stdin),
@@ -59,18 +60,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Renders an error with its chain of causes, for the person at the terminal.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 /// Raises the soft open-files limit to the hard one. Each client connection
@@ -119,22 +108,22 @@ fn serve(settings: Settings) -> Result<(), String> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     runtime.block_on(async move {
         let issuer = settings.issuer_str().to_owned();
         let serves_homepage = settings.serves_homepage();
         let tags = doorstep::http::link_tags(&settings);
         let check_settings = settings.clone();
-        let app = Application::build(settings, Clock::system()).map_err(|e| chain(&e))?;
+        let app = Application::build(settings, Clock::system()).map_err(|e| start_error(&e))?;
         let store = app.store().clone();
-        if store.read(owner::password_hash).await.map_err(|e| chain(&e))?.is_none() {
+        if store.read(owner::password_hash).await.map_err(|e| error_chain(&e))?.is_none() {
             let link = Secret::generate();
             let hash = link.hash();
             let expires = Clock::system().now() + 3600;
             store
                 .write(move |tx| owner::create_setup_link(tx, &hash, expires))
                 .await
-                .map_err(|e| chain(&e))?;
+                .map_err(|e| error_chain(&e))?;
             println!(
                 "\nNo password is set yet. Open this one-time link within an hour to set it:\n\n    {issuer}setup?token={}\n",
                 link.expose()
@@ -148,20 +137,53 @@ fn serve(settings: Settings) -> Result<(), String> {
         // The bound address, so `--listen 127.0.0.1:0` says which port.
         let listen = app.local_addr();
         tracing::info!(%listen, %issuer, "doorstep is listening");
-        app.run_until_stopped().await.map_err(|e| chain(&e))
+        app.run_until_stopped().await.map_err(|e| error_chain(&e))
     })
 }
 
+/// A start-up failure with what to do about it, where that is clear.
+fn start_error(e: &StartError) -> String {
+    let StartError::Bind { addr, source } = e else {
+        return error_chain(e);
+    };
+    let advice = match source.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "another program (perhaps another doorstep) is listening on port {}; stop it, or \
+             set `listen` to a free port",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "this machine has no address {}; set `listen` to one of its own addresses, such as \
+             127.0.0.1:{} behind a reverse proxy",
+            addr.ip(),
+            addr.port()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges doorstep should not have; set `listen` to a \
+             higher port on loopback, such as 127.0.0.1:8080, and let the reverse proxy take \
+             port {}",
+            addr.port()
+        ),
+        _ => return error_chain(e),
+    };
+    format!("{}: {advice}", error_chain(e))
+}
+
+/// `doorstep password`: asked twice on a terminal, or `--stdin` for
+/// scripts. It never takes the password as an argument or a variable,
+/// where shell history and `ps` would keep it.
 fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
-    if !stdin {
-        return Err("use `doorstep password --stdin` and pipe the password in".into());
+    let hashed = if stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        password::hash(password::from_stdin_text(&text))
+    } else {
+        password::hash(&ask_for_password()?)
     }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read standard input: {e}"))?;
-    let hashed = password::hash(password::from_stdin_text(&text)).map_err(|e| e.to_string())?;
-    let store = Store::open(&settings.database).map_err(|e| chain(&e))?;
+    .map_err(|e| format!("{e}; nothing was changed"))?;
+    let store = Store::open(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
         .write_now(|tx| {
@@ -169,14 +191,44 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
             doorstep::store::events::record(
                 tx,
                 now,
-                "password_set",
+                EventKind::PasswordSet,
                 None,
                 Some("from the command line"),
             )
         })
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     println!("Password set. Every signed-in browser was signed out.");
     Ok(())
+}
+
+/// Asks for the new password twice on the terminal, without echo.
+fn ask_for_password() -> Result<String, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "standard input is not a terminal, so there is no one to ask. To set the password \
+             from a script, use --stdin and pipe it in: from a file \
+             (`doorstep password --stdin < FILE`) or a password manager \
+             (`pass show doorstep | doorstep password --stdin`)"
+                .into(),
+        );
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| format!("cannot read the password from the terminal: {e}"))
+    };
+    let first = ask("New password: ")?;
+    // Said now rather than after typing it twice.
+    if first.chars().count() < password::MIN_LEN {
+        return Err(format!(
+            "the password must be at least {} characters long; nothing was changed",
+            password::MIN_LEN
+        ));
+    }
+    let again = ask("The same password again: ")?;
+    if first != again {
+        return Err("the two passwords differ; nothing was changed".into());
+    }
+    Ok(first)
 }
 
 /// Runs the checks on a small runtime of its own and prints the report.
@@ -187,7 +239,7 @@ fn doctor(settings: &Settings, json: bool) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("doorstep: {}", chain(&e));
+            eprintln!("doorstep: {}", error_chain(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -219,7 +271,7 @@ fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
 /// to the database is the root of trust, so this asks nothing more. It
 /// never creates a database: a mistyped path must not look like success.
 fn reset_second_factors(settings: &Settings) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
         .write_now(|tx| {
@@ -227,12 +279,12 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
             doorstep::store::events::record(
                 tx,
                 now,
-                "second_factor_reset",
+                EventKind::SecondFactorReset,
                 None,
                 Some("from the command line"),
             )
         })
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     println!(
         "Sign-in is back to the password alone: passkeys, the authenticator app and the \
          recovery codes are forgotten, and every signed-in browser was signed out."
@@ -243,16 +295,16 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
 /// Never creates a database: from the wrong directory it would copy a new
 /// empty one and succeed. The copy is a new file, mode 0600.
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| chain(&e))?;
-    store.backup_now(file).map_err(|e| chain(&e))?;
+    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
+    store.backup_now(file).map_err(|e| error_chain(&e))?;
     // `doorstep doctor` reports the age of the newest backup.
     let now = Clock::system().now();
     let detail = file.display().to_string();
     store
         .write_now(move |tx| {
-            doorstep::store::events::record(tx, now, "backup", None, Some(&detail))
+            doorstep::store::events::record(tx, now, EventKind::Backup, None, Some(&detail))
         })
-        .map_err(|e| chain(&e))?;
+        .map_err(|e| error_chain(&e))?;
     println!(
         "Backed up {} to {}",
         settings.database.display(),

@@ -101,8 +101,10 @@ pub async fn log_homepage_check(settings: &Settings) {
         Ok(Finding::PointsHere) => tracing::info!(me, "your homepage points to doorstep"),
         Ok(Finding::PointsElsewhere(why)) => tracing::warn!(
             me,
-            "your homepage does not point to this doorstep: {why}. Apps will refuse the sign-in \
-             (DISC-17). Add the <link> tags shown on the dashboard."
+            "your homepage does not point to this doorstep: {why}. Apps will refuse the sign-in, \
+             as they must confirm that your homepage names this server \
+             (https://indieauth.spec.indieweb.org/#authorization-server-confirmation). Add the \
+             <link> tags shown on the dashboard."
         ),
         Err(why) => tracing::warn!(me, "could not check your homepage: {why}"),
     }

@@ -1,25 +1,41 @@
-//! Logging: `tracing` to standard error, filtered by the `log` setting.
-//! Secrets never reach a log line (SEC-17): only hash prefixes.
+//! Logging: `tracing` to standard error, filtered by the `log` setting and
+//! written as `log_format` says: text for people and journald, or one JSON
+//! object per line for log shippers. Secrets never reach a log line
+//! (SEC-17): only hash prefixes.
 //!
 //! Colour codes only go to a terminal: under systemd, standard error is
 //! journald, which would store them as literal escape sequences.
 
+use crate::config::LogFormat;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Starts logging with the `log` setting's filter. `RUST_LOG` does not
 /// override it (the configuration layers decide, as for every other key);
 /// when it is set, a line says that it was ignored and what to use.
-pub fn init(filter: &str) {
+pub fn init(filter: &str, format: LogFormat) {
+    // `Settings` checked the filter; the fallback only keeps a caller that
+    // skipped it from losing its logs.
     let (filter, bad_filter) = match EnvFilter::try_new(filter) {
         Ok(f) => (f, false),
         Err(_) => (EnvFilter::new("info"), true),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        // Fields at the top level, beside `timestamp`, `level`, `target`
+        // and `message`: what log shippers index without a mapping.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
     if bad_filter {
         tracing::warn!("the `log` setting is not a valid filter; logging at info");
     }

@@ -2,6 +2,7 @@
 //! HTML (CONS-12); URLs placed in `href`/`src` are only ever doorstep's own
 //! or http(s) URLs checked before they get here.
 
+use crate::store::events::EventKind;
 use askama::Template;
 
 #[derive(Template)]
@@ -156,6 +157,8 @@ pub struct Homepage<'a> {
 
 pub struct ExemptionRow {
     pub client_id: String,
+    /// The app's own name, when doorstep learnt one.
+    pub app_name: Option<String>,
     pub since: String,
 }
 
@@ -163,6 +166,10 @@ pub struct ExemptionRow {
 pub struct GrantRow {
     pub id: i64,
     pub app_name: String,
+    /// The name's first letter, drawn in place of a missing logo.
+    pub initial: String,
+    /// The client id's host (with its port, if any): who the app is.
+    pub host: String,
     pub client_id: String,
     pub logo_url: Option<String>,
     pub scopes: Vec<String>,
@@ -174,8 +181,26 @@ pub struct GrantRow {
 pub struct EventRow {
     pub at: String,
     pub what: String,
+    /// The app by its name (its host when it gave none).
+    pub app: Option<String>,
+    /// The full client id, for the curious (a tooltip).
     pub client_id: Option<String>,
     pub detail: Option<String>,
+}
+
+/// An app that "Revoke every app" would sign out.
+pub struct AppRow {
+    pub name: String,
+    pub host: String,
+}
+
+/// "Revoke every app?": the confirmation, listing what it ends.
+#[derive(Template)]
+#[template(path = "revoke_all.html")]
+pub struct RevokeAllPage<'a> {
+    pub footer_host: &'a str,
+    pub csrf: &'a str,
+    pub apps: Vec<AppRow>,
 }
 
 pub struct ResourceServerRow {
@@ -218,35 +243,42 @@ pub struct ResourceServerCreated<'a> {
     pub introspection_endpoint: &'a str,
 }
 
-/// Words for an event kind in the owner's activity log.
-pub fn describe_event(kind: &str) -> String {
-    match kind {
-        "approved" => "Approved a request".into(),
-        "signed_in" => "Signed in to an app".into(),
-        "token_issued" => "Granted access".into(),
-        "revoked" => "Revoked access".into(),
-        "refresh_reused" => "Revoked access: a used refresh token came back".into(),
-        "code_replayed" => "Revoked access: a used code came back".into(),
-        "denied" => "Denied a request".into(),
-        "login" => "Signed in to doorstep".into(),
-        "sign_in_mode_changed" => "Changed how you sign in".into(),
-        "passkey_added" => "Passkey added".into(),
-        "passkey_removed" => "Passkey removed".into(),
-        "passkey_renamed" => "Passkey renamed".into(),
-        "passkey_failed" => "A passkey sign-in failed".into(),
-        "totp_added" => "Authenticator app added".into(),
-        "totp_removed" => "Authenticator app removed".into(),
-        "recovery_codes_created" => "New recovery codes".into(),
-        "recovery_code_used" => "Recovery code used".into(),
-        "second_factor_reset" => "Sign-in reset to password only".into(),
-        "password_set" => "Password set".into(),
-        "resource_server_added" => "Resource-server secret created".into(),
-        "resource_server_revoked" => "Resource-server secret revoked".into(),
-        "pkce_exemption_added" => "Allowed an app without PKCE".into(),
-        "pkce_exemption_removed" => "Withdrew a PKCE exemption".into(),
-        "pkce_refused" => "Refused an app without PKCE".into(),
-        other => other.replace('_', " "),
+/// Words for an event in the owner's activity log. Every kind has its
+/// own; a kind this version does not know (written by a newer one) is
+/// shown as stored, underscores as spaces.
+pub fn describe_event(kind: &Result<EventKind, String>) -> String {
+    let known = match kind {
+        Ok(k) => *k,
+        Err(stored) => return stored.replace('_', " "),
+    };
+    match known {
+        EventKind::Approved => "Approved a request",
+        EventKind::SignedIn => "Signed in to an app",
+        EventKind::TokenIssued => "Granted access",
+        EventKind::Revoked => "Revoked access",
+        EventKind::RefreshReused => "Revoked access: a used refresh token came back",
+        EventKind::CodeReplayed => "Revoked access: a used code came back",
+        EventKind::Denied => "Denied a request",
+        EventKind::Login => "Signed in to doorstep",
+        EventKind::SignInModeChanged => "Changed how you sign in",
+        EventKind::PasskeyAdded => "Passkey added",
+        EventKind::PasskeyRemoved => "Passkey removed",
+        EventKind::PasskeyRenamed => "Passkey renamed",
+        EventKind::PasskeyFailed => "A passkey sign-in failed",
+        EventKind::TotpAdded => "Authenticator app added",
+        EventKind::TotpRemoved => "Authenticator app removed",
+        EventKind::RecoveryCodesCreated => "New recovery codes",
+        EventKind::RecoveryCodeUsed => "Recovery code used",
+        EventKind::SecondFactorReset => "Sign-in reset to password only",
+        EventKind::PasswordSet => "Password set",
+        EventKind::ResourceServerAdded => "Resource-server secret created",
+        EventKind::ResourceServerRevoked => "Resource-server secret revoked",
+        EventKind::PkceExemptionAdded => "Allowed an app without PKCE",
+        EventKind::PkceExemptionRemoved => "Withdrew a PKCE exemption",
+        EventKind::PkceRefused => "Refused an app without PKCE",
+        EventKind::Backup => "Backup made",
     }
+    .into()
 }
 
 /// A date for people: `2026-11-21 08:34 UTC`.
@@ -257,5 +289,23 @@ pub fn format_time(t: i64) -> String {
             dt.format(&fmt).unwrap_or_else(|_| t.to_string())
         }
         Err(_) => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_kind_has_words_of_its_own() {
+        for k in EventKind::ALL {
+            let words = describe_event(&Ok(k));
+            assert_ne!(words, k.as_str().replace('_', " "), "{k:?}");
+            assert!(words.starts_with(|c: char| c.is_uppercase()), "{words}");
+        }
+        assert_eq!(
+            describe_event(&Err("from_the_future".into())),
+            "from the future"
+        );
     }
 }

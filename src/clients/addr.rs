@@ -1,10 +1,11 @@
 //! Which network addresses and host names doorstep may fetch from (CID-7, CID-8).
 //!
 //! This module owns the SSRF address filter: a pure function from an IP
-//! address to "public, fetchable" or not, plus the loopback-name check used
-//! before any DNS lookup. It never performs I/O. The ranges come from the
-//! IANA special-purpose registries (RFC 6890 and its updates, RFC 5735 for
-//! IPv4); anything an outside client cannot legitimately live on is refused.
+//! address to "public, fetchable" or not. Loopback names, checked before
+//! any DNS lookup, are `domain::is_loopback_name`. It never performs I/O.
+//! The ranges come from the IANA special-purpose registries (RFC 6890 and
+//! its updates, RFC 5735 for IPv4); anything an outside client cannot
+//! legitimately live on is refused.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -115,27 +116,6 @@ fn embedded_v4(n: u128) -> Option<Ipv4Addr> {
         return Some(Ipv4Addr::from(((n >> 80) & 0xffff_ffff) as u32));
     }
     None
-}
-
-/// True for the loopback IP literals IndieAuth singles out (CID-3, CID-7):
-/// any 127/8 address and `::1` (also in their IPv4-mapped form).
-pub fn is_loopback_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|m| m.is_loopback()),
-    }
-}
-
-/// True for host names that name the local machine: `localhost`, any
-/// `*.localhost` (RFC 6761 §6.3 reserves the whole tree for loopback) and the
-/// usual /etc/hosts aliases. A trailing dot and letter case are ignored.
-pub fn is_loopback_name(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host == "localhost.localdomain"
-        || host == "ip6-localhost"
-        || host == "ip6-loopback"
 }
 
 #[cfg(test)]
@@ -260,37 +240,5 @@ mod tests {
         assert!(!ok("2002:c0a8:101::1")); // 192.168.1.1
         assert!(!ok("2002:a9fe:a9fe::")); // 169.254.169.254
         assert!(ok("2002:808:808::1")); // 8.8.8.8
-    }
-
-    #[test]
-    fn loopback_names_are_recognised() {
-        for h in [
-            "localhost",
-            "LOCALHOST",
-            "localhost.",
-            "app.localhost",
-            "a.b.localhost.",
-            "ip6-localhost",
-        ] {
-            assert!(is_loopback_name(h), "{h}");
-        }
-        for h in [
-            "localhost.example",
-            "mylocalhost",
-            "example.com",
-            "localhostx",
-        ] {
-            assert!(!is_loopback_name(h), "{h}");
-        }
-    }
-
-    #[test]
-    fn loopback_ips_are_recognised() {
-        for s in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
-            assert!(is_loopback_ip(s.parse().unwrap()), "{s}");
-        }
-        for s in ["10.0.0.1", "::2", "8.8.8.8"] {
-            assert!(!is_loopback_ip(s.parse().unwrap()), "{s}");
-        }
     }
 }

@@ -6,6 +6,7 @@
 //! is compared without the extra normalisation a URL parser would apply
 //! (CID-4, CID-14). It must never make two different resources compare equal.
 
+use crate::domain::is_dangerous_scheme;
 use url::Url;
 
 /// The IA §3.4 canonical form of an absolute http(s) URL string, or None if
@@ -57,7 +58,7 @@ pub fn is_http_url(u: &Url) -> bool {
 /// app's custom scheme (`indigenous://auth/callback`, `com.example.app:/cb`)
 /// is allowed: it is what such apps publish (IA §4.2.2, CID-21).
 pub fn is_publishable_redirect(u: &Url) -> bool {
-    u.fragment().is_none() && !matches!(u.scheme(), "javascript" | "data" | "vbscript" | "file")
+    u.fragment().is_none() && !is_dangerous_scheme(u.scheme())
 }
 
 /// Longest display name kept, in characters.

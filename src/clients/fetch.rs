@@ -19,7 +19,8 @@ use reqwest::{StatusCode, redirect};
 use url::{Host, Url};
 
 use super::FetchPolicy;
-use super::addr::{is_loopback_name, is_public};
+use super::addr::is_public;
+use crate::domain::{is_loopback_name, same_origin};
 
 /// Redirects followed at most (CID-9 "a few"); loops end here too.
 pub const MAX_REDIRECTS: usize = 3;
@@ -30,6 +31,8 @@ pub const MAX_REDIRECTS: usize = 3;
 pub enum FetchError {
     #[error("could not build the HTTP client")]
     Build(#[source] reqwest::Error),
+    #[error("the task building the HTTP client failed")]
+    Setup,
     #[error("refused to fetch a non-public address")]
     ForbiddenAddress,
     #[error("refused to fetch a non-http(s) URL")]
@@ -58,7 +61,7 @@ impl FetchError {
     /// A short sentence for the owner, with no internal detail.
     pub fn reason(&self) -> String {
         match self {
-            FetchError::Build(_) | FetchError::Transport(_) => {
+            FetchError::Build(_) | FetchError::Setup | FetchError::Transport(_) => {
                 "the app's page could not be read".into()
             }
             FetchError::ForbiddenAddress => {
@@ -227,7 +230,7 @@ impl GuardedClient {
 /// ports: the common "force TLS" redirect of an `http` client_id, which only
 /// makes the fetch safer.
 fn same_origin_or_upgrade(start: &Url, next: &Url) -> bool {
-    if next.origin() == start.origin() {
+    if same_origin(start, next) {
         return true;
     }
     start.scheme() == "http"

@@ -150,7 +150,7 @@ async fn tv16_h_app_page_yields_name_logo_and_redirect() {
 #[tokio::test]
 async fn tv16_h_x_app_page_works_the_same() {
     let fx = fixture(|_, _| html(&TV16_HTML.replace("h-app", "h-x-app"))).await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert_eq!(info.source, InfoSource::Microformats);
     assert_eq!(info.name.as_deref(), Some("Example App"));
     assert_eq!(info.logo_uri, Some(fx.url("/logo.png").to_string()));
@@ -172,7 +172,7 @@ async fn redirect_uri_from_link_headers_only() {
     })
     .await;
     let id = fx.url("/");
-    let info = lax().discover(&id).await;
+    let info = lax().discover_with_ttl(&id).await.0;
     assert_eq!(info.source, InfoSource::Microformats);
     assert_eq!(
         info.name.as_deref(),
@@ -252,7 +252,7 @@ async fn redirect_loop_ends_at_the_limit() {
         redirect("302 Found", "/")
     })
     .await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert!(reason(&info).contains("redirects too many times"));
     assert_eq!(requests.load(Ordering::SeqCst), 1 + fetch::MAX_REDIRECTS);
 }
@@ -264,7 +264,7 @@ async fn html_after_same_origin_redirect_is_read_against_the_final_url() {
         _ => html(r#"<link rel="redirect_uri" href="cb"><div class="h-app"><a class="u-url p-name" href="/">Moved App</a></div>"#),
     })
     .await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert_eq!(info.source, InfoSource::Microformats);
     assert_eq!(info.name.as_deref(), Some("Moved App"));
     assert_eq!(info.redirect_uris, [fx.url("/app/cb").to_string()]);
@@ -278,7 +278,7 @@ async fn json_behind_a_redirect_is_not_used() {
         _ => json(&tv16_json(base)),
     })
     .await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert!(reason(&info).contains("redirect"));
     assert!(info.redirect_uris.is_empty());
 }
@@ -288,7 +288,7 @@ async fn cross_origin_redirect_is_not_followed() {
     let target = fixture(|_, _| html(TV16_HTML)).await;
     let location = target.url("/").to_string();
     let fx = fixture(move |_, _| redirect("302 Found", &location)).await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert!(reason(&info).contains("another site"));
     assert_eq!(target.hits(), 0);
 }
@@ -296,7 +296,7 @@ async fn cross_origin_redirect_is_not_followed() {
 #[tokio::test]
 async fn redirect_to_another_scheme_is_not_followed() {
     let fx = fixture(|_, _| redirect("302 Found", "file:///etc/passwd")).await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert!(matches!(info.source, InfoSource::Unavailable { .. }));
 }
 
@@ -331,7 +331,7 @@ async fn six_megabyte_response_is_aborted_at_the_cap() {
     let big = Arc::new(vec![b'a'; 6 * 1024 * 1024]);
     let body = big.clone();
     let fx = fixture(move |_, _| response("200 OK", "application/json", &[], &body)).await;
-    assert!(reason(&lax().discover(&fx.url("/")).await).contains("too large"));
+    assert!(reason(&lax().discover_with_ttl(&fx.url("/")).await.0).contains("too large"));
     // Without Content-Length the streaming cap still stops it.
     let fx = fixture(|_, _| {
         let mut b =
@@ -340,7 +340,7 @@ async fn six_megabyte_response_is_aborted_at_the_cap() {
         Reply::Raw(b)
     })
     .await;
-    assert!(reason(&lax().discover(&fx.url("/")).await).contains("too large"));
+    assert!(reason(&lax().discover_with_ttl(&fx.url("/")).await.0).contains("too large"));
 }
 
 #[tokio::test]
@@ -349,7 +349,7 @@ async fn script_in_a_name_is_kept_as_plain_text() {
         html(r#"<div class="h-app"><a class="u-url p-name" href="/">&lt;script&gt;alert(1)&lt;/script&gt;<script>steal()</script> App</a></div>"#)
     })
     .await;
-    let info = lax().discover(&fx.url("/")).await;
+    let info = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert_eq!(info.name.as_deref(), Some("<script>alert(1)</script> App"));
 }
 
@@ -362,10 +362,10 @@ async fn javascript_logos_are_dropped() {
         _ => html(r#"<div class="h-app"><img class="u-logo" src="javascript:alert(1)"><a class="u-url p-name" href="/">H</a></div>"#),
     })
     .await;
-    let j = lax().discover(&fx.url("/json")).await;
+    let j = lax().discover_with_ttl(&fx.url("/json")).await.0;
     assert_eq!(j.source, InfoSource::Metadata);
     assert_eq!(j.logo_uri, None);
-    let h = lax().discover(&fx.url("/")).await;
+    let h = lax().discover_with_ttl(&fx.url("/")).await.0;
     assert_eq!(h.source, InfoSource::Microformats);
     assert_eq!(h.name.as_deref(), Some("H"));
     assert_eq!(h.logo_uri, None);
@@ -416,7 +416,7 @@ async fn shared_secret_document_is_invalid() {
     })
     .await;
     assert!(matches!(
-        lax().discover(&fx.url("/")).await.source,
+        lax().discover_with_ttl(&fx.url("/")).await.0.source,
         InfoSource::Unavailable { .. }
     ));
 }
@@ -442,7 +442,7 @@ async fn error_statuses_and_other_types_are_unavailable() {
         );
         assert_eq!(ttl, None);
     }
-    assert!(reason(&lax().discover(&fx.url("/404")).await).contains("404"));
+    assert!(reason(&lax().discover_with_ttl(&fx.url("/404")).await.0).contains("404"));
 }
 
 #[tokio::test]
@@ -482,7 +482,7 @@ async fn without_allow_private_a_loopback_fixture_gets_zero_connections() {
         format!("http://localhost:{port}/"),
         format!("http://app.localhost:{port}/"),
     ] {
-        let info = f.discover(&Url::parse(&id).unwrap()).await;
+        let info = f.discover_with_ttl(&Url::parse(&id).unwrap()).await.0;
         assert!(
             matches!(info.source, InfoSource::NotFetched { .. }),
             "{id}: {info:?}"
@@ -533,7 +533,7 @@ async fn a_public_name_resolving_to_a_private_address_is_never_connected() {
     let strict = with_hosts(false, &hosts);
     for name in ["loopback-alias.example", "ten.example", "mapped.example"] {
         let id = Url::parse(&format!("http://{name}:{port}/")).unwrap();
-        let info = strict.discover(&id).await;
+        let info = strict.discover_with_ttl(&id).await.0;
         assert!(reason(&info).contains("private"), "{name}: {info:?}");
         assert_eq!(
             strict.fetch_logo(&id.join("/logo.png").unwrap()).await,
@@ -546,7 +546,7 @@ async fn a_public_name_resolving_to_a_private_address_is_never_connected() {
     // same answer, so DNS cannot change it in between.
     let lax = with_hosts(true, &hosts);
     let id = Url::parse(&format!("http://loopback-alias.example:{port}/")).unwrap();
-    let info = lax.discover(&id).await;
+    let info = lax.discover_with_ttl(&id).await.0;
     assert_eq!(info.source, InfoSource::Metadata, "{info:?}");
     assert_eq!(fx.hits(), 1);
 }

@@ -19,7 +19,8 @@
 //! (JSON), [`html`] (microformats), [`html_budget`] (CPU bounds of the
 //! HTML parse), [`link_header`] (RFC 8288), [`redirect`] (verification),
 //! [`cache_policy`] (TTL), [`failure_cache`] (failures for a minute),
-//! [`canon`] (URL canonicalisation and name cleaning).
+//! [`info_cache`] (discovery behind the SQLite cache and the failure
+//! memory), [`canon`] (URL canonicalisation and name cleaning).
 
 pub mod addr;
 pub mod cache_policy;
@@ -28,6 +29,7 @@ pub mod failure_cache;
 mod fetch;
 pub mod html;
 pub mod html_budget;
+pub mod info_cache;
 pub mod link_header;
 pub mod logo_cache;
 pub mod metadata;
@@ -39,12 +41,12 @@ mod fixture_tests;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use url::{Host, Url};
+use url::Url;
 
 pub use fetch::FetchError;
 pub use redirect::{RedirectRefusal, RedirectVerdict, verify_redirect_uri};
 
-use addr::{is_loopback_ip, is_loopback_name};
+use crate::errors::error_chain;
 use canon::canonical_url;
 use fetch::{Fetched, GuardedClient, Redirects};
 
@@ -131,7 +133,10 @@ pub const MAX_LOGO_BYTES: usize = 256 * 1024;
 /// Fetches and interprets client_id documents. Cheap to clone.
 #[derive(Clone)]
 pub struct ClientFetcher {
-    client: GuardedClient,
+    /// Built at the first fetch, not at start-up: loading the system's
+    /// trust roots was most of doorstep's cold start, and only outbound
+    /// fetches need them.
+    client: std::sync::Arc<tokio::sync::OnceCell<GuardedClient>>,
     policy: std::sync::Arc<FetchPolicy>,
 }
 
@@ -146,35 +151,50 @@ impl ClientFetcher {
             );
         }
         Ok(ClientFetcher {
-            client: GuardedClient::new(&policy)?,
+            client: std::sync::Arc::new(tokio::sync::OnceCell::new()),
             policy: std::sync::Arc::new(policy),
         })
+    }
+
+    /// The HTTP client, built on first use on a blocking thread (reading
+    /// the trust roots is file I/O and parsing).
+    async fn client(&self) -> Result<&GuardedClient, fetch::FetchError> {
+        self.client
+            .get_or_try_init(|| async {
+                let policy = self.policy.clone();
+                tokio::task::spawn_blocking(move || GuardedClient::new(&policy))
+                    .await
+                    .map_err(|_| fetch::FetchError::Setup)?
+            })
+            .await
     }
 
     /// A fetcher over a given guarded client (tests use a fixed host table).
     #[cfg(test)]
     fn with_client(policy: FetchPolicy, client: GuardedClient) -> Self {
         ClientFetcher {
-            client,
+            client: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
             policy: std::sync::Arc::new(policy),
         }
     }
 
-    /// Discover what `client_id` says about itself. Never panics, never
-    /// takes longer than `total_timeout`, never returns an error: failures
-    /// become [`InfoSource::Unavailable`].
+    /// Discover what `client_id` says about itself, and how long the result
+    /// may be cached: None for anything but a valid document, or when its
+    /// headers forbid caching (CID-13). Never panics, never takes longer
+    /// than `total_timeout`, never returns an error: failures become
+    /// [`InfoSource::Unavailable`]. The authorization endpoint calls it
+    /// through [`info_cache::discover`].
+    /// What discovery finds, without the cache lifetime (tests).
+    #[cfg(test)]
     pub async fn discover(&self, client_id: &Url) -> ClientInfo {
         self.discover_with_ttl(client_id).await.0
     }
 
-    /// As [`discover`](Self::discover), plus how long the result may be
-    /// cached: None for anything but a valid document, or when its headers
-    /// forbid caching (CID-13).
     pub async fn discover_with_ttl(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         // CID-7: a loopback client runs on the user's own machine; fetching
         // it would be a request into our own host. With `allow_private` on
         // (tests, development) it is fetched like any other client.
-        if !self.policy.allow_private && is_loopback_client(client_id) {
+        if !self.policy.allow_private && crate::domain::is_loopback_url(client_id) {
             let reason = "the app runs on this computer, so its page is not fetched".to_owned();
             return (info(client_id, InfoSource::NotFetched { reason }), None);
         }
@@ -193,8 +213,14 @@ impl ClientFetcher {
 
     async fn fetch_and_read(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         let policy = &self.policy;
-        let fetched = self
-            .client
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot set up client discovery");
+                return (unavailable(client_id, e.reason()), None);
+            }
+        };
+        let fetched = client
             .get(client_id, ACCEPT_CLIENT, Redirects::SameOrigin, |media| {
                 if is_json(media) {
                     Some(policy.max_json_body)
@@ -233,11 +259,16 @@ impl ClientFetcher {
     /// cap, raster image types only (never SVG, which can carry script), and
     /// content that really starts like the declared type.
     pub async fn fetch_logo(&self, logo: &Url) -> Option<(String, Vec<u8>)> {
-        let work = self
-            .client
-            .get(logo, ACCEPT_LOGO, Redirects::AnyOrigin, |media| {
-                image_type(media).map(|_| MAX_LOGO_BYTES)
-            });
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot set up logo fetching");
+                return None;
+            }
+        };
+        let work = client.get(logo, ACCEPT_LOGO, Redirects::AnyOrigin, |media| {
+            image_type(media).map(|_| MAX_LOGO_BYTES)
+        });
         let fetched = match tokio::time::timeout(self.policy.total_timeout, work).await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => {
@@ -255,16 +286,6 @@ impl ClientFetcher {
             return None;
         }
         Some((kind.content_type().to_owned(), fetched.body))
-    }
-}
-
-/// CID-7 loopback client ids: 127.0.0.1 / [::1] literals and localhost names.
-fn is_loopback_client(u: &Url) -> bool {
-    match u.host() {
-        Some(Host::Ipv4(ip)) => is_loopback_ip(ip.into()),
-        Some(Host::Ipv6(ip)) => is_loopback_ip(ip.into()),
-        Some(Host::Domain(d)) => is_loopback_name(d),
-        None => false,
     }
 }
 
@@ -433,18 +454,6 @@ fn select_app(
     None
 }
 
-/// The error and its sources, for one log line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
-
 /// Raster image formats doorstep will re-serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ImageType {
@@ -511,23 +520,10 @@ mod tests {
         assert!(p.user_agent.starts_with("doorstep/"));
     }
 
-    #[test]
-    fn loopback_client_ids_are_recognised() {
-        for u in [
-            "http://127.0.0.1:8080/",
-            "http://[::1]/",
-            "http://localhost:3000/",
-            "https://app.localhost/",
-        ] {
-            assert!(is_loopback_client(&url(u)), "{u}");
-        }
-        assert!(!is_loopback_client(&url("https://app.example.com/")));
-    }
-
     #[tokio::test]
     async fn loopback_client_id_is_not_fetched() {
         let f = ClientFetcher::new(FetchPolicy::default()).unwrap();
-        let i = f.discover(&url("http://127.0.0.1:9/")).await;
+        let i = f.discover_with_ttl(&url("http://127.0.0.1:9/")).await.0;
         assert!(matches!(i.source, InfoSource::NotFetched { .. }));
         assert_eq!(i.client_id, "http://127.0.0.1:9/");
     }

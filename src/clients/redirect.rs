@@ -8,8 +8,8 @@
 
 use url::Url;
 
-use super::addr::is_loopback_ip;
 use super::{ClientInfo, InfoSource};
+use crate::domain::{has_loopback_ip, is_dangerous_scheme, same_origin};
 
 /// Why a redirect URI is acceptable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +35,12 @@ pub fn verify_redirect_uri(
 ) -> Result<RedirectVerdict, RedirectRefusal> {
     // CID-22 is checked by the caller; refuse script schemes again here so a
     // mistake upstream cannot turn into a script redirect.
-    if matches!(redirect_uri.scheme(), "javascript" | "data" | "vbscript")
-        || redirect_uri.fragment().is_some()
-    {
+    if is_dangerous_scheme(redirect_uri.scheme()) || redirect_uri.fragment().is_some() {
         return Err(refuse("The redirect address is not allowed."));
     }
+    // CID-23. The port counts here even for loopback client ids: the
+    // RFC 8252 §7.3 port freedom applies to matching a *published* loopback
+    // redirect (CID-26, `matches_published`), not to the origin rule.
     if same_origin(client_id, redirect_uri) {
         return Ok(RedirectVerdict::SameOrigin);
     }
@@ -72,28 +73,10 @@ fn refuse(reason: &str) -> RedirectRefusal {
     }
 }
 
-/// CID-23: same scheme, host and port (default ports made explicit).
-/// The port counts here even for loopback client ids: the RFC 8252 §7.3
-/// port freedom applies to matching a *published* loopback redirect
-/// (CID-26, `matches_published`), not to the origin rule.
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host() == b.host()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
 /// The info must be about this very client_id (it always is when it came
 /// from `discover`; this guards against a mixed-up cache entry).
 fn same_client(client_id: &Url, info_client_id: &str) -> bool {
     client_id.as_str() == info_client_id
-}
-
-fn loopback_ip_host(u: &Url) -> bool {
-    match u.host() {
-        Some(url::Host::Ipv4(ip)) => is_loopback_ip(ip.into()),
-        Some(url::Host::Ipv6(ip)) => is_loopback_ip(ip.into()),
-        _ => false,
-    }
 }
 
 /// CID-25: exact string comparison; CID-26: for `http` loopback IP
@@ -102,7 +85,7 @@ fn matches_published(published: &str, redirect_uri: &Url) -> bool {
     if published == redirect_uri.as_str() {
         return true;
     }
-    if redirect_uri.scheme() != "http" || !loopback_ip_host(redirect_uri) {
+    if redirect_uri.scheme() != "http" || !has_loopback_ip(redirect_uri) {
         return false;
     }
     let Ok(mut p) = Url::parse(published) else {

@@ -4,14 +4,19 @@
 //! values that passed the spec's rules. Nothing here does I/O or reads the
 //! clock.
 
+mod host;
 mod pkce;
 mod scope;
 mod secret;
 mod state;
 mod urls;
 
+pub use host::{
+    has_loopback_ip, is_dangerous_scheme, is_loopback_ip, is_loopback_name, is_loopback_url,
+    same_origin,
+};
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError, PkceMethod};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::{Secret, SecretHash, constant_time_eq};
 pub use state::{State, StateError};
-pub use urls::{ClientId, ProfileUrl, RedirectUri, UrlError, is_loopback_host};
+pub use urls::{ClientId, ProfileUrl, RedirectUri, UrlError};

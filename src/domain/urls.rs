@@ -7,6 +7,7 @@
 //! CID-5) is the `url` crate's serialisation: lower-case host, `/` for an
 //! empty path.
 
+use super::host::{is_dangerous_scheme, is_loopback_url, same_origin};
 use std::fmt;
 use std::net::Ipv4Addr;
 use url::{Host, Url};
@@ -88,16 +89,6 @@ fn raw_host(authority: &str) -> (&str, bool) {
     }
 }
 
-/// Loopback names and addresses that IndieAuth treats as local clients.
-pub fn is_loopback_host(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == "127.0.0.1"
-        || host == "[::1]"
-        || host == "::1"
-        || host == "localhost"
-        || host.ends_with(".localhost")
-}
-
 /// Shared checks for profile URLs and client ids (IA §3.2, §3.3).
 fn parse_identifier(raw: &str) -> Result<(Url, RawParts<'_>), UrlError> {
     let parts = split_http(raw)?;
@@ -151,7 +142,7 @@ impl ClientId {
 
     /// IA §4.2 / CID-7: loopback clients are never fetched.
     pub fn is_loopback(&self) -> bool {
-        is_loopback_host(self.host())
+        is_loopback_url(&self.0)
     }
 
     pub fn is_https(&self) -> bool {
@@ -162,6 +153,13 @@ impl ClientId {
 impl fmt::Debug for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ClientId({})", self.0)
+    }
+}
+
+/// As its canonical string.
+impl serde::Serialize for ClientId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -180,8 +178,8 @@ pub struct ProfileUrl(Url);
 impl ProfileUrl {
     pub fn parse(raw: &str, allow_local_development: bool) -> Result<Self, UrlError> {
         let (url, parts) = parse_identifier(raw)?;
-        let (host, has_port) = raw_host(parts.authority);
-        let local = allow_local_development && is_loopback_host(host);
+        let (_, has_port) = raw_host(parts.authority);
+        let local = allow_local_development && is_loopback_url(&url);
         if has_port && !local {
             return Err(UrlError::Port);
         }
@@ -244,9 +242,7 @@ impl RedirectUri {
             return Err(UrlError::Userinfo);
         }
         match url.scheme() {
-            "javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "filesystem" => {
-                return Err(UrlError::DangerousScheme);
-            }
+            scheme if is_dangerous_scheme(scheme) => return Err(UrlError::DangerousScheme),
             "http" | "https" if url.host().is_none() || !raw.contains("://") => {
                 return Err(UrlError::NotAbsolute);
             }
@@ -279,15 +275,12 @@ impl RedirectUri {
     }
 
     pub fn is_insecure_http(&self) -> bool {
-        self.url.scheme() == "http" && !is_loopback_host(self.url.host_str().unwrap_or_default())
+        self.url.scheme() == "http" && !is_loopback_url(&self.url)
     }
 
     /// CID-23: same scheme, host and port as the client id.
     pub fn same_origin_as(&self, client: &ClientId) -> bool {
-        let c = client.url();
-        self.url.scheme() == c.scheme()
-            && self.url.host_str().map(str::to_ascii_lowercase) == c.host_str().map(str::to_owned)
-            && self.url.port_or_known_default() == c.port_or_known_default()
+        same_origin(&self.url, client.url())
     }
 
     /// The redirect with parameters added to whatever query the client's URI

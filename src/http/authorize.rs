@@ -13,58 +13,19 @@ use super::respond::{
     log_chain, no_store, oauth_error, see_other,
 };
 use super::session::{self, OwnerSession};
-use crate::clients::{ClientInfo, InfoSource};
-use crate::config::PkcePolicy;
-use crate::domain::{ClientId, Scope, ScopeSet, Secret, SecretHash};
+use crate::clients::{ClientInfo, InfoSource, info_cache};
+use crate::clock::UnixTime;
+use crate::config::Settings;
+use crate::domain::{Scope, Secret, SecretHash};
 use crate::oauth::authorize::{self, AuthorizationRequest, PageError, PendingRequest};
-use crate::oauth::token::{self, Approval, CodeRedemption};
+use crate::oauth::consent::{self, ConsentAnswer, Outcome, PENDING_LIFETIME, PkceAnswer};
+use crate::oauth::token::{self, CodeRedemption};
 use crate::oauth::{ErrorCode, OAuthError, Params};
-use crate::store::{StoreError, clients as client_store, events, pending};
+use crate::store::{StoreError, StoreResult, pending};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-
-/// How long a consent page stays answerable.
-const PENDING_LIFETIME: i64 = 30 * 60;
-
-/// Client information discovery (CID-11, AREQ-13) with the SQLite cache
-/// in front (CID-13), and a failure remembered for a minute so that
-/// reloads do not fetch a broken page again. Never fails: a failed fetch
-/// is an `Unavailable` info.
-async fn discover(state: &AppState, client_id: &ClientId) -> ClientInfo {
-    let id = client_id.as_str().to_owned();
-    let now = state.now();
-    if let Ok(Some(cached)) = state
-        .store
-        .read(move |c| client_store::cached_info(c, &id, now))
-        .await
-        && let Ok(info) = serde_json::from_str::<ClientInfo>(&cached)
-    {
-        return info;
-    }
-    if let Some(failed) = state.client_failures.get(client_id.as_str(), now) {
-        return failed;
-    }
-    let (info, ttl) = state.fetcher.discover_with_ttl(client_id.url()).await;
-    state
-        .client_failures
-        .remember(client_id.as_str(), &info, now);
-    if let Some(ttl) = ttl
-        && let Ok(text) = serde_json::to_string(&info)
-    {
-        let id = client_id.as_str().to_owned();
-        let expires = now + ttl.as_secs() as i64;
-        if let Err(e) = state
-            .store
-            .write(move |tx| client_store::cache_info(tx, &id, &text, now, expires))
-            .await
-        {
-            log_chain(&e);
-        }
-    }
-    info
-}
 
 /// The logo's address on doorstep itself, fetching it first if needed
 /// (CID-19: never hot-linked). None when there is no usable logo.
@@ -105,21 +66,6 @@ pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
             .body(l.body.as_ref().clone()),
         None => HttpResponse::NotFound().finish(),
-    }
-}
-
-/// How far the consent page may trust what discovery found, in words.
-fn trust_label(info: &ClientInfo) -> (&'static str, Option<String>) {
-    match &info.source {
-        InfoSource::Metadata => ("verified by the app's metadata document", None),
-        InfoSource::Microformats => ("as the app's page describes itself", None),
-        InfoSource::NotFetched { reason } => ("local app", Some(format!("Not checked: {reason}."))),
-        InfoSource::Unavailable { reason } | InfoSource::Refused { reason } => (
-            "not verified",
-            Some(format!(
-                "doorstep could not read this app's information ({reason}). Check the client ID below carefully before you allow it (CID-12)."
-            )),
-        ),
     }
 }
 
@@ -197,7 +143,14 @@ async fn authorization_request(
         )
         .await;
     };
-    let client = discover(state, &client_id).await;
+    let client = info_cache::discover(
+        &state.store,
+        &state.fetcher,
+        &state.client_failures,
+        &client_id,
+        state.now(),
+    )
+    .await;
     if let InfoSource::Refused { reason } = &client.source {
         // CID-18: a confidential client, which doorstep cannot authenticate.
         return error_page(
@@ -255,17 +208,19 @@ async fn present(
     client: &ClientInfo,
     request_id: &str,
 ) -> HttpResponse {
-    let client_id = request.redirect.client_id().as_str().to_owned();
-    if request.pkce.is_none() && state.settings.pkce != PkcePolicy::Optional {
-        let exempt = match state
+    let policy = state.settings.pkce;
+    let needs_exemption = if consent::lacks_required_pkce(policy, request) {
+        let asked = request.clone();
+        state
             .store
-            .read(move |c| client_store::is_pkce_exempt(c, &client_id))
+            .read(move |c| consent::needs_pkce_exemption(c, policy, &asked))
             .await
-        {
-            Ok(e) => e,
-            Err(e) => return internal_error_page(state, &e),
-        };
-        if !exempt {
+    } else {
+        Ok(false)
+    };
+    match needs_exemption {
+        Ok(false) => {}
+        Ok(true) => {
             return html(
                 StatusCode::OK,
                 &NoPkcePage {
@@ -279,6 +234,7 @@ async fn present(
                 },
             );
         }
+        Err(e) => return internal_error_page(state, &e),
     }
     let logo = local_logo(state, client).await;
     consent_page(state, owner, request, client, logo.as_deref(), request_id)
@@ -336,43 +292,6 @@ fn consent_page(
     let s = &state.settings;
     let client_id = request.redirect.client_id();
     let redirect = request.redirect.redirect_uri();
-    let (source_label, notice) = trust_label(client);
-    let mut warnings = Vec::new();
-    warnings.extend(notice);
-    if let Some(uri) = &client.client_uri
-        && url::Url::parse(uri)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .as_deref()
-            != Some(client_id.host())
-    {
-        warnings.push(format!(
-            "The app's homepage ({uri}) is on a different host from its client ID (CID-17)."
-        ));
-    }
-    if !client_id.is_https() && !client_id.is_loopback() {
-        warnings.push("This app's address uses plain http, so anyone on the network between doorstep and the app could pretend to be it (CID-6).".into());
-    }
-    if redirect.is_insecure_http() {
-        warnings.push("The code will travel back over plain http, where it can be read or changed on the way (CID-27).".into());
-    }
-    if !redirect.same_origin_as(client_id) {
-        warnings.push(format!(
-            "The app returns you to {}, a different site from the app itself; the app publishes that address as its own.",
-            redirect.display_host()
-        ));
-    }
-    if request.pkce.is_none() {
-        warnings.push("This app does not use PKCE: a code intercepted on its way back could be used by someone else.".into());
-    }
-    if let Some(hint) = &request.me_hint
-        && hint.trim_end_matches('/') != s.me.as_str().trim_end_matches('/')
-    {
-        warnings.push(format!(
-            "The app expected you to be {hint}; you will sign in as {}.",
-            s.me.as_str()
-        ));
-    }
     let scopes = request
         .scope
         .iter()
@@ -386,7 +305,7 @@ fn consent_page(
         &ConsentPage {
             footer_host: state.footer_host(),
             app_name: &app_name(request, client),
-            source_label,
+            source_label: consent::source_label(client),
             logo_url,
             client_id: client_id.as_str(),
             client_host: client_id.host(),
@@ -394,7 +313,7 @@ fn consent_page(
             redirect_uri: redirect.as_str(),
             redirect_host: &redirect.display_host(),
             me: s.me.as_str(),
-            warnings,
+            warnings: consent::warnings(&s.me, request, client),
             csrf: &owner.csrf(),
             request_id,
             identity_only: request.scope.is_empty(),
@@ -417,14 +336,13 @@ async fn owner_with_csrf(
     }
 }
 
-fn request_hash(params: &Params) -> Option<SecretHash> {
-    params.get("request").ok().flatten().map(SecretHash::of)
+/// The pending request's id, as the page's form or link carries it.
+fn request_id(params: &Params) -> &str {
+    params.get("request").ok().flatten().unwrap_or("")
 }
 
-fn load_pending(json_text: &str, policy: PkcePolicy) -> Option<(AuthorizationRequest, ClientInfo)> {
-    let stored: PendingRequest = serde_json::from_str(json_text).ok()?;
-    let request = stored.restore(policy)?;
-    Some((request, stored.client))
+fn request_hash(params: &Params) -> Option<SecretHash> {
+    params.get("request").ok().flatten().map(SecretHash::of)
 }
 
 /// `GET /auth/request?request=…`: show a pending request again (after the
@@ -440,31 +358,17 @@ pub async fn resume(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         return request_gone(&state);
     };
     let now = state.now();
-    let found_pending = state
+    let policy = state.settings.pkce;
+    let found = state
         .store
-        .read(move |c| pending::find(c, &hash, now))
+        .read(move |c| consent::find_pending(c, &hash, now, policy))
         .await;
-    let json_text = match found_pending {
-        Ok(Some(j)) => j,
+    let (request, client) = match found {
+        Ok(Some(found)) => found,
         Ok(None) => return request_gone(&state),
         Err(e) => return internal_error_page(&state, &e),
     };
-    let Some((request, client)) = load_pending(&json_text, state.settings.pkce) else {
-        return request_gone(&state);
-    };
-    let id = params
-        .get("request")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    present(&state, &owner, &request, &client, &id).await
-}
-
-/// What answering a pending request leads to.
-enum Answer {
-    Gone,
-    Redirect(String),
+    present(&state, &owner, &request, &client, request_id(&params)).await
 }
 
 /// The consent form's answer: approve (with the ticked scopes and chosen
@@ -474,104 +378,18 @@ pub async fn consent(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = Params::parse(body_text(&body));
-    if let Err(resp) = owner_with_csrf(&req, &state, &params).await {
-        return resp;
-    }
-    let Some(hash) = request_hash(&params) else {
-        return request_gone(&state);
+    let (params, id) = match answer_form(&req, &state, &body).await {
+        Ok(form) => form,
+        Err(resp) => return resp,
     };
-    let approve = match params.get("action").ok().flatten() {
-        Some("approve") => true,
-        Some("deny") => false,
-        _ => {
-            return error_page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "Unexpected answer",
-                "Choose Allow or Deny.",
-            );
-        }
-    };
-    let ticked: Vec<String> = params.all("scope").into_iter().map(str::to_owned).collect();
     let default_lifetime = state.settings.access_token_lifetime.as_secs() as i64;
-    let lifetime = match params.get("lifetime").ok().flatten() {
-        Some("never") => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .map(|s| s.clamp(60, 10 * 365 * 86400))
-                .unwrap_or(default_lifetime),
-        ),
-        None => Some(default_lifetime),
+    let Some(answer) = ConsentAnswer::parse(&params, default_lifetime) else {
+        return unexpected_answer(&state, "Choose Allow or Deny.");
     };
-    let settings = state.settings.clone();
-    let now = state.now();
-    let answer = state
-        .store
-        .write(move |tx| {
-            let Some(json_text) = pending::take(tx, &hash, now)? else {
-                return Ok(Answer::Gone);
-            };
-            let Some((request, client)) = load_pending(&json_text, settings.pkce) else {
-                return Ok(Answer::Gone);
-            };
-            let issuer = settings.issuer_str();
-            let client_id = request.redirect.client_id().as_str().to_owned();
-            if !approve {
-                events::record(tx, now, "denied", Some(&client_id), None)?;
-                let e = OAuthError::new(ErrorCode::AccessDenied, "the owner denied the request");
-                return Ok(Answer::Redirect(request.redirect.error_location(
-                    &e,
-                    Some(&request.state),
-                    issuer,
-                )));
-            }
-            // Re-checked here: the PKCE decision may have been withdrawn.
-            if request.pkce.is_none()
-                && settings.pkce != PkcePolicy::Optional
-                && !client_store::is_pkce_exempt(tx, &client_id)?
-            {
-                let e = OAuthError::invalid_request("this server requires PKCE (code_challenge)");
-                return Ok(Answer::Redirect(request.redirect.error_location(
-                    &e,
-                    Some(&request.state),
-                    issuer,
-                )));
-            }
-            let mut chosen = ScopeSet::default();
-            for t in &ticked {
-                if let Ok(s) = Scope::parse(t) {
-                    chosen.insert(s);
-                }
-            }
-            let granted = request.scope.intersect(&chosen).without_orphan_email();
-            let code = token::issue_code(
-                tx,
-                now,
-                &settings,
-                &Approval {
-                    client_id: request.redirect.client_id(),
-                    client_name: client.name.as_deref(),
-                    client_logo: client.logo_uri.as_deref(),
-                    redirect_uri: request.redirect.redirect_uri().as_str(),
-                    scope: &granted,
-                    pkce: request.pkce.as_ref(),
-                    access_lifetime: lifetime,
-                },
-            )?;
-            Ok(Answer::Redirect(request.redirect.code_location(
-                code.expose(),
-                &request.state,
-                issuer,
-                settings.me.as_str(),
-            )))
-        })
-        .await;
-    match answer {
-        Ok(Answer::Redirect(to)) => see_other(&to),
-        Ok(Answer::Gone) => request_gone(&state),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    settle(&state, &params, move |tx, now, settings| {
+        consent::answer_consent(tx, now, settings, &id, &answer)
+    })
+    .await
 }
 
 /// The no-PKCE page's answer: allow this client (remembered) or refuse
@@ -581,80 +399,69 @@ pub async fn pkce_decision(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let params = Params::parse(body_text(&body));
-    if let Err(resp) = owner_with_csrf(&req, &state, &params).await {
-        return resp;
-    }
-    let Some(hash) = request_hash(&params) else {
-        return request_gone(&state);
+    let (params, id) = match answer_form(&req, &state, &body).await {
+        Ok(form) => form,
+        Err(resp) => return resp,
     };
-    let id = params
-        .get("request")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    let allow = match params.get("action").ok().flatten() {
-        Some("allow") => true,
-        Some("refuse") => false,
-        _ => {
-            return error_page(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "Unexpected answer",
-                "Choose Allow or Refuse.",
-            );
-        }
+    let Some(answer) = PkceAnswer::parse(&params) else {
+        return unexpected_answer(&state, "Choose Allow or Refuse.");
     };
+    settle(&state, &params, move |tx, now, settings| {
+        consent::answer_pkce(tx, now, settings, &id, answer)
+    })
+    .await
+}
+
+/// An answer form's fields and the hash of the pending request it names,
+/// if it comes from the signed-in owner with the session's CSRF token.
+async fn answer_form(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<(Params, SecretHash), HttpResponse> {
+    let params = Params::parse(body_text(body));
+    owner_with_csrf(req, state, &params).await?;
+    let id = request_hash(&params).ok_or_else(|| request_gone(state))?;
+    Ok((params, id))
+}
+
+/// Runs an answer in one write transaction and sends the browser where it
+/// leads.
+async fn settle<F>(state: &AppState, params: &Params, answer: F) -> HttpResponse
+where
+    F: FnOnce(&rusqlite::Transaction<'_>, UnixTime, &Settings) -> StoreResult<Outcome>
+        + Send
+        + 'static,
+{
     let settings = state.settings.clone();
     let now = state.now();
-    let answer = state
+    let outcome = state
         .store
-        .write(move |tx| {
-            let json_text = if allow {
-                pending::find(tx, &hash, now)?
-            } else {
-                pending::take(tx, &hash, now)?
-            };
-            let Some((request, _)) = json_text
-                .as_deref()
-                .and_then(|j| load_pending(j, settings.pkce))
-            else {
-                return Ok(Answer::Gone);
-            };
-            let client_id = request.redirect.client_id().as_str().to_owned();
-            if allow {
-                client_store::add_pkce_exemption(tx, &client_id, now)?;
-                events::record(tx, now, "pkce_exemption_added", Some(&client_id), None)?;
-                Ok(Answer::Redirect(format!(
-                    "/auth/request?request={}",
-                    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-                )))
-            } else {
-                events::record(tx, now, "pkce_refused", Some(&client_id), None)?;
-                let e = OAuthError::invalid_request("this server requires PKCE (code_challenge)");
-                Ok(Answer::Redirect(request.redirect.error_location(
-                    &e,
-                    Some(&request.state),
-                    settings.issuer_str(),
-                )))
-            }
-        })
+        .write(move |tx| answer(tx, now, &settings))
         .await;
-    match answer {
-        Ok(Answer::Redirect(to)) => see_other(&to),
-        Ok(Answer::Gone) => request_gone(&state),
-        Err(e) => internal_error_page(&state, &e),
+    match outcome {
+        Ok(Outcome::ToClient(to)) => see_other(&to),
+        Ok(Outcome::ShowAgain) => see_other(&format!(
+            "/auth/request?request={}",
+            url::form_urlencoded::byte_serialize(request_id(params).as_bytes()).collect::<String>()
+        )),
+        Ok(Outcome::Gone) => request_gone(state),
+        Err(e) => internal_error_page(state, &e),
     }
+}
+
+fn unexpected_answer(state: &AppState, what_to_do: &str) -> HttpResponse {
+    error_page(
+        state,
+        StatusCode::BAD_REQUEST,
+        "Unexpected answer",
+        what_to_do,
+    )
 }
 
 /// REDA-1..5: redeem a code for the owner's identity, never a token.
 async fn redeem(req: &HttpRequest, state: &AppState, params: &Params) -> HttpResponse {
-    if !is_form(req) {
-        return oauth_error(&OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
+    // `post` has already refused anything but a form.
     match params.get("grant_type") {
         Ok(None) | Ok(Some("authorization_code")) => {}
         Ok(Some(_)) => {

@@ -25,7 +25,7 @@
 //! panic.
 
 use super::respond;
-use crate::config::ConnectionLimits;
+use crate::config::{ConnectionLimits, TrustedProxies};
 use crate::oauth::{ErrorCode, OAuthError};
 use actix_http::error::DispatchError;
 use actix_http::{BoxedPayloadStream, Protocol};
@@ -56,7 +56,7 @@ use tokio::time::{Instant, Sleep};
 /// The per-address connection cap, shared by the workers.
 pub struct Gate {
     per_address: usize,
-    trusted_proxies: Vec<IpAddr>,
+    trusted_proxies: TrustedProxies,
     open: Mutex<HashMap<IpAddr, usize>>,
     /// When the operator was last told of a refusal: at most once a minute,
     /// so that a flood of connections cannot flood the log as well.
@@ -91,10 +91,10 @@ pub fn address_key(peer: IpAddr) -> IpAddr {
 }
 
 impl Gate {
-    pub fn new(per_address: usize, trusted_proxies: &[IpAddr]) -> Arc<Gate> {
+    pub fn new(per_address: usize, trusted_proxies: &TrustedProxies) -> Arc<Gate> {
         Arc::new(Gate {
             per_address,
-            trusted_proxies: trusted_proxies.iter().map(IpAddr::to_canonical).collect(),
+            trusted_proxies: trusted_proxies.clone(),
             open: Mutex::new(HashMap::new()),
             last_warning: Mutex::new(None),
         })
@@ -104,7 +104,7 @@ impl Gate {
     /// already holds its share.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Slot> {
         let peer = peer.to_canonical();
-        if self.trusted_proxies.contains(&peer) {
+        if self.trusted_proxies.contains(peer) {
             return Some(Slot {
                 gate: None,
                 key: peer,
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn the_gate_refuses_past_the_cap_and_gives_slots_back_on_drop() {
-        let gate = Gate::new(2, &[]);
+        let gate = Gate::new(2, &TrustedProxies::none());
         let a = gate.admit(ip("192.0.2.1")).expect("first");
         let _b = gate.admit(ip("::ffff:192.0.2.1")).expect("second");
         assert!(gate.admit(ip("192.0.2.1")).is_none(), "third refused");
@@ -519,7 +519,7 @@ mod tests {
 
     #[test]
     fn the_gate_counts_an_ipv6_64_together() {
-        let gate = Gate::new(1, &[]);
+        let gate = Gate::new(1, &TrustedProxies::none());
         let _a = gate.admit(ip("2001:db8::1")).expect("first");
         assert!(gate.admit(ip("2001:db8::2")).is_none());
         assert!(gate.admit(ip("2001:db8:0:1::1")).is_some());
@@ -527,7 +527,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_not_counted() {
-        let gate = Gate::new(1, &[ip("10.0.0.1")]);
+        let gate = Gate::new(1, &TrustedProxies::from(ip("10.0.0.1")));
         let slots: Vec<Slot> = (0..10)
             .map(|_| gate.admit(ip("::ffff:10.0.0.1")).expect("exempt"))
             .collect();

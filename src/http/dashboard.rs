@@ -1,9 +1,12 @@
-//! The owner's dashboard (SEC-22; issue 4, item 7): the link tags for their
-//! homepage, every app with live access (name, logo, scopes, when granted,
-//! last used, expiry) with a revoke button each and one for all, the
-//! resource-server secrets for introspection, the apps allowed without
-//! PKCE, and the recent activity. Every form that changes anything carries
-//! the session's CSRF token and is refused without it (SEC-5).
+//! The owner's dashboard (SEC-22; issue 4, item 7; issue 9, §8): every app
+//! with live access (name and host, logo, scopes, when granted, last used,
+//! expiry) with a revoke button each that names its app, and "Revoke every
+//! app", which asks first on a page of its own; the recent activity, naming
+//! apps by the name they gave; the resource-server secrets for
+//! introspection, the apps allowed without PKCE, and the link tags for the
+//! owner's homepage. ("Signing in" is `security` and `passkeys`.) Every
+//! form that changes anything carries the session's CSRF token and is
+//! refused without it (SEC-5).
 
 use super::AppState;
 use super::respond::{body_text, error_page, html, internal_error_page, see_other};
@@ -12,13 +15,16 @@ use crate::domain::Secret;
 use crate::oauth::Params;
 use crate::oauth::revoke::{RevokedBy, end_grant};
 use crate::owner::factors::SignInMode;
+use crate::store::events::EventKind;
+use crate::store::identity::{self, Identity};
 use crate::store::{clients, events, factors, resource_servers, tokens};
 use crate::views::{
-    Dashboard, EventRow, ExemptionRow, GrantRow, ModeChoice, PasskeyRow, ResourceServerCreated,
-    ResourceServerRow, describe_event, format_time,
+    AppRow, Dashboard, EventRow, ExemptionRow, GrantRow, ModeChoice, PasskeyRow,
+    ResourceServerCreated, ResourceServerRow, RevokeAllPage, describe_event, format_time,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use std::collections::HashMap;
 
 /// Activity entries shown.
 const RECENT_EVENTS: usize = 30;
@@ -63,6 +69,25 @@ struct Loaded {
     events: Vec<events::Event>,
     sign_in: factors::Summary,
     passkeys: Vec<factors::StoredPasskey>,
+    /// The name each app in `events` and `exemptions` goes by.
+    names: HashMap<String, String>,
+}
+
+/// The names of the apps that `client_ids` name, where they gave one.
+fn app_names<'a>(
+    conn: &rusqlite::Connection,
+    client_ids: impl Iterator<Item = &'a str>,
+) -> crate::store::StoreResult<HashMap<String, String>> {
+    let mut names = HashMap::new();
+    for id in client_ids {
+        if names.contains_key(id) {
+            continue;
+        }
+        if let Some(name) = clients::app_name(conn, id)? {
+            names.insert(id.to_owned(), name);
+        }
+    }
+    Ok(names)
 }
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -75,13 +100,23 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let loaded = state
         .store
         .read(move |c| {
+            let exemptions = clients::pkce_exemptions(c)?;
+            let events = events::recent(c, RECENT_EVENTS)?;
+            let names = app_names(
+                c,
+                events
+                    .iter()
+                    .filter_map(|e| e.client_id.as_deref())
+                    .chain(exemptions.iter().map(|(id, _)| id.as_str())),
+            )?;
             Ok(Loaded {
-                exemptions: clients::pkce_exemptions(c)?,
+                exemptions,
                 grants: tokens::active_grants(c, now)?,
                 servers: resource_servers::list(c)?,
-                events: events::recent(c, RECENT_EVENTS)?,
+                events,
                 sign_in: factors::summary(c)?,
                 passkeys: factors::passkeys(c)?,
+                names,
             })
         })
         .await;
@@ -89,53 +124,6 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(l) => l,
         Err(e) => return internal_error_page(&state, &e),
     };
-    let usage = &state.usage;
-    let grants = loaded
-        .grants
-        .into_iter()
-        .map(|g| {
-            // Unflushed uses are newer than the stored time (`store::usage`).
-            let last_used = match (g.last_used_at, usage.pending_grant(g.id)) {
-                (a, None) => a,
-                (None, b) => b,
-                (Some(a), Some(b)) => Some(a.max(b)),
-            };
-            GrantRow {
-                id: g.id,
-                app_name: g.client_name.clone().unwrap_or_else(|| g.client_id.clone()),
-                // Only a logo doorstep already holds is shown, from its own
-                // origin (CID-19: never hot-linked, nothing fetched here).
-                logo_url: g
-                    .client_logo
-                    .filter(|l| state.logos.get(l, now).is_some())
-                    .map(|l| {
-                        format!(
-                            "/auth/logo?url={}",
-                            url::form_urlencoded::byte_serialize(l.as_bytes()).collect::<String>()
-                        )
-                    }),
-                scopes: g.scope.split(' ').map(str::to_owned).collect(),
-                granted: format_time(g.created_at),
-                last_used: when(last_used, "never"),
-                expires: when(g.expires_at, "when revoked"),
-                client_id: g.client_id,
-            }
-        })
-        .collect();
-    let resource_servers = loaded
-        .servers
-        .into_iter()
-        .filter(|s| s.revoked_at.is_none())
-        .map(|s| ResourceServerRow {
-            last_used: when(
-                usage.pending_resource_server(s.id).or(s.last_used_at),
-                "never",
-            ),
-            id: s.id,
-            name: s.name,
-            created: format_time(s.created_at),
-        })
-        .collect();
     let tags = link_tags(&state.settings);
     let introspection_endpoint = state.settings.endpoint("introspect");
     let mode = SignInMode::parse(&loaded.sign_in.mode).unwrap_or(SignInMode::Password);
@@ -148,60 +136,14 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             csrf: &owner.csrf(),
             serves_homepage: state.settings.serves_homepage(),
             link_tags: &tags,
-            pkce_exemptions: loaded
-                .exemptions
-                .into_iter()
-                .map(|(client_id, at)| ExemptionRow {
-                    client_id,
-                    since: format_time(at),
-                })
-                .collect(),
-            grants,
-            resource_servers,
+            pkce_exemptions: exemption_rows(loaded.exemptions, &loaded.names),
+            grants: grant_rows(&state, loaded.grants, now),
+            resource_servers: resource_server_rows(&state, loaded.servers),
             introspection_endpoint: &introspection_endpoint,
-            events: loaded
-                .events
-                .into_iter()
-                .map(|e| EventRow {
-                    at: format_time(e.at),
-                    what: describe_event(&e.kind),
-                    // The app's host keeps the log compact; the grants
-                    // above show full client ids.
-                    client_id: e.client_id.map(|c| client_host(&c)),
-                    detail: e.detail,
-                })
-                .collect(),
+            events: event_rows(loaded.events, &loaded.names),
             mode: mode.describe(),
-            modes: [
-                SignInMode::Password,
-                SignInMode::SecondFactor,
-                SignInMode::PasskeyOnly,
-            ]
-            .into_iter()
-            .map(|m| ModeChoice {
-                value: m.as_str(),
-                label: match m {
-                    SignInMode::Password => "Password (a passkey works too)",
-                    SignInMode::SecondFactor => {
-                        "Password plus a second factor: an authenticator-app code or a passkey"
-                    }
-                    SignInMode::PasskeyOnly => {
-                        "Passkey only (a password with a recovery code is the way back in)"
-                    }
-                },
-                checked: m == mode,
-            })
-            .collect(),
-            passkeys: loaded
-                .passkeys
-                .into_iter()
-                .map(|p| PasskeyRow {
-                    id: p.id,
-                    label: p.label,
-                    created: format_time(p.created_at),
-                    last_used: when(p.last_used_at, "never"),
-                })
-                .collect(),
+            modes: mode_choices(mode),
+            passkeys: passkey_rows(loaded.passkeys),
             passkeys_available,
             passkey_note: (!passkeys_available)
                 .then(|| crate::owner::passkeys::unavailable_reason(&state.settings.issuer)),
@@ -214,6 +156,133 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     } else {
         page
     }
+}
+
+fn grant_rows(state: &AppState, grants: Vec<tokens::GrantSummary>, now: i64) -> Vec<GrantRow> {
+    grants
+        .into_iter()
+        .map(|g| {
+            // Unflushed uses are newer than the stored time (`store::usage`).
+            let last_used = match (g.last_used_at, state.usage.pending_grant(g.id)) {
+                (a, None) => a,
+                (None, b) => b,
+                (Some(a), Some(b)) => Some(a.max(b)),
+            };
+            let host = client_host(g.client_id.as_str());
+            let app_name = g.client_name.clone().unwrap_or_else(|| host.clone());
+            GrantRow {
+                id: g.id,
+                initial: app_name
+                    .chars()
+                    .find(|c| c.is_alphanumeric())
+                    .map(|c| c.to_uppercase().collect())
+                    .unwrap_or_default(),
+                app_name,
+                host,
+                // Only a logo doorstep already holds is shown, from its own
+                // origin (CID-19: never hot-linked, nothing fetched here).
+                logo_url: g
+                    .client_logo
+                    .filter(|l| state.logos.get(l, now).is_some())
+                    .map(|l| {
+                        format!(
+                            "/auth/logo?url={}",
+                            url::form_urlencoded::byte_serialize(l.as_bytes()).collect::<String>()
+                        )
+                    }),
+                scopes: g.scope.iter().map(|s| s.as_str().to_owned()).collect(),
+                granted: format_time(g.created_at),
+                last_used: when(last_used, "never"),
+                expires: when(g.expires_at, "when revoked"),
+                client_id: g.client_id.to_string(),
+            }
+        })
+        .collect()
+}
+
+fn resource_server_rows(
+    state: &AppState,
+    servers: Vec<resource_servers::ResourceServer>,
+) -> Vec<ResourceServerRow> {
+    servers
+        .into_iter()
+        .filter(|s| s.revoked_at.is_none())
+        .map(|s| ResourceServerRow {
+            last_used: when(
+                state.usage.pending_resource_server(s.id).or(s.last_used_at),
+                "never",
+            ),
+            id: s.id,
+            name: s.name,
+            created: format_time(s.created_at),
+        })
+        .collect()
+}
+
+fn exemption_rows(
+    exemptions: Vec<(String, i64)>,
+    names: &HashMap<String, String>,
+) -> Vec<ExemptionRow> {
+    exemptions
+        .into_iter()
+        .map(|(client_id, at)| ExemptionRow {
+            app_name: names.get(&client_id).cloned(),
+            client_id,
+            since: format_time(at),
+        })
+        .collect()
+}
+
+fn event_rows(events: Vec<events::Event>, names: &HashMap<String, String>) -> Vec<EventRow> {
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            at: format_time(e.at),
+            what: describe_event(&e.kind),
+            // Apps by the name they go by; their host when they gave none.
+            app: e
+                .client_id
+                .as_ref()
+                .map(|c| names.get(c).cloned().unwrap_or_else(|| client_host(c))),
+            client_id: e.client_id,
+            detail: e.detail,
+        })
+        .collect()
+}
+
+fn mode_choices(current: SignInMode) -> Vec<ModeChoice> {
+    [
+        SignInMode::Password,
+        SignInMode::SecondFactor,
+        SignInMode::PasskeyOnly,
+    ]
+    .into_iter()
+    .map(|m| ModeChoice {
+        value: m.as_str(),
+        label: match m {
+            SignInMode::Password => "Password (a passkey works too)",
+            SignInMode::SecondFactor => {
+                "Password plus a second factor: an authenticator-app code or a passkey"
+            }
+            SignInMode::PasskeyOnly => {
+                "Passkey only (a password with a recovery code is the way back in)"
+            }
+        },
+        checked: m == current,
+    })
+    .collect()
+}
+
+fn passkey_rows(passkeys: Vec<factors::StoredPasskey>) -> Vec<PasskeyRow> {
+    passkeys
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            label: p.label,
+            created: format_time(p.created_at),
+            last_used: when(p.last_used_at, "never"),
+        })
+        .collect()
 }
 
 /// The form's fields, if it comes from the signed-in owner with the right
@@ -275,7 +344,8 @@ pub(super) async fn owner_form_session(
     }
 }
 
-fn id_param(params: &Params, name: &'static str) -> Option<i64> {
+/// A numeric id from the form (a grant, a resource server, a passkey).
+pub(super) fn id_param(params: &Params, name: &'static str) -> Option<i64> {
     params.get(name).ok().flatten()?.parse().ok()
 }
 
@@ -309,7 +379,13 @@ pub async fn remove_pkce_exemption(
     let now = state.now();
     back_to_dashboard(&state, move |tx| {
         if clients::remove_pkce_exemption(tx, &client_id)? {
-            events::record(tx, now, "pkce_exemption_removed", Some(&client_id), None)?;
+            events::record(
+                tx,
+                now,
+                EventKind::PkceExemptionRemoved,
+                Some(&client_id),
+                None,
+            )?;
         }
         Ok(())
     })
@@ -336,29 +412,88 @@ pub async fn revoke_grant(
     .await
 }
 
-/// Revokes every grant (for example after losing a device).
+/// "Revoke every app?": the apps it would sign out, and the button that
+/// does it. Nothing changes here.
+pub async fn revoke_all_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let owner = match session::owner(&req, &state).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return see_other("/login"),
+        Err(e) => return internal_error_page(&state, &e),
+    };
+    confirm_revoke_all(&state, &owner.csrf()).await
+}
+
+async fn confirm_revoke_all(state: &AppState, csrf: &str) -> HttpResponse {
+    let now = state.now();
+    let grants = match state
+        .store
+        .read(move |c| tokens::active_grants(c, now))
+        .await
+    {
+        Ok(g) => g,
+        Err(e) => return internal_error_page(state, &e),
+    };
+    html(
+        StatusCode::OK,
+        &RevokeAllPage {
+            footer_host: state.footer_host(),
+            csrf,
+            apps: grants
+                .into_iter()
+                .map(|g| {
+                    let host = client_host(g.client_id.as_str());
+                    AppRow {
+                        name: g.client_name.unwrap_or_else(|| host.clone()),
+                        host,
+                    }
+                })
+                .collect(),
+        },
+    )
+}
+
+/// Revokes every grant (for example after losing a device), once the owner
+/// confirmed it on the page above (`confirm=yes`); without that, the
+/// confirmation is shown and nothing changes. With every app signed out,
+/// nothing in the database speaks for an old issuer or `me` any more, so
+/// the configured ones are recorded (`store::identity`).
 pub async fn revoke_all(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Err(resp) = owner_form(&req, &state, &body).await {
-        return resp;
+    let (params, owner) = match owner_form_session(&req, &state, &body).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    if params.get("confirm").ok().flatten() != Some("yes") {
+        return confirm_revoke_all(&state, &owner.csrf()).await;
     }
     let now = state.now();
-    back_to_dashboard(&state, move |tx| {
-        for (_, client) in tokens::revoke_all_grants(tx, now)? {
-            events::record(
-                tx,
-                now,
-                "revoked",
-                Some(&client),
-                Some("all apps, on the dashboard"),
-            )?;
+    let configured = Identity::new(state.settings.issuer_str(), state.settings.me.as_str());
+    let wanted = configured.clone();
+    let result = state
+        .store
+        .write(move |tx| {
+            for (_, client) in tokens::revoke_all_grants(tx, now)? {
+                events::record(
+                    tx,
+                    now,
+                    EventKind::Revoked,
+                    Some(&client),
+                    Some("all apps, on the dashboard"),
+                )?;
+            }
+            identity::reconcile(tx, &wanted, now)
+        })
+        .await;
+    match result {
+        Ok(standing) => {
+            identity::report(&standing, &configured, state.store.path());
+            see_other("/dashboard")
         }
-        Ok(())
-    })
-    .await
+        Err(e) => internal_error_page(&state, &e),
+    }
 }
 
 /// Creates a resource-server secret and shows it once (only its hash is
@@ -388,7 +523,13 @@ pub async fn add_resource_server(
         .store
         .write(move |tx| {
             resource_servers::create(tx, &stored_name, &hash, now)?;
-            events::record(tx, now, "resource_server_added", None, Some(&stored_name))
+            events::record(
+                tx,
+                now,
+                EventKind::ResourceServerAdded,
+                None,
+                Some(&stored_name),
+            )
         })
         .await;
     if let Err(e) = result {
@@ -421,7 +562,7 @@ pub async fn revoke_resource_server(
     let now = state.now();
     back_to_dashboard(&state, move |tx| {
         if let Some(name) = resource_servers::revoke(tx, id, now)? {
-            events::record(tx, now, "resource_server_revoked", None, Some(&name))?;
+            events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(&name))?;
         }
         Ok(())
     })

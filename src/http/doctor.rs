@@ -17,7 +17,7 @@ pub async fn address(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(t) => t,
         Err(resp) => return *resp,
     };
-    if token.client_id != DOCTOR_CLIENT_ID {
+    if token.client_id.as_str() != DOCTOR_CLIENT_ID {
         return bearer_refusal(BearerError::InsufficientScope("doctor"));
     }
     let peer = req.peer_addr().map(|a| a.ip());
@@ -31,13 +31,7 @@ pub async fn address(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         StatusCode::OK,
         &AddressReport {
             peer: peer.map(|p| p.to_string()).unwrap_or_default(),
-            peer_is_trusted_proxy: peer.is_some_and(|p| {
-                state
-                    .settings
-                    .trusted_proxies
-                    .iter()
-                    .any(|t| t.to_canonical() == p.to_canonical())
-            }),
+            peer_is_trusted_proxy: peer.is_some_and(|p| state.settings.trusted_proxies.contains(p)),
             client: client_addr(&req, &state).to_string(),
             forwarded_for,
         },

@@ -6,18 +6,20 @@
 use super::AppState;
 use super::respond::{
     body_text, error_page, html, internal_error_page, is_form, page_with_next, see_other,
+    with_retry_after,
 };
 use super::second_factor;
 use super::session;
+use crate::clock::UnixTime;
 use crate::domain::SecretHash;
 use crate::oauth::Params;
 use crate::owner::factors::SignInMode;
 use crate::owner::password;
 use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::store::events::EventKind;
 use crate::store::{events, owner, sessions};
 use crate::views::{LoginPage, SetupPage};
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// Only doorstep's own authorization endpoint may be continued to after a
@@ -130,7 +132,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             "Too many failed attempts. Try again in {} seconds.",
             t.retry_after
         );
-        let mut resp = render_login(
+        let resp = render_login(
             &req,
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -139,10 +141,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             Some(&msg),
         )
         .await;
-        if let Ok(v) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+        return with_retry_after(resp, t.retry_after);
     }
     let presented = params
         .get("password")
@@ -150,22 +149,9 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         .flatten()
         .unwrap_or("")
         .to_owned();
-    let stored = match state.store.read(owner::password_hash).await {
-        Ok(h) => h,
-        Err(e) => return internal_error_page(&state, &e),
-    };
-    let Some(stored) = stored else {
-        return error_page(
-            &state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No password is set yet",
-            "Open the setup link doorstep printed when it started, or run `doorstep password --stdin`.",
-        );
-    };
-    // argon2 is slow by design: on its own thread, off the async workers.
-    let ok = match state.passwords.verify(presented, stored).await {
+    let ok = match password_matches(&state, presented).await {
         Ok(ok) => ok,
-        Err(e) => return internal_error_page(&state, &e),
+        Err(resp) => return resp,
     };
     if !ok {
         tracing::warn!(%addr, "failed sign-in");
@@ -189,18 +175,54 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         return signed_in(&req, &state, to, "with the password").await;
     }
     // A second factor is due: the attempt stays counted until it comes.
+    second_factor_due(&req, &state, &sign_in, to, now)
+}
+
+/// Whether `presented` is the owner's password; Err is the page to answer
+/// with when there is none yet or it cannot be checked.
+async fn password_matches(state: &AppState, presented: String) -> Result<bool, HttpResponse> {
+    let stored = match state.store.read(owner::password_hash).await {
+        Ok(h) => h,
+        Err(e) => return Err(internal_error_page(state, &e)),
+    };
+    let Some(stored) = stored else {
+        return Err(error_page(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No password is set yet",
+            "Open the setup link doorstep printed when it started, or run \u{201c}doorstep password\u{201d} on the server.",
+        ));
+    };
+    // argon2 is slow by design: on its own thread, off the async workers.
+    state
+        .passwords
+        .verify(presented, stored)
+        .await
+        .map_err(|e| internal_error_page(state, &e))
+}
+
+/// The right password, and a second factor still to come: the sign-in is
+/// held, bound to this browser's login cookie, and the second-factor form
+/// is shown.
+fn second_factor_due(
+    req: &HttpRequest,
+    state: &AppState,
+    sign_in: &second_factor::SignIn,
+    to: &str,
+    now: UnixTime,
+) -> HttpResponse {
     if sign_in.mode == SignInMode::PasskeyOnly && sign_in.recovery_codes_left == 0 {
         return error_page(
-            &state,
+            state,
             StatusCode::FORBIDDEN,
             "Sign in with a passkey",
             "doorstep is set to sign in with passkeys only, and no recovery codes are left. \
              Use a passkey, or run `doorstep second-factor reset` on the server.",
         );
     }
-    let Some(key) = session::login_pending_key(&req, &state, second_factor::PENDING) else {
+    let Some(key) = session::login_pending_key(req, state, second_factor::PENDING) else {
         return error_page(
-            &state,
+            state,
             StatusCode::BAD_REQUEST,
             "Cookies are needed",
             "Signing in needs cookies for doorstep. Allow them and try again.",
@@ -215,7 +237,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             attempts: 1,
         },
     );
-    second_factor::render(&req, &state, StatusCode::OK, &sign_in, None)
+    second_factor::render(req, state, StatusCode::OK, sign_in, None)
 }
 
 /// Replaces any old session with a fresh one, records the sign-in and how
@@ -238,7 +260,7 @@ pub(super) async fn signed_in(
     let detail = method.to_owned();
     if let Err(e) = state
         .store
-        .write(move |tx| events::record(tx, now, "login", None, Some(&detail)))
+        .write(move |tx| events::record(tx, now, EventKind::Login, None, Some(&detail)))
         .await
     {
         // Not fatal: the owner is signed in, only the log line is missing.
@@ -327,7 +349,7 @@ fn expired_link(state: &AppState) -> HttpResponse {
         StatusCode::NOT_FOUND,
         "This setup link has been used or has expired",
         "A setup link sets the password once, within an hour of being printed.",
-        "If you have set your password, sign in with it. Otherwise run `doorstep password` on the server, or restart doorstep to print a new link.",
+        "If you have set your password, sign in with it. Otherwise run \u{201c}doorstep password\u{201d} on the server, or restart doorstep to print a new link.",
         Some(("/login", "Sign in")),
     )
 }
@@ -348,6 +370,12 @@ pub async fn setup_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     }
 }
 
+/// The new password from a form, if its `confirm` field repeats it.
+pub(super) fn confirmed_password(params: &Params) -> Option<String> {
+    let pw = params.get("password").ok().flatten().unwrap_or("");
+    (params.get("confirm").ok().flatten().unwrap_or("") == pw).then(|| pw.to_owned())
+}
+
 pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     let token = params.get("token").ok().flatten().unwrap_or("").to_owned();
@@ -360,13 +388,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             Some("This form has expired. Please try again."),
         );
     }
-    let pw = params
-        .get("password")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    if params.get("confirm").ok().flatten().unwrap_or("") != pw {
+    let Some(pw) = confirmed_password(&params) else {
         return setup_form(
             &req,
             &state,
@@ -374,7 +396,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             &token,
             Some("The two passwords differ."),
         );
-    }
+    };
     // Only the holder of a live setup link may make doorstep hash: checked
     // before the (slow, memory-hungry) argon2 run, so anyone's POST with a
     // made-up token costs nothing. `take_setup_link` below still decides.
@@ -413,7 +435,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             crate::store::events::record(
                 tx,
                 now,
-                "password_set",
+                EventKind::PasswordSet,
                 None,
                 Some("through the setup link"),
             )?;

@@ -12,6 +12,7 @@ mod doctor;
 mod introspect;
 mod login;
 mod passkeys;
+pub mod request_log;
 mod respond;
 mod revoke;
 mod second_factor;
@@ -118,6 +119,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/grants/revoke",
             web::post().to(dashboard::revoke_grant),
+        )
+        .route(
+            "/dashboard/grants/revoke-all",
+            web::get().to(dashboard::revoke_all_page),
         )
         .route(
             "/dashboard/grants/revoke-all",

@@ -19,6 +19,7 @@ use super::session;
 use crate::oauth::Params;
 use crate::owner::passkeys::parse_all;
 use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::store::events::EventKind;
 use crate::store::{events, factors};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -157,20 +158,9 @@ pub async fn sign_in(
             if spent.is_ok() {
                 state.passkey_failures.refund(addr, now);
             }
-            // Used as the second step after a password: that sign-in's
-            // destination, and the throttle's advance count given back.
-            let mut to = cont.clone();
-            if let Some(Pending::SecondFactor {
-                continue_to,
-                attempts,
-            }) = session::login_pending_key(&req, &state, super::second_factor::PENDING)
-                .and_then(|k| state.pending.take(&k, now))
-            {
-                state.login_throttle.record_success_after(addr, attempts);
-                if cont_field.is_empty() {
-                    to = continue_to;
-                }
-            }
+            let to = finish_password_sign_in(&req, &state, addr, now)
+                .filter(|_| cont_field.is_empty())
+                .unwrap_or(cont);
             signed_in(&req, &state, &to, &format!("with the passkey “{label}”")).await
         }
         Ok(Err(why)) => {
@@ -178,22 +168,51 @@ pub async fn sign_in(
             let detail = why.to_string();
             let _ = state
                 .store
-                .write(move |tx| events::record(tx, now, "passkey_failed", None, Some(&detail)))
+                .write(move |tx| {
+                    events::record(tx, now, EventKind::PasskeyFailed, None, Some(&detail))
+                })
                 .await;
-            let (status, message) = match spent {
-                Ok(()) => (
-                    StatusCode::UNAUTHORIZED,
-                    "That passkey did not work here. Try again, or use another way to sign in."
-                        .to_owned(),
-                ),
-                Err(wait) => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("Too many failed attempts. Try again in {wait} seconds."),
-                ),
-            };
+            let (status, message) = failure_message(spent);
             render_login(&req, &state, status, cont_field, None, Some(&message)).await
         }
         Err(e) => internal_error_page(&state, &e),
+    }
+}
+
+/// A passkey used as the second step after a password ends that sign-in:
+/// its destination (if one was held), with the throttle's advance count
+/// given back.
+fn finish_password_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    addr: std::net::IpAddr,
+    now: i64,
+) -> Option<String> {
+    let key = session::login_pending_key(req, state, super::second_factor::PENDING)?;
+    match state.pending.take(&key, now)? {
+        Pending::SecondFactor {
+            continue_to,
+            attempts,
+        } => {
+            state.login_throttle.record_success_after(addr, attempts);
+            Some(continue_to)
+        }
+        _ => None,
+    }
+}
+
+/// What the sign-in page says after a failed passkey: try again, or
+/// (past the limit, `spent` is Err) wait.
+fn failure_message(spent: Result<(), i64>) -> (StatusCode, String) {
+    match spent {
+        Ok(()) => (
+            StatusCode::UNAUTHORIZED,
+            "That passkey did not work here. Try again, or use another way to sign in.".to_owned(),
+        ),
+        Err(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed attempts. Try again in {wait} seconds."),
+        ),
     }
 }
 
@@ -378,7 +397,7 @@ pub async fn register(
         .store
         .write(move |tx| {
             factors::add_passkey(tx, &cred_id, &label, &stored, now)?;
-            events::record(tx, now, "passkey_added", None, Some(&label))
+            events::record(tx, now, EventKind::PasskeyAdded, None, Some(&label))
         })
         .await;
     match saved {

@@ -25,9 +25,14 @@ pub fn content_security_policy(extra_img_sources: &str) -> String {
 
 /// The policy for the pages that offer passkeys: the same, plus doorstep's
 /// own script (`/static/webauthn.js`) and nothing else — still no inline
-/// script, and every other page keeps allowing none at all.
+/// script, and every other page keeps allowing none at all. The script
+/// fetches the ceremony's options from doorstep, so `connect-src 'self'`
+/// too: under `default-src 'none'` alone the browser blocks that fetch.
 pub fn allow_own_script(mut resp: HttpResponse) -> HttpResponse {
-    let policy = format!("{}; script-src 'self'", content_security_policy(""));
+    let policy = format!(
+        "{}; script-src 'self'; connect-src 'self'",
+        content_security_policy("")
+    );
     if let Ok(v) = HeaderValue::from_str(&policy) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
@@ -58,16 +63,7 @@ pub fn error_page(
     title: &str,
     message: &str,
 ) -> HttpResponse {
-    html(
-        status,
-        &ErrorPage {
-            footer_host: state.footer_host(),
-            title,
-            message,
-            next: None,
-            link: None,
-        },
-    )
+    any_error_page(state, status, title, message, None, None)
 }
 
 /// An error page outside the sign-in flow, with its own next step and an
@@ -80,13 +76,24 @@ pub fn page_with_next(
     next: &str,
     link: Option<(&str, &str)>,
 ) -> HttpResponse {
+    any_error_page(state, status, title, message, Some(next), link)
+}
+
+fn any_error_page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    next: Option<&str>,
+    link: Option<(&str, &str)>,
+) -> HttpResponse {
     html(
         status,
         &ErrorPage {
             footer_host: state.footer_host(),
             title,
             message,
-            next: Some(next),
+            next,
             link,
         },
     )
@@ -116,14 +123,7 @@ pub fn internal_error_page(state: &AppState, err: &dyn std::error::Error) -> Htt
 }
 
 pub fn log_chain(err: &dyn std::error::Error) {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    tracing::error!(error = %text, "request failed");
+    tracing::error!(error = %crate::errors::error_chain(err), "request failed");
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (ERR-10, REDT-6).
@@ -257,6 +257,14 @@ pub fn bearer_access_token(
 
 pub fn header_str(req: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A page answering 429 gets `Retry-After` too (SEC-16).
+pub fn with_retry_after(mut resp: HttpResponse, wait_seconds: i64) -> HttpResponse {
+    if let Ok(v) = header::HeaderValue::from_str(&wait_seconds.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// 429 with `Retry-After` (SEC-16). RFC 6749 has no code for it, so the

@@ -6,15 +6,16 @@
 
 use super::AppState;
 use super::login::{render_login, signed_in, with_login_csrf};
-use super::respond::{allow_own_script, body_text, html, internal_error_page};
+use super::respond::{allow_own_script, body_text, html, internal_error_page, with_retry_after};
 use super::session;
 use crate::oauth::Params;
 use crate::owner::factors::{Factors, SignInMode};
 use crate::owner::pending::Pending;
 use crate::owner::{recovery, totp};
+use crate::store::events::EventKind;
 use crate::store::{StoreResult, events, factors};
 use crate::views::SecondFactorPage;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// The purpose under which a half-finished sign-in is held.
@@ -77,20 +78,77 @@ enum Accepted {
     Recovery { left: i64 },
 }
 
+/// Takes `code` if it is an unused recovery code, or (when the mode allows
+/// the app) the authenticator app's code for a time step not used yet:
+/// each works once.
+fn take_code(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    code: &str,
+    app_allowed: bool,
+) -> StoreResult<Option<Accepted>> {
+    if recovery::looks_like_one(code) {
+        if !factors::take_recovery_code(tx, &recovery::hash(code))? {
+            return Ok(None);
+        }
+        let left = factors::recovery_codes_left(tx)?;
+        events::record(
+            tx,
+            now,
+            EventKind::RecoveryCodeUsed,
+            None,
+            Some(&format!("{left} left")),
+        )?;
+        return Ok(Some(Accepted::Recovery { left }));
+    }
+    if !app_allowed {
+        return Ok(None);
+    }
+    let Some(secret) = factors::totp_secret(tx)? else {
+        return Ok(None);
+    };
+    match totp::matching_step(&secret, code, now) {
+        Some(step) if factors::take_totp_step(tx, step)? => Ok(Some(Accepted::App)),
+        _ => Ok(None),
+    }
+}
+
+/// 429 with `Retry-After`, on the same form.
+fn throttled(
+    req: &HttpRequest,
+    state: &AppState,
+    sign_in: &SignIn,
+    retry_after: i64,
+) -> HttpResponse {
+    let msg = format!("Too many failed attempts. Try again in {retry_after} seconds.");
+    let resp = render(
+        req,
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        sign_in,
+        Some(&msg),
+    );
+    with_retry_after(resp, retry_after)
+}
+
+/// The half-finished sign-in is gone (expired, or the form is stale):
+/// start again with the password.
+async fn took_too_long(req: &HttpRequest, state: &AppState) -> HttpResponse {
+    render_login(
+        req,
+        state,
+        StatusCode::UNAUTHORIZED,
+        "",
+        None,
+        Some("That sign-in took too long. Please enter your password again."),
+    )
+    .await
+}
+
 /// `POST /login/second-factor`: `csrf` and `code`.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let params = Params::parse(body_text(&body));
-    let expired = || async {
-        render_login(
-            &req,
-            &state,
-            StatusCode::UNAUTHORIZED,
-            "",
-            None,
-            Some("That sign-in took too long. Please enter your password again."),
-        )
-        .await
-    };
+    let expired = || took_too_long(&req, &state);
     if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
         return expired().await;
     }
@@ -127,53 +185,14 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     // Codes are guesses like passwords: the same throttle, counted first.
     if let Err(t) = state.login_throttle.begin(addr, now, known_device) {
         put_back(attempts);
-        let msg = format!(
-            "Too many failed attempts. Try again in {} seconds.",
-            t.retry_after
-        );
-        let mut resp = render(
-            &req,
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &sign_in,
-            Some(&msg),
-        );
-        if let Ok(v) = header::HeaderValue::from_str(&t.retry_after.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+        return throttled(&req, &state, &sign_in, t.retry_after);
     }
     let attempts = attempts + 1;
     let code = params.get("code").ok().flatten().unwrap_or("").to_owned();
     let app_allowed = sign_in.mode == SignInMode::SecondFactor;
     let checked = state
         .store
-        .write(move |tx| {
-            if recovery::looks_like_one(&code) {
-                if !factors::take_recovery_code(tx, &recovery::hash(&code))? {
-                    return Ok(None);
-                }
-                let left = factors::recovery_codes_left(tx)?;
-                events::record(
-                    tx,
-                    now,
-                    "recovery_code_used",
-                    None,
-                    Some(&format!("{left} left")),
-                )?;
-                return Ok(Some(Accepted::Recovery { left }));
-            }
-            if !app_allowed {
-                return Ok(None);
-            }
-            let Some(secret) = factors::totp_secret(tx)? else {
-                return Ok(None);
-            };
-            match totp::matching_step(&secret, &code, now) {
-                Some(step) if factors::take_totp_step(tx, step)? => Ok(Some(Accepted::App)),
-                _ => Ok(None),
-            }
-        })
+        .write(move |tx| take_code(tx, now, &code, app_allowed))
         .await;
     let accepted = match checked {
         Ok(a) => a,

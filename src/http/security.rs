@@ -6,14 +6,15 @@
 //! in the activity list.
 
 use super::AppState;
-use super::dashboard::{fresh_owner_form, owner_form, owner_form_session};
+use super::dashboard::{fresh_owner_form, id_param, owner_form, owner_form_session};
 use super::respond::{error_page, html, internal_error_page, see_other};
 use super::second_factor;
-use crate::oauth::Params;
+use crate::domain::SecretHash;
 use crate::owner::factors::{self as rules, LockOut, SignInMode};
 use crate::owner::pending::{ENROLMENT_SECONDS, Pending};
 use crate::owner::{recovery, totp};
-use crate::store::{events, factors};
+use crate::store::events::EventKind;
+use crate::store::{StoreError, StoreResult, events, factors};
 use crate::views::{RecoveryCodesPage, TotpEnrolPage};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -29,8 +30,16 @@ fn locked_out(state: &AppState, why: LockOut) -> HttpResponse {
     )
 }
 
-fn id_param(params: &Params, name: &'static str) -> Option<i64> {
-    params.get(name).ok().flatten()?.parse().ok()
+/// Back to the dashboard after a change, or why it was refused.
+fn back_unless_locked_out(
+    state: &AppState,
+    outcome: Result<Result<(), LockOut>, StoreError>,
+) -> HttpResponse {
+    match outcome {
+        Ok(Ok(())) => see_other("/dashboard"),
+        Ok(Err(why)) => locked_out(state, why),
+        Err(e) => internal_error_page(state, &e),
+    }
 }
 
 /// Makes a new set of recovery codes (voiding the old) and shows them.
@@ -46,7 +55,7 @@ async fn new_recovery_codes(
         .store
         .write(move |tx| {
             factors::replace_recovery_codes(tx, &hashes, now)?;
-            events::record(tx, now, "recovery_codes_created", None, None)
+            events::record(tx, now, EventKind::RecoveryCodesCreated, None, None)
         })
         .await;
     if let Err(e) = saved {
@@ -126,16 +135,18 @@ pub async fn set_mode(
             }
             if s.mode != mode.as_str() {
                 factors::set_mode(tx, mode.as_str())?;
-                events::record(tx, now, "sign_in_mode_changed", None, Some(mode.describe()))?;
+                events::record(
+                    tx,
+                    now,
+                    EventKind::SignInModeChanged,
+                    None,
+                    Some(mode.describe()),
+                )?;
             }
             Ok(Ok(()))
         })
         .await;
-    match changed {
-        Ok(Ok(())) => see_other("/dashboard"),
-        Ok(Err(why)) => locked_out(&state, why),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_unless_locked_out(&state, changed)
 }
 
 /// `POST /dashboard/recovery-codes`: a new set; the old one stops working.
@@ -262,27 +273,7 @@ pub async fn totp_confirm(
     let (codes, hashes) = recovery::generate();
     let saved = state
         .store
-        .write(move |tx| {
-            factors::set_totp(tx, &secret, step, now)?;
-            events::record(tx, now, "totp_added", None, None)?;
-            let s = factors::summary(tx)?;
-            if s.mode == SignInMode::Password.as_str() {
-                factors::set_mode(tx, SignInMode::SecondFactor.as_str())?;
-                events::record(
-                    tx,
-                    now,
-                    "sign_in_mode_changed",
-                    None,
-                    Some(SignInMode::SecondFactor.describe()),
-                )?;
-            }
-            let new_codes = s.recovery_codes_left == 0;
-            if new_codes {
-                factors::replace_recovery_codes(tx, &hashes, now)?;
-                events::record(tx, now, "recovery_codes_created", None, None)?;
-            }
-            Ok(new_codes)
-        })
+        .write(move |tx| save_totp(tx, now, &secret, step, &hashes))
         .await;
     match saved {
         Ok(true) => html(
@@ -299,6 +290,37 @@ pub async fn totp_confirm(
         Ok(false) => see_other("/dashboard"),
         Err(e) => internal_error_page(&state, &e),
     }
+}
+
+/// Stores the confirmed authenticator app (its first step spent); a
+/// password-only owner now also needs a second factor. Returns whether
+/// recovery codes were created (the owner had none left), to be shown.
+fn save_totp(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    secret: &[u8],
+    step: i64,
+    recovery_hashes: &[SecretHash],
+) -> StoreResult<bool> {
+    factors::set_totp(tx, secret, step, now)?;
+    events::record(tx, now, EventKind::TotpAdded, None, None)?;
+    let s = factors::summary(tx)?;
+    if s.mode == SignInMode::Password.as_str() {
+        factors::set_mode(tx, SignInMode::SecondFactor.as_str())?;
+        events::record(
+            tx,
+            now,
+            EventKind::SignInModeChanged,
+            None,
+            Some(SignInMode::SecondFactor.describe()),
+        )?;
+    }
+    let new_codes = s.recovery_codes_left == 0;
+    if new_codes {
+        factors::replace_recovery_codes(tx, recovery_hashes, now)?;
+        events::record(tx, now, EventKind::RecoveryCodesCreated, None, None)?;
+    }
+    Ok(new_codes)
 }
 
 /// `POST /dashboard/totp/remove`, unless the mode depends on it.
@@ -324,16 +346,12 @@ pub async fn totp_remove(
                 return Ok(Err(why));
             }
             if factors::remove_totp(tx)? {
-                events::record(tx, now, "totp_removed", None, None)?;
+                events::record(tx, now, EventKind::TotpRemoved, None, None)?;
             }
             Ok(Ok(()))
         })
         .await;
-    match removed {
-        Ok(Ok(())) => see_other("/dashboard"),
-        Ok(Err(why)) => locked_out(&state, why),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_unless_locked_out(&state, removed)
 }
 
 /// `POST /dashboard/password`: `password`, `confirm`. As with `doorstep
@@ -348,20 +366,14 @@ pub async fn change_password(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let pw = params
-        .get("password")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    if params.get("confirm").ok().flatten().unwrap_or("") != pw {
+    let Some(pw) = super::login::confirmed_password(&params) else {
         return error_page(
             &state,
             StatusCode::BAD_REQUEST,
             "The password was not changed",
             "The two passwords differ. Go back and type them again.",
         );
-    }
+    };
     let hashed = match state.passwords.hash(pw).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
@@ -379,7 +391,13 @@ pub async fn change_password(
         .store
         .write(move |tx| {
             crate::store::owner::set_password_hash(tx, &hashed, now)?;
-            events::record(tx, now, "password_set", None, Some("on the dashboard"))
+            events::record(
+                tx,
+                now,
+                EventKind::PasswordSet,
+                None,
+                Some("on the dashboard"),
+            )
         })
         .await;
     match saved {
@@ -421,7 +439,7 @@ pub async fn passkey_rename(
                 events::record(
                     tx,
                     now,
-                    "passkey_renamed",
+                    EventKind::PasskeyRenamed,
                     None,
                     Some(&format!("{old} → {label}")),
                 )?;
@@ -462,14 +480,10 @@ pub async fn passkey_remove(
                 return Ok(Err(why));
             }
             if let Some(label) = factors::remove_passkey(tx, id)? {
-                events::record(tx, now, "passkey_removed", None, Some(&label))?;
+                events::record(tx, now, EventKind::PasskeyRemoved, None, Some(&label))?;
             }
             Ok(Ok(()))
         })
         .await;
-    match removed {
-        Ok(Ok(())) => see_other("/dashboard"),
-        Ok(Err(why)) => locked_out(&state, why),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_unless_locked_out(&state, removed)
 }

@@ -2,6 +2,7 @@
 //! cookie, and the client's address for throttling.
 
 use super::AppState;
+use crate::config::TrustedProxies;
 use crate::domain::{Secret, SecretHash};
 use crate::owner::session::{
     csrf_matches, csrf_token, device_cookie_name, login_cookie_name, session_cookie_name,
@@ -269,9 +270,9 @@ pub fn client_addr(req: &HttpRequest, state: &AppState) -> IpAddr {
 pub fn forwarded_client<'a>(
     peer: IpAddr,
     header_values: impl Iterator<Item = &'a str>,
-    trusted_proxies: &[IpAddr],
+    trusted_proxies: &TrustedProxies,
 ) -> IpAddr {
-    let trusted = |a: &IpAddr| trusted_proxies.iter().any(|t| t.to_canonical() == *a);
+    let trusted = |a: &IpAddr| trusted_proxies.contains(*a);
     let mut client = peer.to_canonical();
     if !trusted(&client) {
         return client;
@@ -314,7 +315,7 @@ mod tests {
 
     #[test]
     fn sec_18_only_trusted_proxies_are_walked_past() {
-        let proxy = [ip("127.0.0.1")];
+        let proxy = TrustedProxies::from(ip("127.0.0.1"));
         // Not from the proxy: the header is ignored.
         assert_eq!(
             forwarded_client(ip("198.51.100.1"), ["203.0.113.9"].into_iter(), &proxy),
@@ -343,9 +344,28 @@ mod tests {
         );
     }
 
+    /// A range in `trusted_proxies` (a proxy pool, a container network)
+    /// is walked past like a single address.
+    #[test]
+    fn sec_18_a_trusted_range_is_walked_past_as_a_whole() {
+        let pool: TrustedProxies = "10.0.0.0/8, fd00::/8".parse().unwrap();
+        assert_eq!(
+            forwarded_client(
+                ip("::ffff:10.2.2.2"),
+                ["203.0.113.9, 10.1.1.1, [fd00::5]:80"].into_iter(),
+                &pool
+            ),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            forwarded_client(ip("11.0.0.1"), ["203.0.113.9"].into_iter(), &pool),
+            ip("11.0.0.1")
+        );
+    }
+
     #[test]
     fn sec_18_garbage_stops_the_walk_instead_of_trusting_the_client() {
-        let proxy = [ip("127.0.0.1")];
+        let proxy = TrustedProxies::from(ip("127.0.0.1"));
         // The client wrote "1.2.3.4, unknown"; the proxy appended nothing
         // parseable: we must not fall through to the client's 1.2.3.4.
         assert_eq!(

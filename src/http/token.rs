@@ -8,6 +8,7 @@ use super::respond::{
     bearer_access_token, body_text, failure_limited, header_str, is_form, json, log_chain,
     no_store, oauth_error,
 };
+use crate::domain::ScopeSet;
 use crate::oauth::revoke::RevokedBy;
 use crate::oauth::token::{self, TokenRequest};
 use crate::oauth::verify::legacy_get_answers_json;
@@ -106,7 +107,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
             StatusCode::OK,
             &LegacyVerification {
                 me: &t.me,
-                client_id: &t.client_id,
+                client_id: t.client_id.as_str(),
                 scope: &t.scope,
                 issued_at: t.issued_at,
                 exp: t.expires_at,
@@ -116,8 +117,8 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     } else {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("me", &t.me)
-            .append_pair("client_id", &t.client_id)
-            .append_pair("scope", &t.scope)
+            .append_pair("client_id", t.client_id.as_str())
+            .append_pair("scope", &t.scope.to_string())
             .append_pair("issued_at", &t.issued_at.to_string());
         if let Some(exp) = t.expires_at {
             form.append_pair("exp", &exp.to_string());
@@ -133,7 +134,7 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 struct LegacyVerification<'a> {
     me: &'a str,
     client_id: &'a str,
-    scope: &'a str,
+    scope: &'a ScopeSet,
     issued_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,

@@ -194,42 +194,26 @@ pub fn parse_request(
         })
     };
 
-    if let Some(rep) = params.first_repeated(&[
-        "response_type",
-        "state",
-        "scope",
-        "code_challenge",
-        "code_challenge_method",
-        "me",
-    ]) {
-        let _ = rep;
+    if params
+        .first_repeated(&[
+            "response_type",
+            "state",
+            "scope",
+            "code_challenge",
+            "code_challenge_method",
+            "me",
+        ])
+        .is_some()
+    {
         return Err(fail(
             redirect,
             state,
             OAuthError::invalid_request("a parameter is repeated"),
         ));
     }
-    let identity_only = match params.get("response_type").ok().flatten() {
-        None => {
-            return Err(fail(
-                redirect,
-                state,
-                OAuthError::invalid_request("response_type is required"),
-            ));
-        }
-        Some("code") => false,
-        // LEG-5: pre-2020 authentication requests; never yields a token.
-        Some("id") => true,
-        Some(_) => {
-            return Err(fail(
-                redirect,
-                state,
-                OAuthError::new(
-                    ErrorCode::UnsupportedResponseType,
-                    "only response_type=code is supported",
-                ),
-            ));
-        }
+    let identity_only = match identity_only(params) {
+        Ok(i) => i,
+        Err(e) => return Err(fail(redirect, state, e)),
     };
     let state = match (params.get("state").ok().flatten(), state) {
         (None, _) => {
@@ -249,10 +233,7 @@ pub fn parse_request(
         (Some(_), Some(s)) => s,
     };
     let scope = match ScopeSet::parse(params.get("scope").ok().flatten().unwrap_or("")) {
-        Ok(s) if identity_only => {
-            let _ = s;
-            ScopeSet::default()
-        }
+        Ok(_) if identity_only => ScopeSet::default(),
         Ok(s) => s,
         Err(_) => {
             return Err(fail(
@@ -262,43 +243,9 @@ pub fn parse_request(
             ));
         }
     };
-    let challenge = params.get("code_challenge").ok().flatten();
-    let method = params.get("code_challenge_method").ok().flatten();
-    let pkce = match (challenge, method) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            return Err(fail(
-                redirect,
-                Some(state),
-                OAuthError::invalid_request(
-                    "code_challenge_method was sent without code_challenge",
-                ),
-            ));
-        }
-        (Some(c), m) => {
-            let Ok(challenge) = CodeChallenge::parse(c) else {
-                return Err(fail(
-                    redirect,
-                    Some(state),
-                    OAuthError::invalid_request(
-                        "code_challenge must be 43 to 128 unreserved characters",
-                    ),
-                ));
-            };
-            // RFC 7636 §4.3: a missing method means plain.
-            let method = match m.map(PkceMethod::parse).unwrap_or(Ok(PkceMethod::Plain)) {
-                Ok(PkceMethod::S256) => PkceMethod::S256,
-                Ok(PkceMethod::Plain) if policy != PkcePolicy::S256 => PkceMethod::Plain,
-                _ => {
-                    return Err(fail(
-                        redirect,
-                        Some(state),
-                        OAuthError::invalid_request("transform algorithm not supported; use S256"),
-                    ));
-                }
-            };
-            Some((challenge, method))
-        }
+    let pkce = match pkce(params, policy) {
+        Ok(p) => p,
+        Err(e) => return Err(fail(redirect, Some(state), e)),
     };
     Ok(AuthorizationRequest {
         redirect,
@@ -307,6 +254,54 @@ pub fn parse_request(
         pkce,
         me_hint: params.get("me").ok().flatten().map(str::to_owned),
     })
+}
+
+/// AREQ-2, LEG-5: `response_type=code`, or the pre-2020 `id` of an
+/// authentication-only request, which never yields a token. True for `id`.
+fn identity_only(params: &Params) -> Result<bool, OAuthError> {
+    match params.get("response_type").ok().flatten() {
+        None => Err(OAuthError::invalid_request("response_type is required")),
+        Some("code") => Ok(false),
+        Some("id") => Ok(true),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "only response_type=code is supported",
+        )),
+    }
+}
+
+/// AREQ-8, AREQ-9: the PKCE challenge and its method, if the client sent
+/// one; `policy` decides whether `plain` is acceptable.
+fn pkce(
+    params: &Params,
+    policy: PkcePolicy,
+) -> Result<Option<(CodeChallenge, PkceMethod)>, OAuthError> {
+    let challenge = params.get("code_challenge").ok().flatten();
+    let method = params.get("code_challenge_method").ok().flatten();
+    let challenge = match (challenge, method) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method was sent without code_challenge",
+            ));
+        }
+        (Some(c), _) => CodeChallenge::parse(c).map_err(|_| {
+            OAuthError::invalid_request("code_challenge must be 43 to 128 unreserved characters")
+        })?,
+    };
+    // RFC 7636 §4.3: a missing method means plain.
+    match method
+        .map(PkceMethod::parse)
+        .unwrap_or(Ok(PkceMethod::Plain))
+    {
+        Ok(PkceMethod::S256) => Ok(Some((challenge, PkceMethod::S256))),
+        Ok(PkceMethod::Plain) if policy != PkcePolicy::S256 => {
+            Ok(Some((challenge, PkceMethod::Plain)))
+        }
+        _ => Err(OAuthError::invalid_request(
+            "transform algorithm not supported; use S256",
+        )),
+    }
 }
 
 /// What is kept on the server between the consent page and its answer

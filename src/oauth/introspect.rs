@@ -13,7 +13,7 @@
 use super::error::OAuthError;
 use super::params::Params;
 use crate::clock::UnixTime;
-use crate::domain::{Secret, SecretHash, constant_time_eq};
+use crate::domain::{ScopeSet, Secret, SecretHash, constant_time_eq};
 use crate::store::live::Found;
 use serde::Serialize;
 
@@ -106,7 +106,7 @@ pub struct Introspection<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<&'a str>,
+    pub scope: Option<&'a ScopeSet>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,7 +133,7 @@ impl<'a> Introspection<'a> {
             Found::Access(t) => Introspection {
                 active: true,
                 me: Some(&t.me),
-                client_id: Some(&t.client_id),
+                client_id: Some(t.client_id.as_str()),
                 scope: Some(&t.scope),
                 token_type: Some("Bearer"),
                 exp: t.expires_at,

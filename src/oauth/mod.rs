@@ -1,9 +1,11 @@
-//! The protocol rules as plain functions: authorization requests, codes,
-//! token issuance and redemption, refresh, verification (legacy GET and
-//! introspection), revocation, userinfo, metadata. Nothing here knows
+//! The protocol rules as plain functions: authorization requests, the
+//! owner's consent, codes, token issuance and redemption, refresh,
+//! verification (legacy GET and introspection), revocation, userinfo,
+//! metadata. Nothing here knows
 //! about actix; handlers in `http/` call in with parsed parameters and `now`.
 
 pub mod authorize;
+pub mod consent;
 pub mod error;
 pub mod introspect;
 pub mod metadata;

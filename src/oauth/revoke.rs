@@ -7,6 +7,7 @@ use super::error::OAuthError;
 use super::params::Params;
 use crate::clock::UnixTime;
 use crate::domain::{ClientId, Secret};
+use crate::store::events::EventKind;
 use crate::store::{StoreResult, events, tokens};
 use rusqlite::Transaction;
 
@@ -73,7 +74,13 @@ pub fn end_grant(
         return Ok(false);
     }
     let client = tokens::grant_client(tx, grant_id)?;
-    events::record(tx, now, "revoked", client.as_deref(), Some(by.detail()))?;
+    events::record(
+        tx,
+        now,
+        EventKind::Revoked,
+        client.as_deref(),
+        Some(by.detail()),
+    )?;
     Ok(true)
 }
 

@@ -12,6 +12,9 @@ use crate::config::Settings;
 use crate::domain::{
     ClientId, CodeChallenge, CodeVerifier, PkceMethod, ScopeSet, Secret, SecretHash,
 };
+use crate::store::codes::{CodeRecord, Tombstone};
+use crate::store::events::EventKind;
+use crate::store::tokens::{ActiveToken, Grant};
 use crate::store::{StoreResult, codes, events, tokens};
 use rusqlite::Transaction;
 use serde::Serialize;
@@ -73,59 +76,39 @@ pub struct ProfileResponse {
     pub scope: Option<String>,
 }
 
-/// What the owner approved, ready to become a code.
-pub struct Approval<'a> {
-    pub client_id: &'a ClientId,
-    pub client_name: Option<&'a str>,
-    /// Shown on the dashboard; only an http(s) URL is kept.
-    pub client_logo: Option<&'a str>,
-    pub redirect_uri: &'a str,
-    pub scope: &'a ScopeSet,
-    pub pkce: Option<&'a (CodeChallenge, PkceMethod)>,
-    /// Seconds; None means until revoked.
-    pub access_lifetime: Option<i64>,
-}
-
-/// Issues a code (CODE-1, 4, 5): random, stored hashed, bound to everything.
+/// Issues a code for what the owner approved (CODE-1, 4, 5): random,
+/// stored hashed, bound to the grant it will become and to the PKCE
+/// challenge, if any.
 pub fn issue_code(
     tx: &Transaction<'_>,
     now: UnixTime,
     settings: &Settings,
-    a: &Approval<'_>,
+    grant: Grant,
+    pkce: Option<(CodeChallenge, PkceMethod)>,
 ) -> StoreResult<Secret> {
-    if let Some((challenge, _)) = a.pkce
-        && codes::challenge_in_use(tx, challenge.as_str(), now)?
+    if let Some((challenge, _)) = &pkce
+        && codes::challenge_in_use(tx, challenge, now)?
     {
         // CODE-9: a reused challenge defeats PKCE; worth a warning.
-        tracing::warn!(client_id = %a.client_id, "client reuses a PKCE code_challenge across requests");
+        tracing::warn!(client_id = %grant.client_id, "client reuses a PKCE code_challenge across requests");
     }
+    events::record(
+        tx,
+        now,
+        EventKind::Approved,
+        Some(grant.client_id.as_str()),
+        Some(&grant.scope.to_string()),
+    )?;
     let code = Secret::generate();
     codes::insert(
         tx,
         &code.hash(),
-        &codes::CodeRecord {
-            client_id: a.client_id.as_str().to_owned(),
-            client_name: a.client_name.map(str::to_owned),
-            client_logo: a
-                .client_logo
-                .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
-                .map(str::to_owned),
-            redirect_uri: a.redirect_uri.to_owned(),
-            scope: a.scope.to_string(),
-            me: settings.me.as_str().to_owned(),
-            code_challenge: a.pkce.map(|(c, _)| c.as_str().to_owned()),
-            code_challenge_method: a.pkce.map(|(_, m)| m.as_str().to_owned()),
-            access_lifetime: a.access_lifetime,
+        &CodeRecord {
+            grant,
+            pkce,
             issued_at: now,
             expires_at: now + settings.code_lifetime.as_secs() as i64,
         },
-    )?;
-    events::record(
-        tx,
-        now,
-        "approved",
-        Some(a.client_id.as_str()),
-        Some(&a.scope.to_string()),
     )?;
     Ok(code)
 }
@@ -216,8 +199,7 @@ impl CodeRedemption {
 /// A code taken and checked against the request that presents it.
 struct ValidCode {
     hash: SecretHash,
-    record: codes::CodeRecord,
-    scope: ScopeSet,
+    record: CodeRecord,
 }
 
 /// REDA-2 / REDT-2, 3 and CODE-2, 3, 8, PKCE-6..10: takes the code first,
@@ -231,15 +213,16 @@ fn take_valid_code(
 ) -> StoreResult<Result<ValidCode, OAuthError>> {
     let hash = req.code.hash();
     let Some(record) = codes::take(tx, &hash)? else {
-        if let Some(grant) = codes::tombstone(tx, &hash)? {
-            if let Some(grant_id) = grant {
+        let tombstone = codes::tombstone(tx, &hash)?;
+        if tombstone != Tombstone::Absent {
+            if let Tombstone::Grant(grant_id) = tombstone {
                 tokens::revoke_grant(tx, grant_id, now)?;
             }
             tracing::warn!(code = %hash.log_id(), "authorization code replayed; its tokens are revoked");
             events::record(
                 tx,
                 now,
-                "code_replayed",
+                EventKind::CodeReplayed,
                 None,
                 Some("tokens from that code were revoked"),
             )?;
@@ -251,25 +234,20 @@ fn take_valid_code(
     if record.expires_at <= now {
         return Ok(Err(OAuthError::invalid_grant("the code has expired")));
     }
-    if req.client_id.as_ref().map(ClientId::as_str) != Some(record.client_id.as_str()) {
+    if req.client_id.as_ref() != Some(&record.grant.client_id) {
         return Ok(Err(OAuthError::invalid_grant(
             "the code was issued to another client_id",
         )));
     }
-    if req.redirect_uri != record.redirect_uri {
+    if req.redirect_uri != record.grant.redirect_uri {
         return Ok(Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         )));
     }
-    if let Err(e) = check_pkce(&record, req.code_verifier.as_deref()) {
+    if let Err(e) = check_pkce(record.pkce.as_ref(), req.code_verifier.as_deref()) {
         return Ok(Err(e));
     }
-    let scope = ScopeSet::parse(&record.scope).unwrap_or_default();
-    Ok(Ok(ValidCode {
-        hash,
-        record,
-        scope,
-    }))
+    Ok(Ok(ValidCode { hash, record }))
 }
 
 /// REDA-2..6: redemption at the authorization endpoint, which answers
@@ -280,16 +258,22 @@ pub fn redeem_for_profile(
     settings: &Settings,
     req: &CodeRedemption,
 ) -> StoreResult<Result<ProfileResponse, OAuthError>> {
-    let code = match take_valid_code(tx, now, req)? {
+    let ValidCode { record: code, .. } = match take_valid_code(tx, now, req)? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
-    events::record(tx, now, "signed_in", Some(&code.record.client_id), None)?;
+    let grant = &code.grant;
+    events::record(
+        tx,
+        now,
+        EventKind::SignedIn,
+        Some(grant.client_id.as_str()),
+        None,
+    )?;
     Ok(Ok(ProfileResponse {
-        me: code.record.me.clone(),
-        profile: Profile::for_scope(settings, &code.scope),
-        scope: (code.record.code_challenge.is_none() && !code.scope.is_empty())
-            .then(|| code.scope.to_string()),
+        me: grant.me.clone(),
+        profile: Profile::for_scope(settings, &grant.scope),
+        scope: (code.pkce.is_none() && !grant.scope.is_empty()).then(|| grant.scope.to_string()),
     }))
 }
 
@@ -301,33 +285,18 @@ pub fn redeem_for_token(
     settings: &Settings,
     req: &CodeRedemption,
 ) -> StoreResult<Result<TokenResponse, OAuthError>> {
-    let ValidCode {
-        hash,
-        record: code,
-        scope,
-    } = match take_valid_code(tx, now, req)? {
+    let ValidCode { hash, record } = match take_valid_code(tx, now, req)? {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
-    if scope.is_empty() {
+    let grant = record.grant;
+    if grant.scope.is_empty() {
         // REDT-4: an authentication-only code never yields a token.
         return Ok(Err(OAuthError::invalid_grant(
             "the code has no scope; redeem it at the authorization endpoint",
         )));
     }
-    let grant_id = tokens::create_grant(
-        tx,
-        &tokens::NewGrant {
-            client_id: &code.client_id,
-            client_name: code.client_name.as_deref(),
-            client_logo: code.client_logo.as_deref(),
-            redirect_uri: &code.redirect_uri,
-            scope: &code.scope,
-            me: &code.me,
-            access_lifetime: code.access_lifetime,
-        },
-        now,
-    )?;
+    let grant_id = tokens::create_grant(tx, &grant, now)?;
     codes::link_tombstone(tx, &hash, grant_id)?;
     let issued = issue_tokens(
         tx,
@@ -335,62 +304,49 @@ pub fn redeem_for_token(
         settings,
         &IssueFor {
             grant_id,
-            client_id: &code.client_id,
-            me: &code.me,
-            access_scope: &scope,
-            refresh_scope: &scope,
-            access_lifetime: code.access_lifetime,
+            client_id: &grant.client_id,
+            me: &grant.me,
+            access_scope: &grant.scope,
+            refresh_scope: &grant.scope,
+            access_lifetime: grant.access_lifetime,
             rotated_from: None,
         },
     )?;
     events::record(
         tx,
         now,
-        "token_issued",
-        Some(&code.client_id),
-        Some(&code.scope),
+        EventKind::TokenIssued,
+        Some(grant.client_id.as_str()),
+        Some(&grant.scope.to_string()),
     )?;
     Ok(Ok(issued))
 }
 
 /// PKCE-6..10: a code issued with a challenge needs a matching verifier; a
 /// code issued without one must not receive one (downgrade, PKCE-9).
-fn check_pkce(code: &codes::CodeRecord, verifier: Option<&str>) -> Result<(), OAuthError> {
-    match (&code.code_challenge, verifier) {
+fn check_pkce(
+    pkce: Option<&(CodeChallenge, PkceMethod)>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
+    match (pkce, verifier) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(OAuthError::invalid_grant(
             "code_verifier sent for a code issued without a code_challenge",
         )),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
-        (Some(challenge), Some(verifier)) => {
-            let method = code
-                .code_challenge_method
-                .as_deref()
-                .map(PkceMethod::parse)
-                .unwrap_or(Ok(PkceMethod::Plain));
-            let ok = match (
-                CodeChallenge::parse(challenge),
-                method,
-                CodeVerifier::parse(verifier),
-            ) {
-                (Ok(c), Ok(m), Ok(v)) => c.is_satisfied_by(m, &v),
-                _ => false,
-            };
-            if ok {
-                Ok(())
-            } else {
-                Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ))
-            }
-        }
+        (Some((challenge, method)), Some(verifier)) => match CodeVerifier::parse(verifier) {
+            Ok(v) if challenge.is_satisfied_by(*method, &v) => Ok(()),
+            _ => Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            )),
+        },
     }
 }
 
 /// What a new access (and refresh) token is issued for.
 pub struct IssueFor<'a> {
     pub grant_id: i64,
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     pub me: &'a str,
     pub access_scope: &'a ScopeSet,
     /// REF-6: a new refresh token keeps the grant's full scope.
@@ -410,18 +366,16 @@ pub fn issue_tokens(
     f: &IssueFor<'_>,
 ) -> StoreResult<TokenResponse> {
     let access = Secret::generate();
-    let scope = f.access_scope.to_string();
-    let expires_at = f.access_lifetime.map(|l| now + l);
     tokens::insert_access_token(
         tx,
         &access.hash(),
-        &tokens::NewAccessToken {
+        &ActiveToken {
             grant_id: f.grant_id,
-            client_id: f.client_id,
-            me: f.me,
-            scope: &scope,
+            client_id: f.client_id.clone(),
+            me: f.me.to_owned(),
+            scope: f.access_scope.clone(),
             issued_at: now,
-            expires_at,
+            expires_at: f.access_lifetime.map(|l| now + l),
         },
     )?;
     let refresh = match f.access_lifetime {
@@ -432,7 +386,7 @@ pub fn issue_tokens(
                 &refresh.hash(),
                 &tokens::NewRefreshToken {
                     grant_id: f.grant_id,
-                    scope: &f.refresh_scope.to_string(),
+                    scope: f.refresh_scope,
                     issued_at: now,
                     expires_at: now + settings.refresh_token_lifetime.as_secs() as i64,
                     parent: f.rotated_from,
@@ -445,7 +399,7 @@ pub fn issue_tokens(
     Ok(TokenResponse {
         access_token: access.expose().to_owned(),
         token_type: "Bearer",
-        scope,
+        scope: f.access_scope.to_string(),
         me: f.me.to_owned(),
         expires_in: f.access_lifetime,
         refresh_token: refresh,
@@ -515,16 +469,16 @@ pub fn refresh(
     {
         return reuse_detected(tx, now, &rec).map(|()| Err(bad()));
     }
-    if req.client_id.as_ref().map(ClientId::as_str) != Some(rec.client_id.as_str()) {
+    if req.client_id.as_ref() != Some(&rec.client_id) {
         return Ok(Err(OAuthError::invalid_grant(
             "the refresh token was issued to another client_id",
         )));
     }
-    let granted = ScopeSet::parse(&rec.scope).unwrap_or_default();
+    let granted = &rec.scope;
     let access_scope = match &req.scope {
         None => granted.clone(),
         Some(s) => match ScopeSet::parse(s) {
-            Ok(asked) if asked.is_subset_of(&granted) && !asked.is_empty() => asked,
+            Ok(asked) if asked.is_subset_of(granted) && !asked.is_empty() => asked,
             _ => {
                 return Ok(Err(OAuthError::new(
                     super::ErrorCode::InvalidScope,
@@ -552,7 +506,7 @@ pub fn refresh(
             client_id: &rec.client_id,
             me: &rec.me,
             access_scope: &access_scope,
-            refresh_scope: &granted,
+            refresh_scope: granted,
             access_lifetime: rec
                 .access_lifetime
                 .or(Some(settings.access_token_lifetime.as_secs() as i64)),
@@ -578,8 +532,8 @@ fn reuse_detected(
     events::record(
         tx,
         now,
-        "refresh_reused",
-        Some(&rec.client_id),
+        EventKind::RefreshReused,
+        Some(rec.client_id.as_str()),
         Some("the whole grant was revoked"),
     )
 }

@@ -3,7 +3,6 @@
 
 use super::token::Profile;
 use crate::config::Settings;
-use crate::domain::ScopeSet;
 use crate::store::tokens::ActiveToken;
 
 /// What the endpoint answers for a live token.
@@ -16,8 +15,7 @@ pub enum Userinfo {
 
 /// PROF-6: the values come from configuration, never from the token.
 pub fn answer(settings: &Settings, token: &ActiveToken) -> Userinfo {
-    let scope = ScopeSet::parse(&token.scope).unwrap_or_default();
-    match Profile::for_scope(settings, &scope) {
+    match Profile::for_scope(settings, &token.scope) {
         Some(p) => Userinfo::Profile(p),
         None => Userinfo::InsufficientScope,
     }

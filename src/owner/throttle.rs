@@ -49,13 +49,6 @@ impl LoginThrottle {
     /// in from before (`known_device`) is exempt from the global cap, so a
     /// distributed guesser cannot keep the owner out; its address's own
     /// lockout still applies.
-    pub fn check(&self, addr: IpAddr, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
-        let Ok(inner) = self.inner.lock() else {
-            return Err(Throttled { retry_after: 60 });
-        };
-        Self::check_locked(&inner, addr, now, known_device)
-    }
-
     fn check_locked(
         inner: &Inner,
         addr: IpAddr,
@@ -83,7 +76,7 @@ impl LoginThrottle {
     /// Checks and, if the attempt may go ahead, counts it as a failure at
     /// once, under one lock; `record_success` gives the count back. Counting
     /// only after the (seconds-long) password check let any number of
-    /// simultaneous guesses pass `check` before the first failure was
+    /// simultaneous guesses pass the check before the first failure was
     /// recorded, so neither the per-address lockout nor the global cap held
     /// (SEC-16).
     pub fn begin(&self, addr: IpAddr, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
@@ -93,13 +86,6 @@ impl LoginThrottle {
         Self::check_locked(&inner, addr, now, known_device)?;
         Self::record_locked(&mut inner, addr, now);
         Ok(())
-    }
-
-    pub fn record_failure(&self, addr: IpAddr, now: UnixTime) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        Self::record_locked(&mut inner, addr, now);
     }
 
     fn record_locked(inner: &mut Inner, addr: IpAddr, now: UnixTime) {
@@ -156,28 +142,38 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
+    /// `begin` without counting the attempt.
+    fn check(t: &LoginThrottle, a: IpAddr, now: UnixTime, known: bool) -> Result<(), Throttled> {
+        LoginThrottle::check_locked(&t.inner.lock().unwrap(), a, now, known)
+    }
+
+    /// A failure, counted without asking first.
+    fn fail(t: &LoginThrottle, a: IpAddr, now: UnixTime) {
+        LoginThrottle::record_locked(&mut t.inner.lock().unwrap(), a, now);
+    }
+
     #[test]
     fn lockout_grows_after_free_failures_and_success_clears_it() {
         let t = LoginThrottle::default();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let now = 1_000_000;
         for _ in 0..FREE_FAILURES {
-            assert!(t.check(a, now, false).is_ok());
-            t.record_failure(a, now);
+            assert!(check(&t, a, now, false).is_ok());
+            fail(&t, a, now);
         }
-        assert!(t.check(a, now, false).is_ok());
-        t.record_failure(a, now);
-        assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 2 }));
+        assert!(check(&t, a, now, false).is_ok());
+        fail(&t, a, now);
+        assert_eq!(check(&t, a, now, false), Err(Throttled { retry_after: 2 }));
         // Even taken at the very end of a second, the lock holds through
         // the next whole second.
-        assert!(t.check(a, now + 1, false).is_err());
-        t.record_failure(a, now);
-        assert_eq!(t.check(a, now, false), Err(Throttled { retry_after: 4 }));
-        assert!(t.check(a, now + 4, false).is_ok());
+        assert!(check(&t, a, now + 1, false).is_err());
+        fail(&t, a, now);
+        assert_eq!(check(&t, a, now, false), Err(Throttled { retry_after: 4 }));
+        assert!(check(&t, a, now + 4, false).is_ok());
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(t.check(other, now, false).is_ok());
+        assert!(check(&t, other, now, false).is_ok());
         t.record_success(a);
-        assert!(t.check(a, now, false).is_ok());
+        assert!(check(&t, a, now, false).is_ok());
     }
 
     #[test]
@@ -203,13 +199,13 @@ mod tests {
         let now = 5_000;
         for i in 0..GLOBAL_FAILURES_PER_MINUTE {
             let a = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
-            t.record_failure(a, now);
+            fail(&t, a, now);
         }
         let fresh: IpAddr = "198.51.100.7".parse().unwrap();
-        assert!(t.check(fresh, now + 10, false).is_err());
+        assert!(check(&t, fresh, now + 10, false).is_err());
         // The owner's known browser is not kept out by strangers.
-        assert!(t.check(fresh, now + 10, true).is_ok());
-        assert!(t.check(fresh, now + 60, false).is_ok());
+        assert!(check(&t, fresh, now + 10, true).is_ok());
+        assert!(check(&t, fresh, now + 60, false).is_ok());
     }
 
     #[test]
@@ -217,11 +213,8 @@ mod tests {
         let t = LoginThrottle::default();
         for i in 0..=FREE_FAILURES {
             let a: IpAddr = format!("2001:db8::{i:x}").parse().unwrap();
-            t.record_failure(a, 0);
+            fail(&t, a, 0);
         }
-        assert!(
-            t.check("2001:db8::ffff".parse().unwrap(), 0, false)
-                .is_err()
-        );
+        assert!(check(&t, "2001:db8::ffff".parse().unwrap(), 0, false).is_err());
     }
 }

@@ -34,6 +34,24 @@ pub fn cache_info(
     Ok(())
 }
 
+/// The name an app goes by: the one it gave when last granted access, or
+/// the one its cached information holds. None when it never gave one.
+pub fn app_name(conn: &Connection, client_id: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT COALESCE(
+                 (SELECT client_name FROM grants
+                   WHERE client_id = ?1 AND client_name IS NOT NULL AND client_name != ''
+                   ORDER BY id DESC LIMIT 1),
+                 (SELECT CASE WHEN json_valid(info) THEN json_extract(info, '$.name') END
+                    FROM client_cache WHERE client_id = ?1))",
+            [client_id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 pub fn purge_expired_cache(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
     Ok(tx.execute("DELETE FROM client_cache WHERE expires_at <= ?1", [now])?)
 }

@@ -244,14 +244,10 @@ impl Store {
         self.with_view(|v| v.access_token(hash, now))
     }
 
-    /// Any token with this hash, access or refresh (VER-2).
-    pub fn find_token(&self, hash: &SecretHash, now: UnixTime) -> StoreResult<Found> {
-        self.with_view(|v| v.find(hash, now))
-    }
-
-    /// One introspection's reads, under one `data_version` check: the
-    /// resource server whose secret hashes to `secret` (if one is given),
-    /// and the inspected token (VER-2).
+    /// One introspection's reads, after one look for changes (`View::sync`):
+    /// the resource server whose secret hashes to `secret` (if one is
+    /// given), and the inspected token (VER-2: access or refresh, whatever
+    /// the hint says).
     pub fn introspection(
         &self,
         secret: Option<&SecretHash>,
@@ -271,38 +267,23 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Secret;
+    use crate::domain::{ClientId, ScopeSet, Secret};
 
     fn token(store: &Store, now: UnixTime) -> SecretHash {
         let secret = Secret::generate();
         let hash = secret.hash();
         store
             .write_now(|tx| {
-                let grant = tokens::create_grant(
-                    tx,
-                    &tokens::NewGrant {
-                        client_id: "https://app.example/",
-                        client_name: None,
-                        client_logo: None,
-                        redirect_uri: "https://app.example/cb",
-                        scope: "create",
-                        me: "https://me.example/",
-                        access_lifetime: None,
-                    },
-                    now,
-                )?;
-                tokens::insert_access_token(
-                    tx,
-                    &hash,
-                    &tokens::NewAccessToken {
-                        grant_id: grant,
-                        client_id: "https://app.example/",
-                        me: "https://me.example/",
-                        scope: "create",
-                        issued_at: now,
-                        expires_at: Some(now + 100),
-                    },
-                )
+                let grant = tokens::Grant {
+                    client_id: ClientId::parse("https://app.example/").unwrap(),
+                    client_name: None,
+                    client_logo: None,
+                    redirect_uri: "https://app.example/cb".into(),
+                    scope: ScopeSet::parse("create").unwrap(),
+                    me: "https://me.example/".into(),
+                    access_lifetime: None,
+                };
+                tokens::create_grant_with_token(tx, &grant, &hash, now, Some(now + 100)).map(|_| ())
             })
             .unwrap();
         hash

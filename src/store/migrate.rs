@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_known_devices.sql"),
     include_str!("../../migrations/0005_refresh_siblings.sql"),
     include_str!("../../migrations/0006_sign_in_factors.sql"),
+    include_str!("../../migrations/0007_identity.sql"),
 ];
 
 /// How far a database has come: 0 for one that holds no doorstep data yet.

@@ -1,8 +1,11 @@
 //! All SQL lives below this module, as small synchronous functions over a
 //! `&Connection` or `&Transaction`. `Store` is the one door to them: it
-//! decides where SQL runs — on tokio's blocking threads, never on the async
-//! workers — and wraps every write in an immediate transaction, so that
-//! taking a code or rotating a token is atomic.
+//! decides where SQL runs — on tokio's blocking threads, except the one
+//! short, read-only token lookup of the verification hot path (`live`),
+//! which runs on the calling worker over that worker's own connection —
+//! and wraps every write in an immediate transaction, so that taking a
+//! code or rotating a token is atomic. Stored values come back as domain
+//! types (`columns`); one that no longer parses is `StoreError::Corrupt`.
 //!
 //! A function's closure returns `Ok(domain result)` to commit (even when the
 //! domain result is a protocol error: a replayed code's revocation must be
@@ -10,9 +13,11 @@
 
 pub mod clients;
 pub mod codes;
+mod columns;
 pub mod events;
 pub mod factors;
 mod file;
+pub mod identity;
 pub mod live;
 mod migrate;
 pub mod owner;
@@ -297,6 +302,7 @@ impl Store {
         Ok(())
     }
 
+    /// The database path (the hot-path views find its WAL index by it).
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -463,7 +469,7 @@ impl Store {
     /// verification hot path keeps one per worker thread). It is refused
     /// unless the path still leads to the file the store opened: a
     /// connection to a replacement would see other data than the writer.
-    pub fn open_reader(&self) -> StoreResult<Connection> {
+    fn open_reader(&self) -> StoreResult<Connection> {
         self.refuse_if_lost()?;
         match open_connection(&self.inner.path) {
             Ok(conn) => {

@@ -1,29 +1,67 @@
 //! Grants and the access and refresh tokens issued under them. A grant is
 //! one approval by the owner; revoking it ends every token it produced.
 
-use super::StoreResult;
+use super::{StoreResult, columns};
 use crate::clock::UnixTime;
-use crate::domain::SecretHash;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use crate::domain::{ClientId, ScopeSet, SecretHash};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-#[derive(Debug, Clone)]
-pub struct NewGrant<'a> {
-    pub client_id: &'a str,
-    pub client_name: Option<&'a str>,
-    pub client_logo: Option<&'a str>,
-    pub redirect_uri: &'a str,
-    pub scope: &'a str,
-    pub me: &'a str,
+/// What the owner approved for a client: carried by the code until it is
+/// redeemed, then stored as the grant that its tokens live under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub client_id: ClientId,
+    pub client_name: Option<String>,
+    /// The logo shown at consent (http/https only), for the dashboard.
+    pub client_logo: Option<String>,
+    pub redirect_uri: String,
+    pub scope: ScopeSet,
+    pub me: String,
+    /// Seconds an access token lives; None means until revoked.
     pub access_lifetime: Option<i64>,
 }
 
-pub fn create_grant(tx: &Transaction<'_>, g: &NewGrant<'_>, now: UnixTime) -> StoreResult<i64> {
+pub fn create_grant(tx: &Transaction<'_>, g: &Grant, now: UnixTime) -> StoreResult<i64> {
     tx.execute(
         "INSERT INTO grants (client_id, client_name, redirect_uri, scope, me, created_at, access_lifetime, client_logo)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![g.client_id, g.client_name, g.redirect_uri, g.scope, g.me, now, g.access_lifetime, g.client_logo],
+        params![
+            g.client_id.as_str(),
+            g.client_name,
+            g.redirect_uri,
+            g.scope.to_string(),
+            g.me,
+            now,
+            g.access_lifetime,
+            g.client_logo
+        ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// A grant with one access token under it, minted without a code: the
+/// doctor's throwaway token, benchmark fixtures, tests.
+pub fn create_grant_with_token(
+    tx: &Transaction<'_>,
+    grant: &Grant,
+    token: &SecretHash,
+    now: UnixTime,
+    expires_at: Option<UnixTime>,
+) -> StoreResult<i64> {
+    let grant_id = create_grant(tx, grant, now)?;
+    insert_access_token(
+        tx,
+        token,
+        &ActiveToken {
+            grant_id,
+            client_id: grant.client_id.clone(),
+            me: grant.me.clone(),
+            scope: grant.scope.clone(),
+            issued_at: now,
+            expires_at,
+        },
+    )?;
+    Ok(grant_id)
 }
 
 /// Revokes a grant and every token under it. Returns whether anything changed.
@@ -43,12 +81,14 @@ pub fn revoke_grant(tx: &Transaction<'_>, grant_id: i64, now: UnixTime) -> Store
     Ok(changed > 0)
 }
 
-#[derive(Debug, Clone)]
-pub struct NewAccessToken<'a> {
+/// What an access token stands for: stored as it is issued, and read back
+/// while it is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveToken {
     pub grant_id: i64,
-    pub client_id: &'a str,
-    pub me: &'a str,
-    pub scope: &'a str,
+    pub client_id: ClientId,
+    pub me: String,
+    pub scope: ScopeSet,
     pub issued_at: UnixTime,
     pub expires_at: Option<UnixTime>,
 }
@@ -56,25 +96,22 @@ pub struct NewAccessToken<'a> {
 pub fn insert_access_token(
     tx: &Transaction<'_>,
     hash: &SecretHash,
-    t: &NewAccessToken<'_>,
+    t: &ActiveToken,
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO access_tokens (token_hash, grant_id, client_id, me, scope, issued_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![hash.as_bytes(), t.grant_id, t.client_id, t.me, t.scope, t.issued_at, t.expires_at],
+        params![
+            hash.as_bytes(),
+            t.grant_id,
+            t.client_id.as_str(),
+            t.me,
+            t.scope.to_string(),
+            t.issued_at,
+            t.expires_at
+        ],
     )?;
     Ok(())
-}
-
-/// What a live access token stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveToken {
-    pub grant_id: i64,
-    pub client_id: String,
-    pub me: String,
-    pub scope: String,
-    pub issued_at: UnixTime,
-    pub expires_at: Option<UnixTime>,
 }
 
 /// The verification query: one indexed read by primary key. Revocation of a
@@ -88,18 +125,20 @@ pub fn find_active_access_token(
         "SELECT grant_id, client_id, me, scope, issued_at, expires_at FROM access_tokens
          WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
     )?;
-    Ok(stmt
-        .query_row(params![hash.as_bytes(), now], |r| {
-            Ok(ActiveToken {
-                grant_id: r.get(0)?,
-                client_id: r.get(1)?,
-                me: r.get(2)?,
-                scope: r.get(3)?,
-                issued_at: r.get(4)?,
-                expires_at: r.get(5)?,
-            })
-        })
-        .optional()?)
+    stmt.query_row(params![hash.as_bytes(), now], |r| Ok(active_token(r)))
+        .optional()?
+        .transpose()
+}
+
+fn active_token(r: &Row<'_>) -> StoreResult<ActiveToken> {
+    Ok(ActiveToken {
+        grant_id: r.get(0)?,
+        client_id: columns::client_id("access_tokens.client_id", &r.get::<_, String>(1)?)?,
+        me: r.get(2)?,
+        scope: columns::scope("access_tokens.scope", &r.get::<_, String>(3)?)?,
+        issued_at: r.get(4)?,
+        expires_at: r.get(5)?,
+    })
 }
 
 /// Marks grants as used, in one statement per batch (STYLE habit 7).
@@ -117,10 +156,10 @@ pub fn touch_grants(tx: &Transaction<'_>, uses: &[(i64, UnixTime)]) -> StoreResu
 #[derive(Debug, Clone)]
 pub struct GrantSummary {
     pub id: i64,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_name: Option<String>,
     pub client_logo: Option<String>,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub created_at: UnixTime,
     pub last_used_at: Option<UnixTime>,
     /// Latest expiry among its live access tokens; None = until revoked.
@@ -143,19 +182,21 @@ pub fn active_grants(conn: &Connection, now: UnixTime) -> StoreResult<Vec<GrantS
                           AND r.rotated_at IS NULL AND r.expires_at > ?1))
           ORDER BY g.created_at DESC",
     )?;
-    let rows = stmt.query_map([now], |r| {
-        Ok(GrantSummary {
-            id: r.get(0)?,
-            client_id: r.get(1)?,
-            client_name: r.get(2)?,
-            scope: r.get(3)?,
-            created_at: r.get(4)?,
-            last_used_at: r.get(5)?,
-            client_logo: r.get(6)?,
-            expires_at: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_map([now], |r| Ok(grant_summary(r)))?;
+    rows.map(|row| row?).collect()
+}
+
+fn grant_summary(r: &Row<'_>) -> StoreResult<GrantSummary> {
+    Ok(GrantSummary {
+        id: r.get(0)?,
+        client_id: columns::client_id("grants.client_id", &r.get::<_, String>(1)?)?,
+        client_name: r.get(2)?,
+        scope: columns::scope("grants.scope", &r.get::<_, String>(3)?)?,
+        created_at: r.get(4)?,
+        last_used_at: r.get(5)?,
+        client_logo: r.get(6)?,
+        expires_at: r.get(7)?,
+    })
 }
 
 pub fn grant_client(conn: &Connection, grant_id: i64) -> StoreResult<Option<String>> {
@@ -186,7 +227,7 @@ pub fn purge_dead(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
 /// (None for the first of a grant).
 pub struct NewRefreshToken<'a> {
     pub grant_id: i64,
-    pub scope: &'a str,
+    pub scope: &'a ScopeSet,
     pub issued_at: UnixTime,
     pub expires_at: UnixTime,
     pub parent: Option<&'a SecretHash>,
@@ -203,7 +244,7 @@ pub fn insert_refresh_token(
         params![
             hash.as_bytes(),
             t.grant_id,
-            t.scope,
+            t.scope.to_string(),
             t.issued_at,
             t.expires_at,
             t.parent.map(SecretHash::as_bytes)
@@ -216,13 +257,13 @@ pub fn insert_refresh_token(
 #[derive(Debug, Clone)]
 pub struct RefreshRecord {
     pub grant_id: i64,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub expires_at: UnixTime,
     pub rotated_at: Option<UnixTime>,
     /// Presented once already after its rotation, inside the grace window.
     pub grace_used: bool,
     pub revoked: bool,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub me: String,
     pub access_lifetime: Option<i64>,
     /// The token this one was rotated from.
@@ -233,33 +274,35 @@ pub fn find_refresh_token(
     tx: &Transaction<'_>,
     hash: &SecretHash,
 ) -> StoreResult<Option<RefreshRecord>> {
-    Ok(tx
-        .query_row(
-            "SELECT r.grant_id, r.scope, r.expires_at, r.rotated_at,
+    tx.query_row(
+        "SELECT r.grant_id, r.scope, r.expires_at, r.rotated_at,
                     (r.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL),
                     g.client_id, g.me, g.access_lifetime, r.grace_used_at IS NOT NULL,
                     r.parent_hash
                FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id
               WHERE r.token_hash = ?1",
-            [hash.as_bytes()],
-            |r| {
-                Ok(RefreshRecord {
-                    grant_id: r.get(0)?,
-                    scope: r.get(1)?,
-                    expires_at: r.get(2)?,
-                    rotated_at: r.get(3)?,
-                    revoked: r.get(4)?,
-                    client_id: r.get(5)?,
-                    me: r.get(6)?,
-                    access_lifetime: r.get(7)?,
-                    grace_used: r.get(8)?,
-                    parent: r
-                        .get::<_, Option<Vec<u8>>>(9)?
-                        .and_then(|b| SecretHash::from_slice(&b)),
-                })
-            },
-        )
-        .optional()?)
+        [hash.as_bytes()],
+        |r| Ok(refresh_record(r)),
+    )
+    .optional()?
+    .transpose()
+}
+
+fn refresh_record(r: &Row<'_>) -> StoreResult<RefreshRecord> {
+    Ok(RefreshRecord {
+        grant_id: r.get(0)?,
+        scope: columns::scope("refresh_tokens.scope", &r.get::<_, String>(1)?)?,
+        expires_at: r.get(2)?,
+        rotated_at: r.get(3)?,
+        revoked: r.get(4)?,
+        client_id: columns::client_id("grants.client_id", &r.get::<_, String>(5)?)?,
+        me: r.get(6)?,
+        access_lifetime: r.get(7)?,
+        grace_used: r.get(8)?,
+        parent: r
+            .get::<_, Option<Vec<u8>>>(9)?
+            .and_then(|b| SecretHash::from_slice(&b)),
+    })
 }
 
 /// Records the one use a rotated refresh token gets in the grace window.

@@ -336,3 +336,26 @@ async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7
     let resp = app.post_pairs("/token", &wrong).await;
     assert!(!resp.body.contains(&"v".repeat(43)), "{}", resp.body);
 }
+
+/// A code whose stored values were changed outside doorstep is a fault
+/// (500 `server_error`), never redeemed with what a failed parse would
+/// default to: no scope, or a plain PKCE method that anyone can satisfy.
+#[tokio::test]
+async fn a_tampered_stored_code_is_a_server_error_not_a_code_with_defaults() {
+    let app = TestApp::spawn().await;
+    let client = TestClient::new(app.port + 1);
+    for tamper in [
+        "UPDATE codes SET scope = 'create\"'",
+        "UPDATE codes SET code_challenge_method = 'S512'",
+        "UPDATE codes SET client_id = 'not a client id'",
+    ] {
+        let code = app.code_for(&client, "create").await;
+        app.store
+            .write_now(|tx| Ok(tx.execute(tamper, [])?))
+            .unwrap();
+        let (status, body) = app.redeem(&client, &code).await;
+        assert_eq!(status, 500, "{tamper}: {body}");
+        assert_eq!(body["error"], "server_error", "{tamper}: {body}");
+        assert!(body.get("access_token").is_none());
+    }
+}

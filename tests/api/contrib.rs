@@ -52,7 +52,7 @@ fn the_example_configuration_with_every_setting_uncommented_loads_and_names_ever
     // read_toml refuses a key it does not know, so a key that was removed
     // or misspelt fails here.
     let (raw, settings) = load(&uncommented).unwrap_or_else(|e| panic!("{e}"));
-    let known: Vec<&str> = KEYS.iter().map(|(k, _, _)| *k).collect();
+    let known: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
     let set: Vec<&str> = raw.keys().map(String::as_str).collect();
     let mut missing: Vec<&str> = known.iter().copied().filter(|k| !set.contains(k)).collect();
     missing.sort();
@@ -68,23 +68,21 @@ fn the_example_configuration_with_every_setting_uncommented_loads_and_names_ever
         settings.database,
         PathBuf::from("/var/lib/doorstep/doorstep.db")
     );
-    assert_eq!(
-        settings.trusted_proxies,
-        ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
-    );
+    assert_eq!(settings.trusted_proxies.to_string(), "127.0.0.1");
 }
 
-/// Each setting's paragraph says its default (as the README table and
-/// `config::KEYS` give it) and its environment variable.
+/// Each setting's paragraph says its default (as its declaration in
+/// `config::keys` gives it) and its environment variable.
 #[test]
 fn every_key_in_the_example_configuration_says_its_default_and_environment_variable() {
     let text = std::fs::read_to_string(EXAMPLE).expect("doorstep.example.toml");
-    for (key, default, _) in KEYS {
+    for spec in KEYS {
+        let key = spec.name;
         let paragraph = text
             .split("\n\n")
             .find(|p| p.lines().any(|l| commented_key(l) == Some(key)))
             .unwrap_or_else(|| panic!("no paragraph for `{key}`"));
-        let env = format!("# Environment: DOORSTEP_{}", key.to_ascii_uppercase());
+        let env = format!("# Environment: {}", spec.env_var());
         assert!(
             paragraph.lines().any(|l| l == env),
             "`{key}` should say `{env}`:\n{paragraph}"
@@ -93,9 +91,7 @@ fn every_key_in_the_example_configuration_says_its_default_and_environment_varia
             .lines()
             .find_map(|l| l.strip_prefix("# Default: "))
             .unwrap_or_else(|| panic!("`{key}` says no default:\n{paragraph}"));
-        if !default.is_empty() {
-            assert_eq!(said, *default, "the default of `{key}`");
-        }
+        assert_eq!(said, spec.default_text(), "the default of `{key}`");
     }
 }
 

@@ -3,6 +3,7 @@
 //! resource-server secrets, recent activity, batched "last used".
 
 use crate::helpers::*;
+use crate::tour::{app_named, client_of};
 use scraper::Selector;
 
 fn texts(page: &Response, selector: &str) -> Vec<String> {
@@ -112,13 +113,20 @@ async fn revoke_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothin
     // Nor from a browser that is not signed in, even with the token.
     let stranger = app.browser();
     assert_eq!(stranger.post(&action, &fields).await.status, 403);
-    let (all_action, _) = form_fields(&page, "form#revoke-all");
-    assert_eq!(browser.post(&all_action, &without).await.status, 403);
+    let confirm = browser.get("/dashboard/grants/revoke-all").await;
+    let (all_action, all_fields) = form_fields(&confirm, "form#revoke-all");
+    let all_without: Vec<_> = all_fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .cloned()
+        .collect();
+    assert_eq!(browser.post(&all_action, &all_without).await.status, 403);
+    assert_eq!(stranger.post(&all_action, &all_fields).await.status, 403);
     assert_eq!(app.verify_get(&access, None).await.0, 200, "still valid");
 }
 
 #[tokio::test]
-async fn revoke_all_revokes_every_grant() {
+async fn revoke_every_app_asks_for_confirmation_first_then_revokes_every_grant() {
     let app = TestApp::spawn().await;
     let one = app.client();
     let two = app.client();
@@ -127,10 +135,68 @@ async fn revoke_all_revokes_every_grant() {
     let browser = app.signed_in_browser().await;
     let page = browser.get("/dashboard").await;
     assert_eq!(texts(&page, "li.grant").len(), 2);
-    let resp = browser.submit(&page, "form#revoke-all", &[], None).await;
+    // The dashboard only links to the question; no form there revokes all.
+    assert!(!page.has("form#revoke-all"), "{}", page.body);
+    let link = texts(&page, "a#revoke-all-link").join("");
+    assert_eq!(link, "Revoke every app…");
+    let confirm = browser.get("/dashboard/grants/revoke-all").await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let listed = texts(&confirm, "ul.app-list li");
+    assert_eq!(listed.len(), 2, "names what it would end: {listed:?}");
+    assert_eq!(
+        app.verify_get(&a, None).await.0,
+        200,
+        "asking changes nothing"
+    );
+    // Posted without the confirmation (an old form, a crafted request):
+    // the question again, and nothing revoked.
+    let (action, fields) = form_fields(&confirm, "form#revoke-all");
+    let unconfirmed: Vec<_> = fields
+        .iter()
+        .filter(|(k, _)| k != "confirm")
+        .cloned()
+        .collect();
+    let again = browser.post(&action, &unconfirmed).await;
+    assert_eq!(again.status, 200);
+    assert!(again.has("form#revoke-all"));
+    assert_eq!(app.verify_get(&a, None).await.0, 200);
+    let resp = browser.submit(&confirm, "form#revoke-all", &[], None).await;
     assert_eq!(resp.status, 303);
     assert_eq!(app.verify_get(&a, None).await.0, 401);
     assert_eq!(app.verify_get(&b, None).await.0, 401);
+}
+
+#[tokio::test]
+async fn each_revoke_button_says_which_app_it_revokes_and_activity_names_apps_by_name() {
+    let app = TestApp::spawn().await;
+    let quill = app_named("Quill", false).await;
+    let named = client_of(&quill);
+    let unnamed = TestClient::new(app.port + 1);
+    app.token_for(&named, "create").await;
+    app.token_for(&unnamed, "media").await;
+    let browser = app.signed_in_browser().await;
+    let page = browser.get("/dashboard").await;
+    // The accessible name of a button is its text, hidden parts included.
+    let mut names = texts(&page, "form.revoke-grant button");
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("Revoke 127.0.0.1:{}", app.port + 1),
+            format!("Revoke Quill (localhost:{})", quill.port),
+        ]
+    );
+    let resp = browser
+        .submit(&page, "form#revoke-grant-1", &[], None)
+        .await;
+    assert_eq!(resp.status, 303);
+    let events = texts(&browser.get("/dashboard").await, "ul.events li").join("\n");
+    assert!(events.contains("Revoked access · Quill"), "{events}");
+    assert!(events.contains("Granted access · Quill"), "{events}");
+    assert!(
+        !events.contains(&format!("localhost:{}", quill.port)),
+        "by name, not host and port: {events}"
+    );
 }
 
 #[tokio::test]

@@ -378,7 +378,9 @@ async fn deleting_the_database_under_a_running_server_fails_closed_and_makes_no_
         .read_now(|c| tokens::active_grants(c, app.clock.now()))
         .unwrap();
     assert!(
-        grants.iter().any(|g| g.client_id == client.client_id),
+        grants
+            .iter()
+            .any(|g| g.client_id.as_str() == client.client_id),
         "the copy holds the grant"
     );
     assert!(!with_suffix(&db, "-wal").exists());

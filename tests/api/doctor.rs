@@ -6,6 +6,7 @@
 use crate::cli::doorstep;
 use crate::helpers::*;
 use doorstep::domain::ProfileUrl;
+use doorstep::store::events::EventKind;
 use std::path::Path;
 use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -143,7 +144,9 @@ async fn a_readable_database_and_a_missing_or_old_backup_fail_with_fixes() {
     chmod(&app.settings.database, 0o600);
     let long_ago = app.clock.now() - 10 * 86400;
     app.store
-        .write(move |tx| doorstep::store::events::record(tx, long_ago, "backup", None, Some("old")))
+        .write(move |tx| {
+            doorstep::store::events::record(tx, long_ago, EventKind::Backup, None, Some("old"))
+        })
         .await
         .unwrap();
     let (ok, report) = doctor(&app, &[]).await;
@@ -268,7 +271,7 @@ async fn behind_proxy(drop_authorization: bool, trusted: bool) -> TestApp {
         s.issuer = public.parse().unwrap();
         s.me = ProfileUrl::parse(&public, true).unwrap();
         if trusted {
-            s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            s.trusted_proxies = "127.0.0.1".parse().unwrap();
         }
     })
     .await;

@@ -13,7 +13,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_trusted_proxy_is_recognised_on_a_dual_stack_listener_sec_18() {
     let app = TestApp::spawn_on("[::]:0".parse().unwrap(), |s| {
-        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     assert!(app.settings.listen.is_ipv6(), "{}", app.settings.listen);
@@ -68,7 +68,7 @@ async fn junk_verification_via_proxy(app: &TestApp, forwarded_for: &[u8]) -> u16
 /// proxy's bucket).
 #[tokio::test]
 async fn a_non_ascii_byte_in_x_forwarded_for_does_not_hide_the_client_sec_18() {
-    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let mut statuses = Vec::new();
     for _ in 0..40 {
         statuses.push(junk_verification_via_proxy(&app, b"203.0.113.9").await);

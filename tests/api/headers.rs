@@ -104,6 +104,10 @@ async fn every_html_page_forbids_framing_and_referrers_cons_9_cons_10() {
         .await,
     ));
     pages.push(("dashboard", browser.get("/dashboard").await));
+    pages.push((
+        "revoke every app?",
+        browser.get("/dashboard/grants/revoke-all").await,
+    ));
     for (what, page) in &pages {
         assert_page_headers(page, what);
         if *what != "homepage" {

@@ -231,7 +231,7 @@ async fn logout_with_a_forged_csrf_token_is_refused_cons_6() {
 /// the owner back under the global login cap that strangers can fill.
 #[tokio::test]
 async fn a_cross_site_sign_out_changes_nothing_and_sets_no_cookie() {
-    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let owner = app.browser();
     assert_eq!(
         owner.sign_in(PASSWORD, Some("203.0.113.1")).await.status,
@@ -397,7 +397,7 @@ async fn withdrawing_an_exemption_with_a_forged_csrf_token_is_refused_cons_6() {
 /// but the owner's browser — known from an earlier sign-in — still gets in.
 #[tokio::test]
 async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() {
-    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let owner = app.browser();
     assert_eq!(
         owner.sign_in(PASSWORD, Some("203.0.113.1")).await.status,
@@ -432,7 +432,7 @@ async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() 
 /// keeps no exemption from the global login cap).
 #[tokio::test]
 async fn signing_out_forgets_the_known_device_sec_16() {
-    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
     let owner = app.browser();
     assert_eq!(
         owner.sign_in(PASSWORD, Some("203.0.113.1")).await.status,

@@ -6,14 +6,17 @@
 mod fixtures;
 mod helpers;
 mod signin_helpers;
+mod tour;
 
 mod authorize;
 mod authorize_errors;
+mod browser;
 mod cli;
 mod cli_tokens;
 mod client_discovery;
 mod codes;
 mod compat;
+mod configuration;
 mod contrib;
 mod cors;
 mod dashboard;
@@ -30,12 +33,17 @@ mod login;
 mod memory;
 mod passkeys;
 mod pkce;
+mod plain_words;
 mod proxy;
 mod ratelimit;
 mod real_clients;
 mod refresh;
+mod request_log;
+#[cfg(unix)]
+mod restore;
 mod revocation;
 mod robustness;
+mod screenshots;
 mod second_factor;
 mod selfcheck;
 mod slow_clients;

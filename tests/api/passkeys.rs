@@ -128,7 +128,7 @@ async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
 #[tokio::test]
 async fn strangers_filling_the_global_password_cap_do_not_keep_a_passkey_owner_out_sec_16() {
     let app = localhost_app_with(|s| {
-        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let owner = app.signed_in_browser().await;
@@ -369,6 +369,8 @@ async fn only_pages_offering_passkeys_allow_a_script_and_only_doorsteps_own() {
     let login = b.get("/login").await;
     let csp = login.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'"), "{csp}");
+    // The script fetches the ceremony's options from doorstep itself.
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert!(!login.body.contains("<script>"), "no inline script");
     // The password form still works as a plain form (no JavaScript).

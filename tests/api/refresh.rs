@@ -335,7 +335,7 @@ async fn revoking_everything_on_the_dashboard_ends_every_refresh_family_ref_10()
     let client = app.client();
     let t = app.token_for(&client, "create").await;
     let browser = app.signed_in_browser().await;
-    let page = browser.get("/dashboard").await;
+    let page = browser.get("/dashboard/grants/revoke-all").await;
     let resp = browser.submit(&page, "form#revoke-all", &[], None).await;
     assert_eq!(resp.status, 303, "{}", resp.body);
     let a = app

@@ -174,7 +174,7 @@ async fn connections_past_the_per_address_cap_are_closed_while_other_addresses_a
         s.limits.per_address = 3;
         // Held connections must outlive the test's steps on a slow machine.
         s.limits.keep_alive = Duration::from_secs(120);
-        s.trusted_proxies = vec![IpAddr::V4(proxy)];
+        s.trusted_proxies = IpAddr::V4(proxy).into();
     })
     .await;
 
