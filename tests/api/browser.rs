@@ -84,34 +84,19 @@ async fn a_passkey_added_in_chromium_signs_in_and_the_password_works_without_jav
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let port = free_port();
-    let base = format!("http://localhost:{port}/");
-    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-    let mut server = doorstep()
-        .args(["serve", "--issuer", &base, "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--database")
-        .arg(&db)
-        .env("DOORSTEP_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn doorstep serve");
-    let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..600 {
-        if http
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "doorstep did not start");
+    // WebAuthn wants `localhost`, so the issuer names the port: one that
+    // was free, which the server then binds (or tries another).
+    let server = Served::start_on_free_port(|port| {
+        let mut cmd = doorstep();
+        cmd.args(["serve", "--issuer", &format!("http://localhost:{port}/")])
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--database"])
+            .arg(&db)
+            .env("DOORSTEP_LOG", "warn,doorstep=info")
+            .stdout(Stdio::null());
+        cmd
+    })
+    .await;
+    let base = format!("http://localhost:{}/", server.addr.port());
 
     let script = browser_dir().join("passkey.mjs");
     let run = node()
@@ -126,8 +111,7 @@ async fn a_passkey_added_in_chromium_signs_in_and_the_password_works_without_jav
         .await
         .expect("the browser script did not finish")
         .expect("run node");
-    server.kill().await.expect("stop doorstep");
-    let server_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    let server_log = server.stop().await;
     println!(
         "--- passkey.mjs stdout\n{}\n--- passkey.mjs stderr\n{}\n--- doorstep's log\n{server_log}",
         String::from_utf8_lossy(&out.stdout),

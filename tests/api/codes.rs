@@ -343,7 +343,7 @@ async fn challenge_never_leaves_the_server_and_errors_never_echo_the_code_code_7
 #[tokio::test]
 async fn a_tampered_stored_code_is_a_server_error_not_a_code_with_defaults() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     for tamper in [
         "UPDATE codes SET scope = 'create\"'",
         "UPDATE codes SET code_challenge_method = 'S512'",

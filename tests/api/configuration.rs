@@ -6,7 +6,7 @@
 //! password` asks on a terminal without echo.
 
 use crate::cli::{BIN, doorstep};
-use crate::helpers::free_port;
+use crate::helpers::Served;
 use doorstep::config::{DefaultValue, KEYS, KeySpec};
 use doorstep::owner::password;
 use doorstep::store::{Store, owner};
@@ -14,7 +14,6 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
 
@@ -71,12 +70,13 @@ fn stderr(out: &std::process::Output) -> String {
 async fn an_unknown_doorstep_variable_stops_start_up_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let listen = format!("127.0.0.1:{}", free_port());
+    // Refused before anything binds.
+    let listen = "127.0.0.1:0";
     let out = run(
         &[
             "serve",
             "--listen",
-            &listen,
+            listen,
             "--database",
             db.to_str().unwrap(),
         ],
@@ -106,32 +106,15 @@ async fn an_unknown_doorstep_variable_stops_start_up_naming_it() {
 async fn serve_until_listening(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut child = doorstep()
-        .args(args)
-        .args(["serve", "--listen", &listen, "--database"])
+    let mut cmd = doorstep();
+    cmd.args(args)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
         .arg(&db)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn doorstep serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains("doorstep is listening") {
-                return;
-            }
-        }
-        panic!("doorstep exited before listening");
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("doorstep listens");
-    child.kill().await.expect("stop doorstep");
+        .stdout(Stdio::null());
+    let served = Served::start(cmd).await;
+    let seen = served.log();
+    served.stop().await;
     seen
 }
 
@@ -212,12 +195,13 @@ async fn log_format_json_writes_one_json_object_per_line() {
 async fn a_public_listener_without_an_issuer_is_told_to_set_an_https_issuer() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("doorstep.db");
-    let listen = format!("0.0.0.0:{}", free_port());
+    // Refused before anything binds.
+    let listen = "0.0.0.0:0";
     let out = run(
         &[
             "serve",
             "--listen",
-            &listen,
+            listen,
             "--database",
             db.to_str().unwrap(),
         ],

@@ -171,7 +171,8 @@ async fn each_revoke_button_says_which_app_it_revokes_and_activity_names_apps_by
     let app = TestApp::spawn().await;
     let quill = app_named("Quill", false).await;
     let named = client_of(&quill);
-    let unnamed = TestClient::new(app.port + 1);
+    let unnamed_port = app.unused_port();
+    let unnamed = TestClient::new(unnamed_port);
     app.token_for(&named, "create").await;
     app.token_for(&unnamed, "media").await;
     let browser = app.signed_in_browser().await;
@@ -182,7 +183,7 @@ async fn each_revoke_button_says_which_app_it_revokes_and_activity_names_apps_by
     assert_eq!(
         names,
         [
-            format!("Revoke 127.0.0.1:{}", app.port + 1),
+            format!("Revoke 127.0.0.1:{unnamed_port}"),
             format!("Revoke Quill (localhost:{})", quill.port),
         ]
     );

@@ -8,12 +8,7 @@ use crate::cli::doorstep;
 use crate::helpers::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
-use tokio::process::Child;
-
-/// How long a start may take on a loaded machine; tests wait for an
-/// outcome, never assert on how fast it came.
-const PATIENCE: Duration = Duration::from_secs(60);
+use tokio::process::Command;
 
 /// The start-up warning's first words.
 const MISMATCH: &str = "WRONG ADDRESSES FOR THIS DATABASE";
@@ -38,52 +33,21 @@ fn restore(backup: &Path, db: &Path) {
     std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// `doorstep serve` on `db` with `args`, once it answers.
-async fn serve(db: &Path, port: u16, args: &[&str]) -> Child {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut child = doorstep()
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-        ])
+/// `doorstep serve` on `db`, listening on `listen`, with `args`.
+fn serve_command(db: &Path, listen: &str, args: &[&str]) -> Command {
+    let mut cmd = doorstep();
+    cmd.args(["serve", "--listen", listen, "--database"])
         .arg(db)
         .args(args)
         .env("DOORSTEP_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn doorstep serve");
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/health");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Ok(r) = http.get(&url).send().await
-            && r.status() == 200
-        {
-            return child;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().await.unwrap();
-            panic!(
-                "doorstep serve exited with {status}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "doorstep did not start serving on port {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .stdout(Stdio::null());
+    cmd
 }
 
-/// Stops the server and returns what it logged.
-async fn stop(mut child: Child) -> String {
-    child.start_kill().unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// `doorstep serve` on `db` with `args`, on a port of its own, once it
+/// answers.
+async fn serve(db: &Path, args: &[&str]) -> Served {
+    Served::start(serve_command(db, "127.0.0.1:0", args)).await
 }
 
 /// The legacy verification of `token` at `port`: (status, `me`).
@@ -133,7 +97,7 @@ async fn doctor_check(db: &Path, args: &[&str], name: &str) -> (String, String) 
 #[tokio::test]
 async fn a_token_issued_before_a_backup_verifies_on_a_new_server_started_on_the_restored_copy() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port);
+    let client = app.client();
     let before = str_of(&app.token_for(&client, "create").await, "access_token");
     let dir = tempfile::tempdir().unwrap();
     let copy = backup(&app, dir.path());
@@ -144,10 +108,10 @@ async fn a_token_issued_before_a_backup_verifies_on_a_new_server_started_on_the_
     let db = dir.path().join("restored").join("doorstep.db");
     std::fs::create_dir(db.parent().unwrap()).unwrap();
     restore(&copy, &db);
-    let port = free_port();
     let issuer = app.issuer();
     let me = app.me();
-    let server = serve(&db, port, &["--issuer", &issuer, "--me", &me]).await;
+    let server = serve(&db, &["--issuer", &issuer, "--me", &me]).await;
+    let port = server.addr.port();
 
     assert_eq!(
         verify_at(port, &before).await,
@@ -166,7 +130,7 @@ async fn a_token_issued_before_a_backup_verifies_on_a_new_server_started_on_the_
     )
     .await;
     assert_eq!(status, "pass", "{detail}");
-    let log = stop(server).await;
+    let log = server.stop().await;
     assert!(
         !log.contains(MISMATCH),
         "no warning for the same addresses: {log}"
@@ -176,7 +140,7 @@ async fn a_token_issued_before_a_backup_verifies_on_a_new_server_started_on_the_
 #[tokio::test]
 async fn a_database_started_under_another_issuer_is_named_loudly_and_fails_the_doctor() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port);
+    let client = app.client();
     // One app signed in, so the database holds a token issued as its `me`.
     app.token_for(&client, "create").await;
     let dir = tempfile::tempdir().unwrap();
@@ -186,10 +150,12 @@ async fn a_database_started_under_another_issuer_is_named_loudly_and_fails_the_d
 
     // Restored without its configuration: the issuer defaults to the new
     // listen address.
-    let port = free_port();
+    let server =
+        Served::start_on_free_port(|port| serve_command(&db, &format!("127.0.0.1:{port}"), &[]))
+            .await;
+    let port = server.addr.port();
     let other = format!("http://127.0.0.1:{port}/");
-    let server = serve(&db, port, &[]).await;
-    let log = stop(server).await;
+    let log = server.stop().await;
     let warning = log
         .lines()
         .find(|l| l.contains(MISMATCH))
@@ -223,15 +189,15 @@ async fn a_database_started_under_another_issuer_is_named_loudly_and_fails_the_d
 
     // Nothing was changed: under its own addresses the database starts
     // without a warning.
-    let server = serve(&db, free_port(), &["--issuer", &app.issuer()]).await;
-    let log = stop(server).await;
+    let server = serve(&db, &["--issuer", &app.issuer()]).await;
+    let log = server.stop().await;
     assert!(!log.contains(MISMATCH), "{log}");
 }
 
 #[tokio::test]
 async fn revoking_every_app_on_the_dashboard_lets_the_database_adopt_the_configured_addresses() {
     let app = TestApp::spawn().await;
-    let client = TestClient::new(app.port + 1);
+    let client = app.client();
     app.token_for(&client, "create").await;
     // As if this database had been made by a doorstep at another address.
     app.store

@@ -53,3 +53,13 @@ impl Default for UnusedPort {
         Self::new()
     }
 }
+
+/// A loopback port free at the moment of asking, for tests that must name
+/// the port before the binary binds it (an issuer of `http://localhost:PORT/`).
+/// Racy by nature — another process may take it first — so prefer
+/// `--listen 127.0.0.1:0` and the binary's listening line where the port
+/// need not be known in advance.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
