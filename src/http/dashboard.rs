@@ -351,7 +351,7 @@ pub(super) fn id_param(params: &Params, name: &'static str) -> Option<i64> {
 
 /// Runs a dashboard form's change in one write transaction, then shows
 /// the dashboard again (303, CONS-11).
-async fn back_to_dashboard<F>(state: &AppState, change: F) -> HttpResponse
+pub(super) async fn back_to_dashboard<F>(state: &AppState, change: F) -> HttpResponse
 where
     F: FnOnce(&rusqlite::Transaction<'_>) -> crate::store::StoreResult<()> + Send + 'static,
 {

@@ -11,7 +11,7 @@
 //! owner out — but failed assertions are rate-limited per address.
 
 use super::AppState;
-use super::dashboard::fresh_owner_form;
+use super::dashboard::{back_to_dashboard, fresh_owner_form};
 use super::login::{render_login, safe_continue, signed_in};
 use super::respond::{body_text, internal_error_page, json, log_chain, see_other};
 use super::security::clean_label;
@@ -393,15 +393,9 @@ pub async fn register(
     };
     let cred_id = passkey.cred_id().to_vec();
     let label = clean_label(params.get("label").ok().flatten());
-    let saved = state
-        .store
-        .write(move |tx| {
-            factors::add_passkey(tx, &cred_id, &label, &stored, now)?;
-            events::record(tx, now, EventKind::PasskeyAdded, None, Some(&label))
-        })
-        .await;
-    match saved {
-        Ok(()) => see_other("/dashboard"),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_to_dashboard(&state, move |tx| {
+        factors::add_passkey(tx, &cred_id, &label, &stored, now)?;
+        events::record(tx, now, EventKind::PasskeyAdded, None, Some(&label))
+    })
+    .await
 }

@@ -6,7 +6,9 @@
 //! in the activity list.
 
 use super::AppState;
-use super::dashboard::{fresh_owner_form, id_param, owner_form, owner_form_session};
+use super::dashboard::{
+    back_to_dashboard, fresh_owner_form, id_param, owner_form, owner_form_session,
+};
 use super::respond::{error_page, html, internal_error_page, see_other};
 use super::second_factor;
 use crate::domain::SecretHash;
@@ -430,27 +432,21 @@ pub async fn passkey_rename(
     };
     let label = clean_label(params.get("label").ok().flatten());
     let now = state.now();
-    let renamed = state
-        .store
-        .write(move |tx| {
-            if let Some(old) = factors::rename_passkey(tx, id, &label)?
-                && old != label
-            {
-                events::record(
-                    tx,
-                    now,
-                    EventKind::PasskeyRenamed,
-                    None,
-                    Some(&format!("{old} → {label}")),
-                )?;
-            }
-            Ok(())
-        })
-        .await;
-    match renamed {
-        Ok(()) => see_other("/dashboard"),
-        Err(e) => internal_error_page(&state, &e),
-    }
+    back_to_dashboard(&state, move |tx| {
+        if let Some(old) = factors::rename_passkey(tx, id, &label)?
+            && old != label
+        {
+            events::record(
+                tx,
+                now,
+                EventKind::PasskeyRenamed,
+                None,
+                Some(&format!("{old} → {label}")),
+            )?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `POST /dashboard/passkeys/remove`: `id`, unless the mode depends on it.
