@@ -104,14 +104,16 @@ try {
   });
   await page.waitForSelector("form[action='/logout']");
   check(page.url() === url("/dashboard"), `the dashboard after autofill, got ${page.url()}`);
-  await signOut(page);
-
-  say("sign in with the passkey (the button)");
-  // With autofill reported unavailable, only the button asks, and it lists
-  // the owner's passkeys (the path a security key without room takes).
+  // From here on autofill is reported unavailable, so only the button asks,
+  // and it lists the owner's passkeys (the path a security key without room
+  // takes). Set before signing out: sign-out lands on the login page, whose
+  // autofill would otherwise sign straight back in.
   await page.addInitScript(() => {
     PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
   });
+  await signOut(page);
+
+  say("sign in with the passkey (the button)");
   await page.goto(url("/login"));
   await page.waitForSelector("#passkey-button:not([hidden])");
   // Not a pause to see whether anything happens, which a slow machine
