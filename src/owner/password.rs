@@ -7,10 +7,11 @@
 //! per-thread arenas kept every one of those blocks: resident memory grew by
 //! tens of megabytes with each sign-in and was never given back, a remote
 //! out-of-memory for anyone able to post wrong passwords. So the server
-//! runs argon2 on a single dedicated thread (`PasswordWorker`) that hashes
-//! into one `Workspace` allocated once and reused: memory is bounded to one
-//! block, however many sign-ins there are. The command line, which hashes
-//! once and exits, uses the plain `hash`/`verify` functions.
+//! runs argon2 on a single dedicated thread (`PasswordWorker`), one run at
+//! a time, and each run's block is given back to the system when the run
+//! ends (`with_blocks`): between sign-ins argon2 holds no memory at all, and
+//! during one it holds one block. The command line calls `hash`/`verify`
+//! directly.
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
@@ -49,106 +50,92 @@ pub fn from_stdin_text(text: &str) -> &str {
         .unwrap_or(text)
 }
 
-/// argon2's working memory, kept between runs so that it is allocated once.
-#[derive(Default)]
-pub struct Workspace {
-    blocks: Vec<Block>,
+/// Bytes above which glibc always serves an allocation with its own
+/// `mmap` and returns it with `munmap` when freed: its dynamic mmap
+/// threshold never rises past `DEFAULT_MMAP_THRESHOLD_MAX` (32 MiB on
+/// 64-bit), and freeing a chunk larger than that does not raise it.
+/// A 19 MiB block, once freed, would raise the threshold to 19 MiB, so the
+/// next block would come from the heap and stay resident after it is freed
+/// (what made memory grow with every sign-in). Other allocators (musl's,
+/// for one) map allocations this large directly as well.
+const ALWAYS_MAPPED: usize = 33 * 1024 * 1024;
+
+/// Runs `f` on `n` zeroed argon2 blocks, reserved larger than
+/// `ALWAYS_MAPPED` so that the system takes all of them back afterwards.
+/// Only the `n` blocks argon2 uses are ever touched: reserved pages cost no
+/// memory. Between runs nothing is held.
+fn with_blocks<T>(n: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let reserve = n.max(ALWAYS_MAPPED / std::mem::size_of::<Block>());
+    let mut blocks: Vec<Block> = Vec::with_capacity(reserve);
+    blocks.resize(n, Block::new());
+    let out = f(&mut blocks);
+    // What argon2 leaves in the block is derived from a password: wipe it
+    // rather than rely on the system to zero the pages it takes back.
+    blocks.fill(Block::new());
+    out
 }
 
-impl Workspace {
-    /// `n` blocks of working memory, growing the workspace if needed.
-    fn blocks(&mut self, n: usize) -> &mut [Block] {
-        if self.blocks.len() < n {
-            self.blocks.resize(n, Block::new());
-        }
-        &mut self.blocks[..n]
-    }
-
-    /// Clears what the last run left (it is derived from a password).
-    fn wipe(&mut self) {
-        self.blocks.fill(Block::new());
-    }
-
-    /// Hashes a new password with fresh salt into a PHC string.
-    pub fn hash(&mut self, password: &str) -> Result<String, PasswordError> {
-        if password.chars().count() < MIN_LEN {
-            return Err(PasswordError::TooShort);
-        }
-        if password.len() > MAX_LEN {
-            return Err(PasswordError::TooLong);
-        }
-        let mut salt = [0u8; 16];
-        use rand::TryRng;
-        rand::rngs::SysRng
-            .try_fill_bytes(&mut salt)
-            .map_err(|_| PasswordError::Hash)?;
-        let params = Params::default();
-        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let ran = argon.hash_password_into_with_memory(
-            password.as_bytes(),
-            &salt,
-            &mut out,
-            self.blocks(params.block_count()),
-        );
-        self.wipe();
-        ran.map_err(|_| PasswordError::Hash)?;
-        let phc = PasswordHash {
-            algorithm: Algorithm::Argon2id.ident(),
-            version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&params).map_err(|_| PasswordError::Hash)?,
-            salt: Some(Salt::new(&salt).map_err(|_| PasswordError::Hash)?),
-            hash: Some(Output::new(&out).map_err(|_| PasswordError::Hash)?),
-        };
-        Ok(phc.to_string())
-    }
-
-    /// Whether `password` matches the stored PHC string. The comparison of
-    /// the outputs is constant-time.
-    pub fn verify(&mut self, password: &str, stored: &str) -> bool {
-        if password.len() > MAX_LEN {
-            return false;
-        }
-        let Ok(parsed) = PasswordHash::new(stored) else {
-            return false;
-        };
-        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
-            return false;
-        };
-        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
-            return false;
-        };
-        let version = match parsed.version.map(Version::try_from).transpose() {
-            Ok(v) => v.unwrap_or_default(),
-            Err(_) => return false,
-        };
-        let Ok(params) = Params::try_from(&parsed) else {
-            return false;
-        };
-        if params.m_cost() > MAX_M_COST {
-            return false;
-        }
-        let mut out = vec![0u8; expected.len()];
-        let argon = Argon2::new(algorithm, version, params.clone());
-        let ran = argon.hash_password_into_with_memory(
-            password.as_bytes(),
-            salt,
-            &mut out,
-            self.blocks(params.block_count()),
-        );
-        self.wipe();
-        ran.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
-    }
-}
-
-/// Hashes once, with memory of its own: for the command line and tests.
+/// Hashes a new password with fresh salt into a PHC string.
 pub fn hash(password: &str) -> Result<String, PasswordError> {
-    Workspace::default().hash(password)
+    if password.chars().count() < MIN_LEN {
+        return Err(PasswordError::TooShort);
+    }
+    if password.len() > MAX_LEN {
+        return Err(PasswordError::TooLong);
+    }
+    let mut salt = [0u8; 16];
+    use rand::TryRng;
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut salt)
+        .map_err(|_| PasswordError::Hash)?;
+    let params = Params::default();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let ran = with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+    });
+    ran.map_err(|_| PasswordError::Hash)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|_| PasswordError::Hash)?,
+        salt: Some(Salt::new(&salt).map_err(|_| PasswordError::Hash)?),
+        hash: Some(Output::new(&out).map_err(|_| PasswordError::Hash)?),
+    };
+    Ok(phc.to_string())
 }
 
-/// Verifies once, with memory of its own: for the command line and tests.
+/// Whether `password` matches the stored PHC string. The comparison of the
+/// outputs is constant-time.
 pub fn verify(password: &str, stored: &str) -> bool {
-    Workspace::default().verify(password, stored)
+    if password.len() > MAX_LEN {
+        return false;
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    if params.m_cost() > MAX_M_COST {
+        return false;
+    }
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let ran = with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+    });
+    ran.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 enum Job {
@@ -165,7 +152,7 @@ enum Job {
 
 /// The server's argon2 thread. Requests queue (a few at most; senders wait
 /// for room, which is the back-pressure that bounds a burst of sign-in
-/// POSTs) and run one at a time in one reused `Workspace`. The thread ends
+/// POSTs) and run one at a time, so at most one block is in use. The thread ends
 /// when the last handle is dropped.
 #[derive(Clone)]
 pub struct PasswordWorker {
@@ -181,18 +168,17 @@ impl PasswordWorker {
         std::thread::Builder::new()
             .name("argon2".into())
             .spawn(move || {
-                let mut workspace = Workspace::default();
                 while let Some(job) = queue.blocking_recv() {
                     match job {
                         Job::Hash { password, reply } => {
-                            let _ = reply.send(workspace.hash(&password));
+                            let _ = reply.send(hash(&password));
                         }
                         Job::Verify {
                             password,
                             stored,
                             reply,
                         } => {
-                            let _ = reply.send(workspace.verify(&password, &stored));
+                            let _ = reply.send(verify(&password, &stored));
                         }
                     }
                 }
@@ -240,18 +226,17 @@ mod tests {
     }
 
     #[test]
-    fn one_workspace_verifies_hashes_of_the_argon2_crate_and_its_own() {
+    fn verifies_hashes_of_the_argon2_crate_and_its_own() {
         use argon2::password_hash::PasswordHasher;
         let theirs = Argon2::default()
             .hash_password_with_salt(b"correct horse", b"saltsaltsaltsalt")
             .unwrap()
             .to_string();
-        let mut ws = Workspace::default();
-        let ours = ws.hash("another password").unwrap();
-        assert!(ws.verify("correct horse", &theirs));
-        assert!(!ws.verify("correct horsf", &theirs));
-        assert!(ws.verify("another password", &ours));
-        assert!(!ws.verify("correct horse", &ours));
+        let ours = hash("another password").unwrap();
+        assert!(verify("correct horse", &theirs));
+        assert!(!verify("correct horsf", &theirs));
+        assert!(verify("another password", &ours));
+        assert!(!verify("correct horse", &ours));
     }
 
     #[test]
