@@ -8,7 +8,26 @@
 
 use crate::config::LogFormat;
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Parses the `log` setting: a default level and levels per module, comma
+/// separated (`warn,doorstep=info`), with spaces around the parts allowed.
+/// A `Targets` filter rather than `EnvFilter`: it reads the same directives
+/// people write here, without the regular-expression engine (a quarter of
+/// a megabyte of binary) that `EnvFilter`'s span and field matching needs.
+pub fn parse_filter(filter: &str) -> Result<Targets, String> {
+    let parts: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return Err("it is empty".into());
+    }
+    parts.join(",").parse().map_err(|e| format!("{e}"))
+}
 
 /// Starts logging with the `log` setting's filter. `RUST_LOG` does not
 /// override it (the configuration layers decide, as for every other key);
@@ -16,24 +35,26 @@ use tracing_subscriber::EnvFilter;
 pub fn init(filter: &str, format: LogFormat) {
     // `Settings` checked the filter; the fallback only keeps a caller that
     // skipped it from losing its logs.
-    let (filter, bad_filter) = match EnvFilter::try_new(filter) {
+    let (filter, bad_filter) = match parse_filter(filter) {
         Ok(f) => (f, false),
-        Err(_) => (EnvFilter::new("info"), true),
+        Err(_) => (Targets::new().with_default(tracing::Level::INFO), true),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
             .try_init(),
         // Fields at the top level, beside `timestamp`, `level`, `target`
         // and `message`: what log shippers index without a mapping.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false),
+            )
             .try_init(),
     };
     if bad_filter {

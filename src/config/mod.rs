@@ -223,7 +223,7 @@ fn email(v: &Values) -> Result<Option<String>, ConfigError> {
 
 fn log_filter(v: &Values) -> Result<String, ConfigError> {
     let log = v.get(&key::log).unwrap_or_default();
-    match tracing_subscriber::EnvFilter::try_new(log) {
+    match crate::telemetry::parse_filter(log) {
         Ok(_) => Ok(log.to_owned()),
         Err(e) => Err(ConfigError::invalid(
             key::log.name,
