@@ -35,6 +35,14 @@ use std::time::Duration;
 /// HTTP worker threads. Each connection lives on one of them.
 const WORKERS: usize = 2;
 
+/// Blocking threads each runtime may start (tokio's default is 512): the
+/// database writes and pooled reads, and client pages parsed under their
+/// budget. Writes take turns on the one writer connection anyway, and each
+/// thread may hold a pooled reader and a malloc arena of its own, so a
+/// burst of requests is served from a few threads rather than growing
+/// memory with hundreds of them. argon2 has a thread of its own.
+pub const BLOCKING_THREADS: usize = 4;
+
 /// Files kept back from client connections for the database, its WAL, the
 /// log and client discovery's own connections.
 const RESERVED_FILES: u64 = 128;
@@ -198,6 +206,7 @@ impl Application {
         });
         let server = Server::build()
             .workers(WORKERS)
+            .worker_max_blocking_threads(BLOCKING_THREADS)
             .shutdown_timeout(5)
             .max_concurrent_connections(connections_per_worker())
             .listen("doorstep", listener, move || {

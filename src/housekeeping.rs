@@ -51,11 +51,9 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                     tracing::warn!(error = %e, "could not checkpoint the database after the full disk; will retry");
                 }
             }
-            _ = flush.tick() => {
-                if let Err(e) = usage.flush(&store).await {
-                    tracing::warn!(error = %e, "could not record the last uses of tokens; will retry");
-                }
-            }
+            _ = flush.tick() => flush_usage(&usage, &store).await,
+            // Early, when the notes fill up before the tick.
+            _ = usage.filled() => flush_usage(&usage, &store).await,
             _ = purge_tick.tick() => {
                 let now = clock.now();
                 match store.write(move |tx| purge(tx, now)).await {
@@ -65,6 +63,12 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                 }
             }
         }
+    }
+}
+
+async fn flush_usage(usage: &Usage, store: &Store) {
+    if let Err(e) = usage.flush(store).await {
+        tracing::warn!(error = %e, "could not record the last uses of tokens; will retry");
     }
 }
 

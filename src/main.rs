@@ -104,8 +104,12 @@ fn serve(settings: Settings) -> Result<(), String> {
              private addresses. Use this only for tests and local development."
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: it runs only the server's supervisor and the chores
+    // (housekeeping), which wait on timers and hand their work to blocking
+    // threads. Requests are served by the HTTP workers (`app::WORKERS`),
+    // each on a runtime of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(doorstep::app::BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| error_chain(&e))?;

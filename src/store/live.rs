@@ -50,8 +50,32 @@ use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::sync::Arc;
 
-/// Live tokens remembered per thread at most; the map is emptied beyond.
-const MAX_REMEMBERED: usize = 4096;
+/// Bytes of live tokens each thread's map may hold (as `entry_cost` counts
+/// them); the map is emptied when the next one would go beyond. About 2,000
+/// tokens of a typical app, which is more than a single owner has live.
+/// The bound is in bytes because what a token costs depends on its client
+/// ID, profile URL and scopes, which the client chose.
+const MAP_BUDGET: usize = 1024 * 1024;
+
+/// What remembering `t` costs: its slot in the table (key, pointer and
+/// hashbrown's control byte, at the table's 7/8 load), the `Arc`'s two
+/// counts around the token, and the heap its strings take, each rounded up
+/// to malloc's 16-byte granule with its 8-byte header. For an app with a
+/// 30-byte client ID, the profile URL and three scopes, about 400 bytes.
+fn entry_cost(t: &tokens::ActiveToken) -> usize {
+    use std::mem::size_of;
+    fn heap(len: usize) -> usize {
+        (len + 8).div_ceil(16) * 16
+    }
+    let slot = (size_of::<SecretHash>() + size_of::<Arc<tokens::ActiveToken>>() + 1) * 8 / 7;
+    let token = heap(2 * size_of::<usize>() + size_of::<tokens::ActiveToken>());
+    let scopes = heap(t.scope.iter().count() * size_of::<String>())
+        + t.scope
+            .iter()
+            .map(|s| heap(s.as_str().len()))
+            .sum::<usize>();
+    slot + token + heap(t.client_id.as_str().len()) + heap(t.me.len()) + scopes
+}
 
 /// What a presented token is, for introspection (VER-2: every kind of
 /// token is searched, whatever the hint says).
@@ -69,6 +93,34 @@ pub enum Found {
 /// 48-byte `WalIndexHdr` (sqlite.org/walformat.html, section 2.1.1).
 const SHM_HEADER: usize = 96;
 
+/// Hashes a `SecretHash` by its first eight bytes. The keys are SHA-256
+/// digests of secrets, already uniformly spread, and only tokens found live
+/// in the database enter the map, so no one can choose keys to collide:
+/// SipHash, std's default, would spend a tenth of the lookup's time
+/// re-hashing a hash (seen in `perf` on the hot path).
+#[derive(Default, Clone, Copy)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        match bytes.first_chunk::<8>() {
+            Some(first) => self.0 ^= u64::from_le_bytes(*first),
+            None => {
+                for b in bytes {
+                    self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+                }
+            }
+        }
+    }
+}
+
+type TokenMap =
+    HashMap<SecretHash, Arc<tokens::ActiveToken>, std::hash::BuildHasherDefault<DigestHasher>>;
+
 struct View {
     conn: Connection,
     /// `<database>-shm`, the WAL index every SQLite connection in WAL mode
@@ -80,7 +132,9 @@ struct View {
     shm: Option<File>,
     shm_header: [u8; SHM_HEADER],
     data_version: i64,
-    access: HashMap<SecretHash, Arc<tokens::ActiveToken>>,
+    access: TokenMap,
+    /// What `access` holds, by `entry_cost`.
+    access_bytes: usize,
     /// The active resource-server secrets (id, hash), loaded on first use.
     resource_servers: Option<Vec<(i64, SecretHash)>>,
 }
@@ -96,7 +150,8 @@ impl View {
             shm,
             shm_header: [0; SHM_HEADER],
             data_version,
-            access: HashMap::new(),
+            access: TokenMap::default(),
+            access_bytes: 0,
             resource_servers: None,
         };
         view.sync()?;
@@ -132,8 +187,15 @@ impl View {
     }
 
     fn forget(&mut self) {
-        self.access.clear();
+        self.forget_tokens();
         self.resource_servers = None;
+    }
+
+    /// Empties the map and gives its table back: after a burst of many
+    /// tokens, an emptied table of their size would stay allocated.
+    fn forget_tokens(&mut self) {
+        self.access = TokenMap::default();
+        self.access_bytes = 0;
     }
 
     fn access_token(
@@ -145,17 +207,21 @@ impl View {
             if t.expires_at.is_none_or(|e| e > now) {
                 return Ok(Some(t.clone()));
             }
-            self.access.remove(hash);
+            if let Some(gone) = self.access.remove(hash) {
+                self.access_bytes = self.access_bytes.saturating_sub(entry_cost(&gone));
+            }
             return Ok(None);
         }
         let Some(found) = tokens::find_active_access_token(&self.conn, hash, now)? else {
             return Ok(None);
         };
         let found = Arc::new(found);
-        if self.access.len() >= MAX_REMEMBERED {
-            self.access.clear();
+        let cost = entry_cost(&found);
+        if self.access_bytes + cost > MAP_BUDGET {
+            self.forget_tokens();
         }
         self.access.insert(*hash, found.clone());
+        self.access_bytes += cost;
         Ok(Some(found))
     }
 }
@@ -308,6 +374,60 @@ mod tests {
             .execute("UPDATE access_tokens SET revoked_at = 1001", [])
             .unwrap();
         assert!(store.live_access_token(&hash, 1001).unwrap().is_none());
+    }
+
+    /// Tokens and bytes the maps of this thread hold.
+    fn held() -> (usize, usize) {
+        VIEWS.with(|v| {
+            v.borrow()
+                .values()
+                .map(|w| (w.access.len(), w.access_bytes))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        })
+    }
+
+    #[test]
+    fn the_map_holds_at_most_its_budget_in_bytes_and_then_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let sample = tokens::ActiveToken {
+            grant_id: 1,
+            client_id: ClientId::parse("https://app.example/").unwrap(),
+            me: "https://me.example/".into(),
+            scope: ScopeSet::parse("create").unwrap(),
+            issued_at: 1000,
+            expires_at: Some(1100),
+        };
+        let per_token = entry_cost(&sample);
+        assert!(
+            (150..1000).contains(&per_token),
+            "a small token costs {per_token} bytes"
+        );
+        // Enough tokens to fill the budget and then some.
+        let n = MAP_BUDGET / per_token + 10;
+        let hashes: Vec<SecretHash> = (0..n).map(|_| token(&store, 1000)).collect();
+        let mut most = 0;
+        for (i, hash) in hashes.iter().enumerate() {
+            assert!(store.live_access_token(hash, 1000).unwrap().is_some());
+            let (held, bytes) = held();
+            assert!(bytes <= MAP_BUDGET, "{bytes} bytes held after {i} tokens");
+            assert_eq!(
+                bytes,
+                held * per_token,
+                "every token of this test costs the same"
+            );
+            most = most.max(held);
+        }
+        assert_eq!(
+            most,
+            MAP_BUDGET / per_token,
+            "the map fills up to its budget"
+        );
+        assert_eq!(
+            held().0,
+            n - most,
+            "it started over when the next token would not fit"
+        );
     }
 
     #[test]
