@@ -51,11 +51,12 @@ use std::fs::File;
 use std::sync::Arc;
 
 /// Bytes of live tokens each thread's map may hold (as `entry_cost` counts
-/// them); the map is emptied when the next one would go beyond. About 2,000
-/// tokens of a typical app, which is more than a single owner has live.
+/// them); the map is emptied when the next one would go beyond. About 1,300
+/// tokens of a typical app: a single owner has a few dozen live, and
+/// `bench/verify.sh` verifies 1,000 hot ones.
 /// The bound is in bytes because what a token costs depends on its client
 /// ID, profile URL and scopes, which the client chose.
-const MAP_BUDGET: usize = 1024 * 1024;
+const MAP_BUDGET: usize = 512 * 1024;
 
 /// What remembering `t` costs: its slot in the table (key, pointer and
 /// hashbrown's control byte, at the table's 7/8 load), the `Arc`'s two
