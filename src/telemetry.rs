@@ -66,3 +66,28 @@ pub fn init(filter: &str, format: LogFormat) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_filter;
+    use tracing::Level;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn log_filters_read_levels_per_module_with_spaces_allowed() {
+        let f = parse_filter(" warn, doorstep::clients=debug ").unwrap();
+        assert_eq!(f.default_level(), Some(LevelFilter::WARN));
+        assert!(f.would_enable("doorstep::clients::fetch", &Level::DEBUG));
+        assert!(!f.would_enable("doorstep::http", &Level::INFO));
+        assert!(f.would_enable("actix_server", &Level::WARN));
+        assert!(parse_filter("off").unwrap().default_level() == Some(LevelFilter::OFF));
+    }
+
+    #[test]
+    fn empty_and_unknown_levels_are_refused() {
+        assert!(parse_filter("").is_err());
+        assert!(parse_filter(" , ").is_err());
+        assert!(parse_filter("info,doorstep=loud").is_err());
+        assert!(parse_filter("doorstep=info=debug").is_err());
+    }
+}
