@@ -169,7 +169,7 @@ impl Application {
         fetch: FetchPolicy,
     ) -> Result<Application, StartError> {
         check_identity(&store, &settings, clock.now())?;
-        let fetcher = ClientFetcher::new(fetch)?;
+        let fetcher = ClientFetcher::new(fetch, clock.clone())?;
         let local = listener.local_addr().map_err(StartError::Listener)?;
         let limits = settings.limits.clone();
         let gate = Gate::new(limits.per_address, &settings.trusted_proxies);

@@ -1,6 +1,18 @@
 //! The `doorstep` binary: parse the command line, load configuration, start
 //! logging, and dispatch. Everything else lives in the library.
 
+// The library's guard rails (see lib.rs), for the binary too.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::dbg_macro
+)]
+
 use clap::Parser;
 use doorstep::admin;
 use doorstep::app::{Application, StartError};

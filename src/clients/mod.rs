@@ -38,7 +38,7 @@ pub mod redirect;
 #[cfg(test)]
 mod fixture_tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -46,6 +46,7 @@ use url::Url;
 pub use fetch::FetchError;
 pub use redirect::{RedirectRefusal, RedirectVerdict, verify_redirect_uri};
 
+use crate::clock::Clock;
 use crate::errors::error_chain;
 use canon::canonical_url;
 use fetch::{Fetched, GuardedClient, Redirects};
@@ -138,13 +139,16 @@ pub struct ClientFetcher {
     /// fetches need them.
     client: std::sync::Arc<tokio::sync::OnceCell<GuardedClient>>,
     policy: std::sync::Arc<FetchPolicy>,
+    /// The server's clock: an `Expires` without a `Date` counts from it
+    /// (CID-13), so a test that moves the clock moves that too.
+    clock: Clock,
 }
 
 const ACCEPT_CLIENT: &str = "application/json, text/html;q=0.9";
 const ACCEPT_LOGO: &str = "image/png, image/jpeg, image/gif, image/webp, image/x-icon;q=0.9";
 
 impl ClientFetcher {
-    pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
+    pub fn new(policy: FetchPolicy, clock: Clock) -> Result<Self, FetchError> {
         if policy.allow_private {
             tracing::warn!(
                 "client discovery may fetch loopback and private addresses (allow_private_client_fetch is on)"
@@ -153,6 +157,7 @@ impl ClientFetcher {
         Ok(ClientFetcher {
             client: std::sync::Arc::new(tokio::sync::OnceCell::new()),
             policy: std::sync::Arc::new(policy),
+            clock,
         })
     }
 
@@ -175,7 +180,14 @@ impl ClientFetcher {
         ClientFetcher {
             client: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
             policy: std::sync::Arc::new(policy),
+            clock: Clock::system(),
         }
+    }
+
+    /// What discovery finds, without the cache lifetime (tests).
+    #[cfg(test)]
+    pub async fn discover(&self, client_id: &Url) -> ClientInfo {
+        self.discover_with_ttl(client_id).await.0
     }
 
     /// Discover what `client_id` says about itself, and how long the result
@@ -184,12 +196,6 @@ impl ClientFetcher {
     /// than `total_timeout`, never returns an error: failures become
     /// [`InfoSource::Unavailable`]. The authorization endpoint calls it
     /// through [`info_cache::discover`].
-    /// What discovery finds, without the cache lifetime (tests).
-    #[cfg(test)]
-    pub async fn discover(&self, client_id: &Url) -> ClientInfo {
-        self.discover_with_ttl(client_id).await.0
-    }
-
     pub async fn discover_with_ttl(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         // CID-7: a loopback client runs on the user's own machine; fetching
         // it would be a request into our own host. With `allow_private` on
@@ -240,7 +246,7 @@ impl ClientFetcher {
         };
         let ttl = cache_policy::ttl(
             &fetched.headers,
-            SystemTime::now(),
+            self.clock.system_time(),
             cache_policy::MIN_TTL,
             cache_policy::MAX_TTL,
         );
@@ -522,7 +528,7 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_client_id_is_not_fetched() {
-        let f = ClientFetcher::new(FetchPolicy::default()).unwrap();
+        let f = ClientFetcher::new(FetchPolicy::default(), Clock::system()).unwrap();
         let i = f.discover_with_ttl(&url("http://127.0.0.1:9/")).await.0;
         assert!(matches!(i.source, InfoSource::NotFetched { .. }));
         assert_eq!(i.client_id, "http://127.0.0.1:9/");

@@ -194,7 +194,7 @@ fn default_issuer(listen: SocketAddr) -> Result<Url, ConfigError> {
 }
 
 /// `me`, or the issuer when it is not set: an IndieAuth profile URL.
-fn profile_url(v: &Values, issuer: &Url, local: bool) -> Result<ProfileUrl, ConfigError> {
+fn profile_url(v: &Values<'_>, issuer: &Url, local: bool) -> Result<ProfileUrl, ConfigError> {
     let bad = |message: String| ConfigError::invalid(key::me.name, message);
     match v.given(&key::me) {
         Some(given) => ProfileUrl::parse(given, local).map_err(|e| {
@@ -212,7 +212,7 @@ fn profile_url(v: &Values, issuer: &Url, local: bool) -> Result<ProfileUrl, Conf
     }
 }
 
-fn email(v: &Values) -> Result<Option<String>, ConfigError> {
+fn email(v: &Values<'_>) -> Result<Option<String>, ConfigError> {
     match v.get(&key::email) {
         Some(e) if !e.contains('@') || e.contains(char::is_whitespace) => Err(
             ConfigError::invalid(key::email.name, format!("`{e}` is not an email address")),
@@ -221,7 +221,7 @@ fn email(v: &Values) -> Result<Option<String>, ConfigError> {
     }
 }
 
-fn log_filter(v: &Values) -> Result<String, ConfigError> {
+fn log_filter(v: &Values<'_>) -> Result<String, ConfigError> {
     let log = v.get(&key::log).unwrap_or_default();
     match tracing_subscriber::EnvFilter::try_new(log) {
         Ok(_) => Ok(log.to_owned()),
