@@ -18,7 +18,7 @@ pub use proxies::{ProxyListError, TrustedProxies};
 pub use sources::{CONFIG_VAR, Layers, Origin, load, read_env, read_toml};
 pub use values::parse_duration;
 
-use crate::domain::ProfileUrl;
+use crate::domain::{ProfileUrl, is_loopback_ip, is_loopback_url};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,15 +116,6 @@ impl Default for ConnectionLimits {
 /// Raw string values by key, as gathered from every layer.
 pub type RawValues = BTreeMap<String, String>;
 
-fn is_loopback_url(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// The issuer as given: an absolute https URL (http only on loopback), in
 /// canonical form, with its trailing slash and nothing after the path.
 fn parse_issuer(given: &str) -> Result<Url, ConfigError> {
@@ -177,7 +168,7 @@ fn parse_issuer(given: &str) -> Result<Url, ConfigError> {
 fn default_issuer(listen: SocketAddr) -> Result<Url, ConfigError> {
     let local = format!("http://{listen}/");
     match Url::parse(&local) {
-        Ok(url) if listen.ip().is_loopback() => Ok(url),
+        Ok(url) if is_loopback_ip(listen.ip()) => Ok(url),
         _ => Err(ConfigError::invalid(
             key::listen.name,
             format!(

@@ -125,6 +125,26 @@ fn errors_name_the_key_and_say_what_to_write() {
     assert!(e.contains("text, json"), "{e}");
 }
 
+/// Plain http is allowed exactly where `domain` says the host is this
+/// machine: the configuration has no loopback rule of its own.
+#[test]
+fn a_plain_http_issuer_is_allowed_exactly_on_what_domain_calls_loopback() {
+    for issuer in [
+        "http://127.0.0.1:8080/",
+        "http://127.5.6.7/",
+        "http://[::1]:8080/",
+        "http://localhost:8080/",
+        "http://app.localhost/",
+        "http://localhost.localdomain/",
+        "http://auth.example.com/",
+        "http://localhost.example/",
+        "http://10.0.0.1/",
+    ] {
+        let loopback = is_loopback_url(&Url::parse(issuer).unwrap());
+        assert_eq!(parse_issuer(issuer).is_ok(), loopback, "{issuer}");
+    }
+}
+
 /// User-facing text says it in words and links the public spec; the
 /// checklist IDs are for the code's comments.
 #[test]
