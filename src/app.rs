@@ -13,6 +13,7 @@ use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
+use crate::errors::error_chain;
 use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
@@ -309,6 +310,6 @@ fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(
 
 async fn flush_usage(usage: &Usage, store: &Store) {
     if let Err(e) = usage.flush(store).await {
-        tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
+        tracing::warn!(error = %error_chain(&e), "could not record the last uses of tokens at shutdown");
     }
 }

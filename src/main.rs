@@ -87,7 +87,7 @@ fn raise_open_files_limit() {
             maximum: limit.maximum,
         };
         if let Err(e) = setrlimit(Resource::Nofile, raised) {
-            tracing::warn!(error = %e, "could not raise the open-files limit");
+            tracing::warn!(error = %error_chain(&e), "could not raise the open-files limit");
         }
     }
     // `None` is unlimited.

@@ -378,7 +378,7 @@ async fn read_html(client_id: &Url, fetched: Fetched, limits: html_budget::Limit
             return unavailable(client_id, "the app's page is too complex to read".into());
         }
         Err(e) => {
-            tracing::warn!(client_id = %client_id, error = %e, "client page parser failed");
+            tracing::warn!(client_id = %client_id, error = %error_chain(&e), "client page parser failed");
             return unavailable(client_id, "the app's page could not be read".into());
         }
     };
