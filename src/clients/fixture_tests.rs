@@ -610,11 +610,11 @@ async fn logos_are_fetched_only_as_raster_images() {
     let f = lax();
     assert_eq!(
         f.fetch_logo(&fx.url("/logo.png")).await,
-        Some(("image/png".into(), PNG.to_vec()))
+        Some(("image/png", Bytes::copy_from_slice(PNG)))
     );
     assert_eq!(
         f.fetch_logo(&fx.url("/moved.png")).await,
-        Some(("image/png".into(), PNG.to_vec()))
+        Some(("image/png", Bytes::copy_from_slice(PNG)))
     );
     assert_eq!(f.fetch_logo(&fx.url("/logo.svg")).await, None);
     assert_eq!(f.fetch_logo(&fx.url("/fake.png")).await, None);

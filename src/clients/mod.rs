@@ -40,6 +40,7 @@ mod fixture_tests;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -264,7 +265,7 @@ impl ClientFetcher {
     /// Fetch a logo to re-serve it (CID-19): same address guard, a small
     /// cap, raster image types only (never SVG, which can carry script), and
     /// content that really starts like the declared type.
-    pub async fn fetch_logo(&self, logo: &Url) -> Option<(String, Vec<u8>)> {
+    pub async fn fetch_logo(&self, logo: &Url) -> Option<(&'static str, Bytes)> {
         let client = match self.client().await {
             Ok(c) => c,
             Err(e) => {
@@ -291,7 +292,7 @@ impl ClientFetcher {
             tracing::info!(logo = %logo, "logo content does not match its type");
             return None;
         }
-        Some((kind.content_type().to_owned(), fetched.body))
+        Some((kind.content_type(), Bytes::from(fetched.body)))
     }
 }
 

@@ -61,10 +61,10 @@ pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .and_then(|u| state.logos.get(u, state.now()));
     match found {
         Some(l) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, l.content_type.clone()))
+            .insert_header((header::CONTENT_TYPE, l.content_type))
             .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
             .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
-            .body(l.body.as_ref().clone()),
+            .body(l.body),
         None => HttpResponse::NotFound().finish(),
     }
 }
