@@ -75,6 +75,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Loopback issuer: the spec's URL rules (DISC-16, DISC-19) are relaxed.
     pub local_development: bool,
+    /// `issuer` was not given, so it is `http://<listen>/` and names the
+    /// address actually bound once the listener is (`name_bound_address`).
+    pub issuer_follows_listen: bool,
 }
 
 /// Bounds on what slow or greedy clients can hold (issue 11, slow clients).
@@ -268,6 +271,7 @@ impl Settings {
                 ),
             )
         })?;
+        let issuer_follows_listen = v.given(&key::issuer).is_none();
         let issuer = match v.given(&key::issuer) {
             Some(given) => parse_issuer(given)?,
             None => default_issuer(listen)?,
@@ -325,7 +329,32 @@ impl Settings {
             issuer,
             me,
             local_development,
+            issuer_follows_listen,
         })
+    }
+
+    /// Names the address the server really listens on where the issuer was
+    /// left to follow `listen`: with `--listen 127.0.0.1:0` and no `issuer`,
+    /// the issuer becomes `http://127.0.0.1:<port>/` with the port the
+    /// system chose, not port 0, and `me` follows when it is the issuer (its
+    /// default). An issuer or `me` that was given stays as it was.
+    pub fn name_bound_address(&mut self, bound: SocketAddr) {
+        self.listen = bound;
+        if !self.issuer_follows_listen || !is_loopback_ip(bound.ip()) {
+            return;
+        }
+        let Ok(issuer) = Url::parse(&format!("http://{bound}/")) else {
+            return;
+        };
+        if self.serves_homepage() {
+            match ProfileUrl::parse(issuer.as_str(), self.local_development) {
+                Ok(me) => self.me = me,
+                // The same shape as the issuer it replaces, which was a
+                // valid profile URL: not reached; keep both as they were.
+                Err(_) => return,
+            }
+        }
+        self.issuer = issuer;
     }
 
     /// An endpoint URL under the issuer (always absolute, no query: DISC-15).
