@@ -337,3 +337,30 @@ fn an_error_says_where_the_value_was_set() {
     assert_eq!(s.code_lifetime, Duration::from_secs(8));
     assert_eq!(s.pkce, PkcePolicy::Any);
 }
+
+#[test]
+fn only_an_issuer_left_to_the_listener_follows_the_bound_port() {
+    let bound: SocketAddr = "127.0.0.1:41234".parse().unwrap();
+    let mut default = Settings::from_raw(&raw(&[("listen", "127.0.0.1:0")])).unwrap();
+    default.name_bound_address(bound);
+    assert_eq!(default.issuer_str(), "http://127.0.0.1:41234/");
+    assert_eq!(default.me.as_str(), "http://127.0.0.1:41234/");
+    assert_eq!(default.listen, bound);
+
+    let mut own_me = Settings::from_raw(&raw(&[
+        ("listen", "127.0.0.1:0"),
+        ("me", "https://example.com/"),
+    ]))
+    .unwrap();
+    own_me.name_bound_address(bound);
+    assert_eq!(own_me.issuer_str(), "http://127.0.0.1:41234/");
+    assert_eq!(own_me.me.as_str(), "https://example.com/");
+
+    let mut given = Settings::from_raw(&raw(&[
+        ("listen", "127.0.0.1:0"),
+        ("issuer", "https://auth.example.com/"),
+    ]))
+    .unwrap();
+    given.name_bound_address(bound);
+    assert_eq!(given.issuer_str(), "https://auth.example.com/");
+}
