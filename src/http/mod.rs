@@ -9,6 +9,7 @@ pub use dashboard::link_tags;
 pub use respond::content_security_policy;
 mod discovery;
 mod doctor;
+mod forms;
 mod introspect;
 mod login;
 mod passkeys;
