@@ -12,6 +12,10 @@
 //!   submits HTML forms; everything answers a `Response`.
 //! - `UnusedPort` is a loopback port where nothing listens and nothing can.
 //! - `Served` runs the real binary on port 0 and finds it by its log line.
+//! - `signin` has the owner's sign-in factors: a doorstep on `localhost`
+//!   for WebAuthn, a software `Passkey`, authenticator-app codes, and the
+//!   sequences the factor suites share (add a passkey, sign in with it,
+//!   enrol an app, answer the second step).
 //!
 //! Fixture servers standing in for client apps are in `crate::fixtures`.
 
@@ -22,12 +26,14 @@ mod client;
 mod flows;
 mod ports;
 mod served;
+mod signin;
 
 pub use browser::*;
 pub use client::*;
 pub use flows::*;
 pub use ports::*;
 pub use served::*;
+pub use signin::*;
 
 use doorstep::app::Application;
 use doorstep::clients::FetchPolicy;
