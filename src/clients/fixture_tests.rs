@@ -72,33 +72,30 @@ fn redirect(status: &str, location: &str) -> Reply {
 /// Loopback fetches allowed, and a deadline no honest fetch here comes
 /// near even on a loaded machine: the outcome is the fixture's.
 fn lax() -> ClientFetcher {
-    ClientFetcher::new(
-        FetchPolicy {
-            allow_private: true,
-            total_timeout: Duration::from_secs(30),
-            ..FetchPolicy::default()
-        },
-        Clock::system(),
-    )
-    .unwrap()
+    fetcher(FetchPolicy {
+        allow_private: true,
+        total_timeout: Duration::from_secs(30),
+        ..FetchPolicy::default()
+    })
 }
 
 /// Loopback fetches allowed and a one-second deadline, for the tests of
 /// the deadline itself.
 fn hasty() -> ClientFetcher {
-    ClientFetcher::new(
-        FetchPolicy {
-            allow_private: true,
-            total_timeout: Duration::from_secs(1),
-            ..FetchPolicy::default()
-        },
-        Clock::system(),
-    )
-    .unwrap()
+    fetcher(FetchPolicy {
+        allow_private: true,
+        total_timeout: Duration::from_secs(1),
+        ..FetchPolicy::default()
+    })
 }
 
 fn strict() -> ClientFetcher {
-    ClientFetcher::new(FetchPolicy::default(), Clock::system()).unwrap()
+    fetcher(FetchPolicy::default())
+}
+
+/// A fetcher with `policy` on the system clock.
+fn fetcher(policy: FetchPolicy) -> ClientFetcher {
+    ClientFetcher::new(policy, Clock::system()).unwrap()
 }
 
 fn reason(info: &ClientInfo) -> &str {
@@ -687,15 +684,11 @@ async fn hostile_page_shapes_are_refused_as_too_complex_cid_10() {
     })
     .await;
     // A deadline no parse comes near, so the outcome is the limits'.
-    let patient = ClientFetcher::new(
-        FetchPolicy {
-            allow_private: true,
-            total_timeout: Duration::from_secs(60),
-            ..FetchPolicy::default()
-        },
-        Clock::system(),
-    )
-    .unwrap();
+    let patient = fetcher(FetchPolicy {
+        allow_private: true,
+        total_timeout: Duration::from_secs(60),
+        ..FetchPolicy::default()
+    });
     for (path, page) in pages.iter() {
         assert!(page.len() <= FetchPolicy::default().max_body, "{path}");
         let (info, ttl) = patient.discover_with_ttl(&fx.url(path)).await;
@@ -726,21 +719,17 @@ fn a_parse_past_the_deadline_stops_and_frees_its_thread_cid_10() {
             _ => html(TV16_HTML),
         })
         .await;
-        let unbounded = ClientFetcher::new(
-            FetchPolicy {
-                allow_private: true,
-                total_timeout: Duration::from_millis(300),
-                html_limits: html_budget::Limits {
-                    max_work: u64::MAX,
-                    max_elements: u64::MAX,
-                    max_cpu: Duration::from_secs(3600),
-                    ..html_budget::Limits::default()
-                },
-                ..FetchPolicy::default()
+        let unbounded = fetcher(FetchPolicy {
+            allow_private: true,
+            total_timeout: Duration::from_millis(300),
+            html_limits: html_budget::Limits {
+                max_work: u64::MAX,
+                max_elements: u64::MAX,
+                max_cpu: Duration::from_secs(3600),
+                ..html_budget::Limits::default()
             },
-            Clock::system(),
-        )
-        .unwrap();
+            ..FetchPolicy::default()
+        });
         let abandoned = unbounded.discover(&fx.url("/deep")).await;
         (abandoned, lax().discover(&fx.url("/")).await)
     });
