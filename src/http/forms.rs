@@ -11,7 +11,7 @@ use super::respond::{body_text, error_page, internal_error_page};
 use super::session::{self, OwnerSession};
 use crate::oauth::Params;
 use actix_web::dev::Payload;
-use actix_web::error::{ErrorInternalServerError, InternalError};
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
@@ -65,10 +65,16 @@ pub(super) fn checked<T: 'static>(
     let req = req.clone();
     Box::pin(async move {
         let body = body.await?;
+        // Always there (`app` registers it); were it not, a bare 500.
         let state = req
             .app_data::<web::Data<AppState>>()
             .cloned()
-            .ok_or_else(|| ErrorInternalServerError("no application state"))?;
+            .ok_or_else(|| {
+                InternalError::from_response(
+                    "no application state",
+                    HttpResponse::InternalServerError().finish(),
+                )
+            })?;
         check(&req, &state, &body)
             .await
             .map_err(|page| InternalError::from_response("answered with a page", page).into())
