@@ -49,6 +49,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Client discovery's deadline in tests (the product's is 5 s).
 pub const DISCOVERY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long the server keeps an idle connection in tests (the product's
+/// is 5 s): longer than any pause in a test, and than the clients' 90 s
+/// pool, so a client never reuses a connection the server is closing.
+pub const KEEP_ALIVE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// RFC 7636 Appendix B.
 pub const RFC_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const RFC_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -130,6 +135,12 @@ impl TestApp {
         raw.insert("email".into(), "owner@example.net".into());
         raw.insert("photo".into(), "https://example.net/photo.jpg".into());
         let mut settings = Settings::from_raw(&raw).expect("settings");
+        // The server keeps an idle connection open for longer than any test
+        // pauses, so it never closes one just as a test's client sends on
+        // it: with the product's 5 s, a loaded machine could stretch a pause
+        // past it and the request would meet a closing connection. The
+        // tests of the keep-alive itself set their own.
+        settings.limits.keep_alive = KEEP_ALIVE_PATIENCE;
         f(&mut settings);
         let mut policy = Application::fetch_policy(&settings);
         // Fixtures answer at once, but a loaded machine can take seconds to
