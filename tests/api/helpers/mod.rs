@@ -3,8 +3,8 @@
 //!
 //! - `TestApp` starts doorstep in-process: a listener it bound on port 0
 //!   (the issuer names the port the kernel gave), a temporary database, a
-//!   frozen clock the test moves, and a patient deadline for client
-//!   discovery. `flows` has what clients, browsers and resource servers do
+//!   frozen clock the test moves, and patient deadlines for client
+//!   discovery and idle connections. `flows` has what clients, browsers and resource servers do
 //!   against it, and `assert_oauth_error`.
 //! - `TestClient` is an IndieAuth client with PKCE; `TestApp::client()`
 //!   puts one on a loopback port held unused for the test.
