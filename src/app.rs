@@ -1,8 +1,10 @@
 //! Building and running the server. `Application::build` binds the listener
 //! first and exposes its address (STYLE habit 1): `doorstep serve` and every
-//! integration test go through this one path. Tests bind 127.0.0.1:0
-//! themselves with `bind`, name the issuer after the port they got, and
-//! hand the listener over (`build_with_listener`).
+//! integration test go through this one path. A default issuer names the
+//! port actually bound (`--listen 127.0.0.1:0` serves as
+//! `http://127.0.0.1:<port>/`). Tests bind 127.0.0.1:0 themselves with
+//! `bind`, name the issuer after the port they got, and hand the listener
+//! over (`build_with_listener`).
 //!
 //! The server is assembled from actix's parts rather than `HttpServer`, so
 //! that each accepted connection passes the per-address cap and gets its
@@ -13,6 +15,7 @@ use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
+use crate::errors::error_chain;
 use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
@@ -76,6 +79,7 @@ pub enum RunError {
 pub struct Application {
     local: std::net::SocketAddr,
     server: Server,
+    settings: Arc<Settings>,
     store: Store,
     clock: Clock,
     usage: Arc<Usage>,
@@ -170,40 +174,27 @@ impl Application {
     }
 
     fn assemble(
-        settings: Settings,
+        mut settings: Settings,
         clock: Clock,
         store: Store,
         listener: TcpListener,
         fetch: FetchPolicy,
     ) -> Result<Application, StartError> {
-        check_identity(&store, &settings, clock.now())?;
-        let fetcher = ClientFetcher::new(fetch)?;
         let local = listener.local_addr().map_err(StartError::Listener)?;
+        // Before anything reads the issuer: a default one names this port.
+        settings.name_bound_address(local);
+        check_identity(&store, &settings, clock.now())?;
         let limits = settings.limits.clone();
         let gate = Gate::new(limits.per_address, &settings.trusted_proxies);
-        let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
         let usage = Arc::new(Usage::default());
-        let webauthn = crate::owner::passkeys::relying_party(&settings.issuer).map(Arc::new);
-        let state = web::Data::new(AppState {
-            settings: Arc::new(settings),
-            store: store.clone(),
-            clock: clock.clone(),
-            login_throttle: LoginThrottle::default(),
-            passwords,
-            // 20 inactive answers in a burst, then one per 2 s.
-            self_auth_throttle: FailureLimiter::new(20, 0.5),
-            // 30 failed token requests or verifications in a burst, then
-            // one a second: far beyond any honest client's mistakes.
-            failure_limiter: FailureLimiter::new(30, 1.0),
-            usage: usage.clone(),
-            fetcher,
-            logos: LogoCache::default(),
-            webauthn,
-            pending: Default::default(),
-            // 10 failed passkey sign-ins in a burst, then one every 10 s.
-            passkey_failures: FailureLimiter::new(10, 0.1),
-            client_failures: FailureCache::default(),
-        });
+        let settings = Arc::new(settings);
+        let state = web::Data::new(app_state(
+            settings.clone(),
+            clock.clone(),
+            store.clone(),
+            usage.clone(),
+            fetch,
+        )?);
         let server = Server::build()
             .workers(WORKERS)
             .worker_max_blocking_threads(BLOCKING_THREADS)
@@ -246,10 +237,17 @@ impl Application {
         Ok(Application {
             local,
             server,
+            settings,
             store,
             clock,
             usage,
         })
+    }
+
+    /// The settings the server runs with: after `build`, a default issuer
+    /// names the port actually bound.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The address the server listens on, as bound (port 0 resolved).
@@ -303,6 +301,40 @@ impl Application {
     }
 }
 
+/// What every handler reaches: the settings, the store and the clock, and
+/// the workers, caches and limiters shared by all connections.
+fn app_state(
+    settings: Arc<Settings>,
+    clock: Clock,
+    store: Store,
+    usage: Arc<Usage>,
+    fetch: FetchPolicy,
+) -> Result<AppState, StartError> {
+    let fetcher = ClientFetcher::new(fetch, clock.clone())?;
+    let passwords = PasswordWorker::start().map_err(StartError::PasswordWorker)?;
+    let webauthn = crate::owner::passkeys::relying_party(&settings.issuer).map(Arc::new);
+    Ok(AppState {
+        settings,
+        store,
+        clock,
+        login_throttle: LoginThrottle::default(),
+        passwords,
+        // 20 inactive answers in a burst, then one per 2 s.
+        self_auth_throttle: FailureLimiter::new(20, 0.5),
+        // 30 failed token requests or verifications in a burst, then
+        // one a second: far beyond any honest client's mistakes.
+        failure_limiter: FailureLimiter::new(30, 1.0),
+        usage,
+        fetcher,
+        logos: LogoCache::default(),
+        webauthn,
+        pending: Default::default(),
+        // 10 failed passkey sign-ins in a burst, then one every 10 s.
+        passkey_failures: FailureLimiter::new(10, 0.1),
+        client_failures: FailureCache::default(),
+    })
+}
+
 /// Records which issuer and profile URL the database belongs to at its
 /// first start, and says loudly when the configuration names others (a
 /// backup restored under another address): tokens in the file speak for
@@ -318,6 +350,6 @@ fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(
 
 async fn flush_usage(usage: &Usage, store: &Store) {
     if let Err(e) = usage.flush(store).await {
-        tracing::warn!(error = %e, "could not record the last uses of tokens at shutdown");
+        tracing::warn!(error = %error_chain(&e), "could not record the last uses of tokens at shutdown");
     }
 }

@@ -16,6 +16,7 @@
 //! checkpoints and truncates the WAL.
 
 use crate::clock::{Clock, UnixTime};
+use crate::errors::error_chain;
 use crate::store::usage::{FLUSH_EVERY, Usage};
 use crate::store::{
     Store, StoreError, StoreResult, clients, codes, events, owner, pending, sessions, tokens,
@@ -48,7 +49,7 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                     return lost;
                 }
                 if let Err(e) = store.checkpoint_after_disk_full().await {
-                    tracing::warn!(error = %e, "could not checkpoint the database after the full disk; will retry");
+                    tracing::warn!(error = %error_chain(&e), "could not checkpoint the database after the full disk; will retry");
                 }
             }
             _ = flush.tick() => flush_usage(&usage, &store).await,
@@ -59,7 +60,7 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                 match store.write(move |tx| purge(tx, now)).await {
                     Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired records"),
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "purge failed; will retry"),
+                    Err(e) => tracing::warn!(error = %error_chain(&e), "purge failed; will retry"),
                 }
             }
         }
@@ -68,7 +69,7 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
 
 async fn flush_usage(usage: &Usage, store: &Store) {
     if let Err(e) = usage.flush(store).await {
-        tracing::warn!(error = %e, "could not record the last uses of tokens; will retry");
+        tracing::warn!(error = %error_chain(&e), "could not record the last uses of tokens; will retry");
     }
 }
 
@@ -83,8 +84,7 @@ async fn report_loss(store: &Store, lost: &StoreError, now: UnixTime) {
              the copy: to keep it, move the copy to the database path; to start afresh, remove it"
         ),
         Err(e) => tracing::error!(
-            copy_error = %e,
-            cause = std::error::Error::source(&e).map(ToString::to_string),
+            copy_error = %error_chain(&e),
             "{lost}. doorstep refuses everything that needs the database and stops, rather than \
              go on with data that would be gone at the next start. It could not save a copy of \
              what it still held"

@@ -1,6 +1,18 @@
 //! The `doorstep` binary: parse the command line, load configuration, start
 //! logging, and dispatch. Everything else lives in the library.
 
+// The library's guard rails (see lib.rs), for the binary too.
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::dbg_macro
+)]
+
 use clap::Parser;
 use doorstep::admin;
 use doorstep::app::{Application, StartError};
@@ -75,7 +87,7 @@ fn raise_open_files_limit() {
             maximum: limit.maximum,
         };
         if let Err(e) = setrlimit(Resource::Nofile, raised) {
-            tracing::warn!(error = %e, "could not raise the open-files limit");
+            tracing::warn!(error = %error_chain(&e), "could not raise the open-files limit");
         }
     }
     // `None` is unlimited.
@@ -91,13 +103,6 @@ fn raise_open_files_limit() {
 
 fn serve(settings: Settings) -> Result<(), String> {
     raise_open_files_limit();
-    if settings.local_development {
-        tracing::warn!(
-            issuer = settings.issuer_str(),
-            "LOCAL DEVELOPMENT MODE: {}",
-            settings.local_development_warning()
-        );
-    }
     if settings.allow_private_client_fetch {
         tracing::warn!(
             "allow_private_client_fetch is ON: doorstep will fetch client_id URLs on loopback and \
@@ -114,11 +119,17 @@ fn serve(settings: Settings) -> Result<(), String> {
         .build()
         .map_err(|e| error_chain(&e))?;
     runtime.block_on(async move {
-        let issuer = settings.issuer_str().to_owned();
-        let serves_homepage = settings.serves_homepage();
-        let tags = doorstep::http::link_tags(&settings);
-        let check_settings = settings.clone();
         let app = Application::build(settings, Clock::system()).map_err(|e| start_error(&e))?;
+        // From the server: a default issuer names the port it bound.
+        let settings = app.settings().clone();
+        if settings.local_development {
+            tracing::warn!(
+                issuer = settings.issuer_str(),
+                "LOCAL DEVELOPMENT MODE: {}",
+                settings.local_development_warning()
+            );
+        }
+        let issuer = settings.issuer_str().to_owned();
         let store = app.store().clone();
         if store.read(owner::password_hash).await.map_err(|e| error_chain(&e))?.is_none() {
             let link = Secret::generate();
@@ -133,10 +144,10 @@ fn serve(settings: Settings) -> Result<(), String> {
                 link.expose()
             );
         }
-        if !serves_homepage {
+        if !settings.serves_homepage() {
+            let tags = doorstep::http::link_tags(&settings);
             println!("Add these to the <head> of your homepage:\n{tags}\n");
-            let check = check_settings.clone();
-            tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&check).await });
+            tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&settings).await });
         }
         // The bound address, so `--listen 127.0.0.1:0` says which port.
         let listen = app.local_addr();

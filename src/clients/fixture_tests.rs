@@ -72,27 +72,30 @@ fn redirect(status: &str, location: &str) -> Reply {
 /// Loopback fetches allowed, and a deadline no honest fetch here comes
 /// near even on a loaded machine: the outcome is the fixture's.
 fn lax() -> ClientFetcher {
-    ClientFetcher::new(FetchPolicy {
+    fetcher(FetchPolicy {
         allow_private: true,
         total_timeout: Duration::from_secs(30),
         ..FetchPolicy::default()
     })
-    .unwrap()
 }
 
 /// Loopback fetches allowed and a one-second deadline, for the tests of
 /// the deadline itself.
 fn hasty() -> ClientFetcher {
-    ClientFetcher::new(FetchPolicy {
+    fetcher(FetchPolicy {
         allow_private: true,
         total_timeout: Duration::from_secs(1),
         ..FetchPolicy::default()
     })
-    .unwrap()
 }
 
 fn strict() -> ClientFetcher {
-    ClientFetcher::new(FetchPolicy::default()).unwrap()
+    fetcher(FetchPolicy::default())
+}
+
+/// A fetcher with `policy` on the system clock.
+fn fetcher(policy: FetchPolicy) -> ClientFetcher {
+    ClientFetcher::new(policy, Clock::system()).unwrap()
 }
 
 fn reason(info: &ClientInfo) -> &str {
@@ -471,6 +474,41 @@ async fn cache_headers_set_the_ttl() {
     assert_eq!(ttl, None);
 }
 
+/// CID-13: an `Expires` without a `Date` counts from doorstep's own clock,
+/// the injected one: standing it at 2001 makes a 2001 date two hours away,
+/// and moving it an hour leaves one.
+#[tokio::test]
+async fn expires_without_a_date_counts_from_the_injected_clock() {
+    let at: i64 = 1_000_000_000;
+    let expires =
+        httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(at as u64 + 2 * 3600));
+    let fx = fixture(move |_, base| {
+        response(
+            "200 OK",
+            "application/json",
+            &[&format!("Expires: {expires}")],
+            tv16_json(base).as_bytes(),
+        )
+    })
+    .await;
+    let clock = Clock::frozen(at);
+    let fetcher = ClientFetcher::new(
+        FetchPolicy {
+            allow_private: true,
+            total_timeout: Duration::from_secs(30),
+            ..FetchPolicy::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    let (info, ttl) = fetcher.discover_with_ttl(&fx.url("/")).await;
+    assert_eq!(info.source, InfoSource::Metadata, "{info:?}");
+    assert_eq!(ttl, Some(Duration::from_secs(2 * 3600)));
+    clock.advance(3600);
+    let (_, ttl) = fetcher.discover_with_ttl(&fx.url("/")).await;
+    assert_eq!(ttl, Some(Duration::from_secs(3600)));
+}
+
 #[tokio::test]
 async fn without_allow_private_a_loopback_fixture_gets_zero_connections() {
     let fx = fixture(|_, base| json(&tv16_json(base))).await;
@@ -569,11 +607,11 @@ async fn logos_are_fetched_only_as_raster_images() {
     let f = lax();
     assert_eq!(
         f.fetch_logo(&fx.url("/logo.png")).await,
-        Some(("image/png".into(), PNG.to_vec()))
+        Some(("image/png", Bytes::copy_from_slice(PNG)))
     );
     assert_eq!(
         f.fetch_logo(&fx.url("/moved.png")).await,
-        Some(("image/png".into(), PNG.to_vec()))
+        Some(("image/png", Bytes::copy_from_slice(PNG)))
     );
     assert_eq!(f.fetch_logo(&fx.url("/logo.svg")).await, None);
     assert_eq!(f.fetch_logo(&fx.url("/fake.png")).await, None);
@@ -646,12 +684,11 @@ async fn hostile_page_shapes_are_refused_as_too_complex_cid_10() {
     })
     .await;
     // A deadline no parse comes near, so the outcome is the limits'.
-    let patient = ClientFetcher::new(FetchPolicy {
+    let patient = fetcher(FetchPolicy {
         allow_private: true,
         total_timeout: Duration::from_secs(60),
         ..FetchPolicy::default()
-    })
-    .unwrap();
+    });
     for (path, page) in pages.iter() {
         assert!(page.len() <= FetchPolicy::default().max_body, "{path}");
         let (info, ttl) = patient.discover_with_ttl(&fx.url(path)).await;
@@ -682,7 +719,7 @@ fn a_parse_past_the_deadline_stops_and_frees_its_thread_cid_10() {
             _ => html(TV16_HTML),
         })
         .await;
-        let unbounded = ClientFetcher::new(FetchPolicy {
+        let unbounded = fetcher(FetchPolicy {
             allow_private: true,
             total_timeout: Duration::from_millis(300),
             html_limits: html_budget::Limits {
@@ -692,8 +729,7 @@ fn a_parse_past_the_deadline_stops_and_frees_its_thread_cid_10() {
                 ..html_budget::Limits::default()
             },
             ..FetchPolicy::default()
-        })
-        .unwrap();
+        });
         let abandoned = unbounded.discover(&fx.url("/deep")).await;
         (abandoned, lax().discover(&fx.url("/")).await)
     });

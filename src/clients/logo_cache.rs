@@ -4,18 +4,21 @@
 //! only reads this cache: it can never be used to make doorstep fetch.
 
 use crate::clock::UnixTime;
+use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Total bytes kept; the oldest logos go first beyond this.
 const BUDGET: usize = 2 * 1024 * 1024;
 /// How long a fetched logo is kept.
 const LIFETIME: i64 = 3600;
 
+/// A cached logo. Cloning it shares the bytes (a reference count), so
+/// serving one copies nothing.
 #[derive(Clone, Debug)]
 pub struct Logo {
-    pub content_type: String,
-    pub body: Arc<Vec<u8>>,
+    pub content_type: &'static str,
+    pub body: Bytes,
     fetched_at: UnixTime,
 }
 
@@ -33,7 +36,7 @@ impl LogoCache {
             .cloned()
     }
 
-    pub fn put(&self, url: &str, content_type: String, body: Vec<u8>, now: UnixTime) {
+    pub fn put(&self, url: &str, content_type: &'static str, body: Bytes, now: UnixTime) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -42,7 +45,7 @@ impl LogoCache {
             url.to_owned(),
             Logo {
                 content_type,
-                body: Arc::new(body),
+                body,
                 fetched_at: now,
             },
         );
@@ -66,11 +69,11 @@ mod tests {
     #[test]
     fn logos_expire_and_the_budget_evicts_the_oldest() {
         let c = LogoCache::default();
-        c.put("a", "image/png".into(), vec![0; 1024], 0);
+        c.put("a", "image/png", Bytes::from(vec![0; 1024]), 0);
         assert!(c.get("a", 10).is_some());
         assert!(c.get("a", LIFETIME).is_none());
-        c.put("b", "image/png".into(), vec![0; BUDGET], 1);
-        c.put("c", "image/png".into(), vec![0; 1024], 2);
+        c.put("b", "image/png", Bytes::from(vec![0; BUDGET]), 1);
+        c.put("c", "image/png", Bytes::from(vec![0; 1024]), 2);
         assert!(c.get("b", 3).is_none());
         assert!(c.get("c", 3).is_some());
     }

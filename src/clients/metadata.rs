@@ -58,72 +58,19 @@ const CONFIDENTIAL: &str = "this app is a confidential client, which this server
 
 /// Validate `body` as the metadata document fetched from `fetched`.
 pub fn parse(body: &[u8], fetched: &Url) -> Verdict {
-    let raw: RawMetadata = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v @ serde_json::Value::Object(_)) => match serde_json::from_value(v) {
-            Ok(raw) => raw,
-            Err(_) => return Verdict::Invalid("the client's metadata document is not valid"),
-        },
-        _ => return Verdict::Invalid("the client's metadata document is not valid JSON"),
-    };
-
-    // CID-14: the document must name the URL it was fetched from, compared
-    // after IA §3.4 canonicalisation of both sides.
-    let named = raw
-        .client_id
-        .as_ref()
-        .and_then(|v| v.as_str())
-        .and_then(canonical);
-    let expected = canonical(fetched.as_str());
-    if named.is_none() || named != expected {
-        return Verdict::Invalid("metadata document names a different client_id");
+    match read(body, fetched) {
+        Ok(metadata) => Verdict::Valid(metadata),
+        Err(verdict) => verdict,
     }
+}
 
-    // CID-18: shared secrets are not allowed for these clients at all, and
-    // a secret anywhere in the document makes it invalid, whatever else it says.
-    if raw.client_secret.is_some() || raw.client_secret_expires_at.is_some() {
-        return Verdict::Invalid(SECRET);
-    }
-    match &raw.token_endpoint_auth_method {
-        None => {}
-        Some(serde_json::Value::String(m)) => match m.as_str() {
-            "none" => {}
-            m if SHARED_SECRET_METHODS.contains(&m) => return Verdict::Invalid(SECRET),
-            "private_key_jwt" | "tls_client_auth" | "self_signed_tls_client_auth" => {
-                return Verdict::Confidential(CONFIDENTIAL);
-            }
-            _ => {
-                return Verdict::Invalid(
-                    "the client's metadata asks for an unknown authentication method",
-                );
-            }
-        },
-        Some(_) => return Verdict::Invalid("the client's metadata document is not valid"),
-    }
-    // A key set declares a client that authenticates with keys (CID-18
-    // decision): only `none` is supported, so it is refused, not ignored.
-    if raw.jwks_uri.is_some() || raw.jwks.is_some() {
-        return Verdict::Confidential(CONFIDENTIAL);
-    }
-
-    // CID-15: client_uri must be a prefix of client_id. Both are
-    // canonicalised first, so `https://app.example.com` cannot pass as a
-    // prefix of `https://app.example.com.evil.example/`.
-    let client_uri = match &raw.client_uri {
-        None => None,
-        Some(v) => {
-            let Some(cu) = v.as_str().and_then(canonical) else {
-                return Verdict::Invalid("the client's metadata has an invalid client_uri");
-            };
-            let Some(id) = expected.as_deref() else {
-                return Verdict::Invalid("metadata document names a different client_id");
-            };
-            if !id.starts_with(&cu) {
-                return Verdict::Invalid("the client's client_uri does not match its client_id");
-            }
-            Url::parse(&cu).ok().filter(is_http_url).map(String::from)
-        }
-    };
-
+/// The checks in order; the first that fails decides the verdict, and
+/// nothing of the document is used then.
+fn read(body: &[u8], fetched: &Url) -> Result<Metadata, Verdict> {
+    let raw = decode(body)?;
+    let client_id = named_client_id(&raw, fetched)?;
+    refuse_secrets_and_keys(&raw)?;
+    let client_uri = client_uri(&raw, &client_id)?;
     let name = raw
         .client_name
         .as_ref()
@@ -138,13 +85,95 @@ pub fn parse(body: &[u8], fetched: &Url) -> Verdict {
         .and_then(|s| Url::parse(s).ok())
         .filter(is_http_url)
         .map(String::from);
-
-    Verdict::Valid(Metadata {
+    Ok(Metadata {
         name,
         client_uri,
         logo_uri,
         redirect_uris: redirect_uris(raw.redirect_uris.as_ref()),
     })
+}
+
+/// A JSON object, with the fields doorstep reads.
+fn decode(body: &[u8]) -> Result<RawMetadata, Verdict> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => serde_json::from_value(v)
+            .map_err(|_| Verdict::Invalid("the client's metadata document is not valid")),
+        _ => Err(Verdict::Invalid(
+            "the client's metadata document is not valid JSON",
+        )),
+    }
+}
+
+/// CID-14: the document must name the URL it was fetched from, compared
+/// after IA §3.4 canonicalisation of both sides. Returns that canonical
+/// client_id.
+fn named_client_id(raw: &RawMetadata, fetched: &Url) -> Result<String, Verdict> {
+    let named = raw
+        .client_id
+        .as_ref()
+        .and_then(|v| v.as_str())
+        .and_then(canonical);
+    match named {
+        Some(named) if Some(&named) == canonical(fetched.as_str()).as_ref() => Ok(named),
+        _ => Err(Verdict::Invalid(
+            "metadata document names a different client_id",
+        )),
+    }
+}
+
+/// CID-18: shared secrets are not allowed for these clients at all, and a
+/// secret anywhere in the document makes it invalid, whatever else it
+/// says; a client that authenticates with keys is refused, not ignored.
+fn refuse_secrets_and_keys(raw: &RawMetadata) -> Result<(), Verdict> {
+    if raw.client_secret.is_some() || raw.client_secret_expires_at.is_some() {
+        return Err(Verdict::Invalid(SECRET));
+    }
+    match &raw.token_endpoint_auth_method {
+        None => {}
+        Some(serde_json::Value::String(m)) => match m.as_str() {
+            "none" => {}
+            m if SHARED_SECRET_METHODS.contains(&m) => return Err(Verdict::Invalid(SECRET)),
+            "private_key_jwt" | "tls_client_auth" | "self_signed_tls_client_auth" => {
+                return Err(Verdict::Confidential(CONFIDENTIAL));
+            }
+            _ => {
+                return Err(Verdict::Invalid(
+                    "the client's metadata asks for an unknown authentication method",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(Verdict::Invalid(
+                "the client's metadata document is not valid",
+            ));
+        }
+    }
+    // A key set declares a client that authenticates with keys (CID-18
+    // decision): only `none` is supported.
+    if raw.jwks_uri.is_some() || raw.jwks.is_some() {
+        return Err(Verdict::Confidential(CONFIDENTIAL));
+    }
+    Ok(())
+}
+
+/// CID-15: client_uri must be a prefix of client_id. Both are canonicalised
+/// first, so `https://app.example.com` cannot pass as a prefix of
+/// `https://app.example.com.evil.example/`.
+fn client_uri(raw: &RawMetadata, client_id: &str) -> Result<Option<String>, Verdict> {
+    let Some(v) = &raw.client_uri else {
+        return Ok(None);
+    };
+    let Some(cu) = v.as_str().and_then(canonical) else {
+        return Err(Verdict::Invalid(
+            "the client's metadata has an invalid client_uri",
+        ));
+    };
+    if !client_id.starts_with(&cu) {
+        return Err(Verdict::Invalid(
+            "the client's client_uri does not match its client_id",
+        ));
+    }
+    Ok(Url::parse(&cu).ok().filter(is_http_url).map(String::from))
 }
 
 /// The published redirect URIs: absolute (RFC 7591 §2), without fragment

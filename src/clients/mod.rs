@@ -38,14 +38,16 @@ pub mod redirect;
 #[cfg(test)]
 mod fixture_tests;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use fetch::FetchError;
 pub use redirect::{RedirectRefusal, RedirectVerdict, verify_redirect_uri};
 
+use crate::clock::Clock;
 use crate::errors::error_chain;
 use canon::canonical_url;
 use fetch::{Fetched, GuardedClient, Redirects};
@@ -138,13 +140,16 @@ pub struct ClientFetcher {
     /// fetches need them.
     client: std::sync::Arc<tokio::sync::OnceCell<GuardedClient>>,
     policy: std::sync::Arc<FetchPolicy>,
+    /// The server's clock: an `Expires` without a `Date` counts from it
+    /// (CID-13), so a test that moves the clock moves that too.
+    clock: Clock,
 }
 
 const ACCEPT_CLIENT: &str = "application/json, text/html;q=0.9";
 const ACCEPT_LOGO: &str = "image/png, image/jpeg, image/gif, image/webp, image/x-icon;q=0.9";
 
 impl ClientFetcher {
-    pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
+    pub fn new(policy: FetchPolicy, clock: Clock) -> Result<Self, FetchError> {
         if policy.allow_private {
             tracing::warn!(
                 "client discovery may fetch loopback and private addresses (allow_private_client_fetch is on)"
@@ -153,6 +158,7 @@ impl ClientFetcher {
         Ok(ClientFetcher {
             client: std::sync::Arc::new(tokio::sync::OnceCell::new()),
             policy: std::sync::Arc::new(policy),
+            clock,
         })
     }
 
@@ -175,7 +181,14 @@ impl ClientFetcher {
         ClientFetcher {
             client: std::sync::Arc::new(tokio::sync::OnceCell::new_with(Some(client))),
             policy: std::sync::Arc::new(policy),
+            clock: Clock::system(),
         }
+    }
+
+    /// What discovery finds, without the cache lifetime (tests).
+    #[cfg(test)]
+    pub async fn discover(&self, client_id: &Url) -> ClientInfo {
+        self.discover_with_ttl(client_id).await.0
     }
 
     /// Discover what `client_id` says about itself, and how long the result
@@ -184,12 +197,6 @@ impl ClientFetcher {
     /// than `total_timeout`, never returns an error: failures become
     /// [`InfoSource::Unavailable`]. The authorization endpoint calls it
     /// through [`info_cache::discover`].
-    /// What discovery finds, without the cache lifetime (tests).
-    #[cfg(test)]
-    pub async fn discover(&self, client_id: &Url) -> ClientInfo {
-        self.discover_with_ttl(client_id).await.0
-    }
-
     pub async fn discover_with_ttl(&self, client_id: &Url) -> (ClientInfo, Option<Duration>) {
         // CID-7: a loopback client runs on the user's own machine; fetching
         // it would be a request into our own host. With `allow_private` on
@@ -240,7 +247,7 @@ impl ClientFetcher {
         };
         let ttl = cache_policy::ttl(
             &fetched.headers,
-            SystemTime::now(),
+            self.clock.system_time(),
             cache_policy::MIN_TTL,
             cache_policy::MAX_TTL,
         );
@@ -258,7 +265,7 @@ impl ClientFetcher {
     /// Fetch a logo to re-serve it (CID-19): same address guard, a small
     /// cap, raster image types only (never SVG, which can carry script), and
     /// content that really starts like the declared type.
-    pub async fn fetch_logo(&self, logo: &Url) -> Option<(String, Vec<u8>)> {
+    pub async fn fetch_logo(&self, logo: &Url) -> Option<(&'static str, Bytes)> {
         let client = match self.client().await {
             Ok(c) => c,
             Err(e) => {
@@ -285,7 +292,7 @@ impl ClientFetcher {
             tracing::info!(logo = %logo, "logo content does not match its type");
             return None;
         }
-        Some((kind.content_type().to_owned(), fetched.body))
+        Some((kind.content_type(), Bytes::from(fetched.body)))
     }
 }
 
@@ -372,7 +379,7 @@ async fn read_html(client_id: &Url, fetched: Fetched, limits: html_budget::Limit
             return unavailable(client_id, "the app's page is too complex to read".into());
         }
         Err(e) => {
-            tracing::warn!(client_id = %client_id, error = %e, "client page parser failed");
+            tracing::warn!(client_id = %client_id, error = %error_chain(&e), "client page parser failed");
             return unavailable(client_id, "the app's page could not be read".into());
         }
     };
@@ -502,87 +509,4 @@ impl ImageType {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(s: &str) -> Url {
-        Url::parse(s).unwrap()
-    }
-
-    #[test]
-    fn default_policy_matches_the_contract() {
-        let p = FetchPolicy::default();
-        assert!(!p.allow_private);
-        assert_eq!(p.connect_timeout, Duration::from_secs(3));
-        assert_eq!(p.total_timeout, Duration::from_secs(5));
-        assert_eq!(p.max_body, 512 * 1024);
-        assert_eq!(p.max_json_body, 64 * 1024);
-        assert!(p.user_agent.starts_with("doorstep/"));
-    }
-
-    #[tokio::test]
-    async fn loopback_client_id_is_not_fetched() {
-        let f = ClientFetcher::new(FetchPolicy::default()).unwrap();
-        let i = f.discover_with_ttl(&url("http://127.0.0.1:9/")).await.0;
-        assert!(matches!(i.source, InfoSource::NotFetched { .. }));
-        assert_eq!(i.client_id, "http://127.0.0.1:9/");
-    }
-
-    #[test]
-    fn json_and_html_media_types() {
-        assert!(is_json("application/json"));
-        assert!(is_json("application/ld+json"));
-        assert!(!is_json("text/json+html"));
-        assert!(!is_json("application/jsonx"));
-        assert!(is_html("text/html"));
-        assert!(!is_html("text/plain"));
-    }
-
-    fn app(urls: &[&str], name: &str) -> html::App {
-        html::App {
-            name: Some(name.into()),
-            urls: urls.iter().map(|u| url(u)).collect(),
-            top_level: true,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn app_selection_requires_matching_url() {
-        let id = url("https://app.example.com/");
-        let picked = select_app(
-            &id,
-            &id,
-            vec![
-                app(&["https://other.example/"], "Other"),
-                app(&["https://APP.example.com"], "Mine"),
-            ],
-        );
-        assert_eq!(picked.map(|(a, _)| a.name), Some(Some("Mine".into())));
-        assert!(select_app(&id, &id, vec![app(&["https://other.example/"], "Other")]).is_none());
-    }
-
-    #[test]
-    fn app_without_url_is_used_only_when_alone_and_at_the_client_id() {
-        let id = url("https://app.example.com/");
-        assert!(select_app(&id, &id, vec![app(&[], "Solo")]).is_some());
-        assert!(
-            select_app(
-                &id,
-                &url("https://app.example.com/moved"),
-                vec![app(&[], "Solo")]
-            )
-            .is_none()
-        );
-        assert!(select_app(&id, &id, vec![app(&[], "A"), app(&[], "B")]).is_none());
-    }
-
-    #[test]
-    fn image_magic_bytes_are_checked() {
-        assert!(ImageType::Png.matches(b"\x89PNG\r\n\x1a\nrest"));
-        assert!(!ImageType::Png.matches(b"<html>"));
-        assert!(ImageType::Webp.matches(b"RIFF\0\0\0\0WEBPVP8 "));
-        assert!(!ImageType::Webp.matches(b"RIFF\0\0\0\0WAVE"));
-        assert_eq!(image_type("image/svg+xml"), None);
-    }
-}
+mod tests;

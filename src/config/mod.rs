@@ -18,7 +18,7 @@ pub use proxies::{ProxyListError, TrustedProxies};
 pub use sources::{CONFIG_VAR, Layers, Origin, load, read_env, read_toml};
 pub use values::parse_duration;
 
-use crate::domain::ProfileUrl;
+use crate::domain::{ProfileUrl, is_loopback_ip, is_loopback_url};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +75,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Loopback issuer: the spec's URL rules (DISC-16, DISC-19) are relaxed.
     pub local_development: bool,
+    /// `issuer` was not given, so it is `http://<listen>/` and names the
+    /// address actually bound once the listener is (`name_bound_address`).
+    pub issuer_follows_listen: bool,
 }
 
 /// Bounds on what slow or greedy clients can hold (issue 11, slow clients).
@@ -115,15 +118,6 @@ impl Default for ConnectionLimits {
 
 /// Raw string values by key, as gathered from every layer.
 pub type RawValues = BTreeMap<String, String>;
-
-fn is_loopback_url(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
 
 /// The issuer as given: an absolute https URL (http only on loopback), in
 /// canonical form, with its trailing slash and nothing after the path.
@@ -177,7 +171,7 @@ fn parse_issuer(given: &str) -> Result<Url, ConfigError> {
 fn default_issuer(listen: SocketAddr) -> Result<Url, ConfigError> {
     let local = format!("http://{listen}/");
     match Url::parse(&local) {
-        Ok(url) if listen.ip().is_loopback() => Ok(url),
+        Ok(url) if is_loopback_ip(listen.ip()) => Ok(url),
         _ => Err(ConfigError::invalid(
             key::listen.name,
             format!(
@@ -194,7 +188,7 @@ fn default_issuer(listen: SocketAddr) -> Result<Url, ConfigError> {
 }
 
 /// `me`, or the issuer when it is not set: an IndieAuth profile URL.
-fn profile_url(v: &Values, issuer: &Url, local: bool) -> Result<ProfileUrl, ConfigError> {
+fn profile_url(v: &Values<'_>, issuer: &Url, local: bool) -> Result<ProfileUrl, ConfigError> {
     let bad = |message: String| ConfigError::invalid(key::me.name, message);
     match v.given(&key::me) {
         Some(given) => ProfileUrl::parse(given, local).map_err(|e| {
@@ -212,7 +206,7 @@ fn profile_url(v: &Values, issuer: &Url, local: bool) -> Result<ProfileUrl, Conf
     }
 }
 
-fn email(v: &Values) -> Result<Option<String>, ConfigError> {
+fn email(v: &Values<'_>) -> Result<Option<String>, ConfigError> {
     match v.get(&key::email) {
         Some(e) if !e.contains('@') || e.contains(char::is_whitespace) => Err(
             ConfigError::invalid(key::email.name, format!("`{e}` is not an email address")),
@@ -221,7 +215,7 @@ fn email(v: &Values) -> Result<Option<String>, ConfigError> {
     }
 }
 
-fn log_filter(v: &Values) -> Result<String, ConfigError> {
+fn log_filter(v: &Values<'_>) -> Result<String, ConfigError> {
     let log = v.get(&key::log).unwrap_or_default();
     match crate::telemetry::parse_filter(log) {
         Ok(_) => Ok(log.to_owned()),
@@ -277,6 +271,7 @@ impl Settings {
                 ),
             )
         })?;
+        let issuer_follows_listen = v.given(&key::issuer).is_none();
         let issuer = match v.given(&key::issuer) {
             Some(given) => parse_issuer(given)?,
             None => default_issuer(listen)?,
@@ -334,7 +329,32 @@ impl Settings {
             issuer,
             me,
             local_development,
+            issuer_follows_listen,
         })
+    }
+
+    /// Names the address the server really listens on where the issuer was
+    /// left to follow `listen`: with `--listen 127.0.0.1:0` and no `issuer`,
+    /// the issuer becomes `http://127.0.0.1:<port>/` with the port the
+    /// system chose, not port 0, and `me` follows when it is the issuer (its
+    /// default). An issuer or `me` that was given stays as it was.
+    pub fn name_bound_address(&mut self, bound: SocketAddr) {
+        self.listen = bound;
+        if !self.issuer_follows_listen || !is_loopback_ip(bound.ip()) {
+            return;
+        }
+        let Ok(issuer) = Url::parse(&format!("http://{bound}/")) else {
+            return;
+        };
+        if self.serves_homepage() {
+            match ProfileUrl::parse(issuer.as_str(), self.local_development) {
+                Ok(me) => self.me = me,
+                // The same shape as the issuer it replaces, which was a
+                // valid profile URL: not reached; keep both as they were.
+                Err(_) => return,
+            }
+        }
+        self.issuer = issuer;
     }
 
     /// An endpoint URL under the issuer (always absolute, no query: DISC-15).

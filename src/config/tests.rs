@@ -125,6 +125,26 @@ fn errors_name_the_key_and_say_what_to_write() {
     assert!(e.contains("text, json"), "{e}");
 }
 
+/// Plain http is allowed exactly where `domain` says the host is this
+/// machine: the configuration has no loopback rule of its own.
+#[test]
+fn a_plain_http_issuer_is_allowed_exactly_on_what_domain_calls_loopback() {
+    for issuer in [
+        "http://127.0.0.1:8080/",
+        "http://127.5.6.7/",
+        "http://[::1]:8080/",
+        "http://localhost:8080/",
+        "http://app.localhost/",
+        "http://localhost.localdomain/",
+        "http://auth.example.com/",
+        "http://localhost.example/",
+        "http://10.0.0.1/",
+    ] {
+        let loopback = is_loopback_url(&Url::parse(issuer).unwrap());
+        assert_eq!(parse_issuer(issuer).is_ok(), loopback, "{issuer}");
+    }
+}
+
 /// User-facing text says it in words and links the public spec; the
 /// checklist IDs are for the code's comments.
 #[test]
@@ -316,4 +336,31 @@ fn an_error_says_where_the_value_was_set() {
     .unwrap();
     assert_eq!(s.code_lifetime, Duration::from_secs(8));
     assert_eq!(s.pkce, PkcePolicy::Any);
+}
+
+#[test]
+fn only_an_issuer_left_to_the_listener_follows_the_bound_port() {
+    let bound: SocketAddr = "127.0.0.1:41234".parse().unwrap();
+    let mut default = Settings::from_raw(&raw(&[("listen", "127.0.0.1:0")])).unwrap();
+    default.name_bound_address(bound);
+    assert_eq!(default.issuer_str(), "http://127.0.0.1:41234/");
+    assert_eq!(default.me.as_str(), "http://127.0.0.1:41234/");
+    assert_eq!(default.listen, bound);
+
+    let mut own_me = Settings::from_raw(&raw(&[
+        ("listen", "127.0.0.1:0"),
+        ("me", "https://example.com/"),
+    ]))
+    .unwrap();
+    own_me.name_bound_address(bound);
+    assert_eq!(own_me.issuer_str(), "http://127.0.0.1:41234/");
+    assert_eq!(own_me.me.as_str(), "https://example.com/");
+
+    let mut given = Settings::from_raw(&raw(&[
+        ("listen", "127.0.0.1:0"),
+        ("issuer", "https://auth.example.com/"),
+    ]))
+    .unwrap();
+    given.name_bound_address(bound);
+    assert_eq!(given.issuer_str(), "https://auth.example.com/");
 }

@@ -7,6 +7,7 @@
 //! owner is signed in (AREQ-17); only a `VerifiedRedirect` is redirected to.
 
 use super::AppState;
+use super::forms::checked;
 use super::login::render_login;
 use super::respond::{
     body_text, error_page, failure_limited, found, html, internal_error_page, is_form, json,
@@ -23,9 +24,11 @@ use crate::oauth::token::{self, CodeRedemption};
 use crate::oauth::{ErrorCode, OAuthError, Params};
 use crate::store::{StoreError, StoreResult, pending};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
 
 /// The logo's address on doorstep itself, fetching it first if needed
 /// (CID-19: never hot-linked). None when there is no usable logo.
@@ -61,10 +64,10 @@ pub async fn logo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .and_then(|u| state.logos.get(u, state.now()));
     match found {
         Some(l) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, l.content_type.clone()))
+            .insert_header((header::CONTENT_TYPE, l.content_type))
             .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
             .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
-            .body(l.body.as_ref().clone()),
+            .body(l.body),
         None => HttpResponse::NotFound().finish(),
     }
 }
@@ -374,14 +377,9 @@ pub async fn resume(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 /// The consent form's answer: approve (with the ticked scopes and chosen
 /// lifetime) or deny. The pending request is taken, so it is answered once.
 pub async fn consent(
-    req: HttpRequest,
+    AnswerForm { params, id }: AnswerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, id) = match answer_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(resp) => return resp,
-    };
     let default_lifetime = state.settings.access_token_lifetime.as_secs() as i64;
     let Some(answer) = ConsentAnswer::parse(&params, default_lifetime) else {
         return unexpected_answer(&state, "Choose Allow or Deny.");
@@ -395,14 +393,9 @@ pub async fn consent(
 /// The no-PKCE page's answer: allow this client (remembered) or refuse
 /// (`invalid_request` back to the client, with `state` and `iss`).
 pub async fn pkce_decision(
-    req: HttpRequest,
+    AnswerForm { params, id }: AnswerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, id) = match answer_form(&req, &state, &body).await {
-        Ok(form) => form,
-        Err(resp) => return resp,
-    };
     let Some(answer) = PkceAnswer::parse(&params) else {
         return unexpected_answer(&state, "Choose Allow or Refuse.");
     };
@@ -412,17 +405,27 @@ pub async fn pkce_decision(
     .await
 }
 
-/// An answer form's fields and the hash of the pending request it names,
-/// if it comes from the signed-in owner with the session's CSRF token.
-async fn answer_form(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-) -> Result<(Params, SecretHash), HttpResponse> {
-    let params = Params::parse(body_text(body));
-    owner_with_csrf(req, state, &params).await?;
-    let id = request_hash(&params).ok_or_else(|| request_gone(state))?;
-    Ok((params, id))
+/// An answer to one of the owner's pages (consent, no PKCE): its fields and
+/// the hash of the pending request it names. The handler runs only when it
+/// comes from the signed-in owner with the session's CSRF token and names
+/// a request; otherwise the page says the session or the request is gone.
+pub(super) struct AnswerForm {
+    params: Params,
+    id: SecretHash,
+}
+
+impl FromRequest for AnswerForm {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        checked(req, payload, async |req, state, body| {
+            let params = Params::parse(body_text(body));
+            owner_with_csrf(req, state, &params).await?;
+            let id = request_hash(&params).ok_or_else(|| request_gone(state))?;
+            Ok(AnswerForm { params, id })
+        })
+    }
 }
 
 /// Runs an answer in one write transaction and sends the browser where it

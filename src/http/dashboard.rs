@@ -9,7 +9,8 @@
 //! refused without it (SEC-5).
 
 use super::AppState;
-use super::respond::{body_text, error_page, html, internal_error_page, see_other};
+use super::forms::{FreshOwnerForm, OwnerForm};
+use super::respond::{html, internal_error_page, see_other};
 use super::session;
 use crate::domain::Secret;
 use crate::oauth::Params;
@@ -285,65 +286,6 @@ fn passkey_rows(passkeys: Vec<factors::StoredPasskey>) -> Vec<PasskeyRow> {
         .collect()
 }
 
-/// The form's fields, if it comes from the signed-in owner with the right
-/// CSRF token; otherwise the page to answer with (403, nothing changed).
-pub(super) async fn owner_form(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-) -> Result<Params, HttpResponse> {
-    owner_form_session(req, state, body).await.map(|(p, _)| p)
-}
-
-/// `owner_form` for a sensitive change: the owner must also have signed in
-/// within the last five minutes; otherwise they are asked to sign in again
-/// and come back to the dashboard (step-up), and nothing changes.
-pub(super) async fn fresh_owner_form(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-) -> Result<(Params, session::OwnerSession), HttpResponse> {
-    let (params, owner) = owner_form_session(req, state, body).await?;
-    if !owner.fresh(state.now()) {
-        return Err(step_up(req, state).await);
-    }
-    Ok((params, owner))
-}
-
-/// The sign-in form, asking the owner to confirm it is them (401).
-pub(super) async fn step_up(req: &HttpRequest, state: &AppState) -> HttpResponse {
-    super::login::render_login(
-        req,
-        state,
-        StatusCode::UNAUTHORIZED,
-        "/dashboard",
-        None,
-        Some(
-            "This change needs a fresh sign-in: confirm it is you by signing in again, \
-             then make the change once more.",
-        ),
-    )
-    .await
-}
-
-pub(super) async fn owner_form_session(
-    req: &HttpRequest,
-    state: &AppState,
-    body: &[u8],
-) -> Result<(Params, session::OwnerSession), HttpResponse> {
-    let params = Params::parse(body_text(body));
-    match session::owner(req, state).await {
-        Ok(Some(o)) if o.csrf_ok(params.get("csrf").ok().flatten()) => Ok((params, o)),
-        Ok(_) => Err(error_page(
-            state,
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "Reload the dashboard and try again.",
-        )),
-        Err(e) => Err(internal_error_page(state, &e)),
-    }
-}
-
 /// A numeric id from the form (a grant, a resource server, a passkey).
 pub(super) fn id_param(params: &Params, name: &'static str) -> Option<i64> {
     params.get(name).ok().flatten()?.parse().ok()
@@ -362,14 +304,9 @@ where
 }
 
 pub async fn remove_pkce_exemption(
-    req: HttpRequest,
+    OwnerForm { params, .. }: OwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let params = match owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let client_id = params
         .get("client_id")
         .ok()
@@ -394,14 +331,9 @@ pub async fn remove_pkce_exemption(
 
 /// Revokes one grant: every token it produced stops working at once.
 pub async fn revoke_grant(
-    req: HttpRequest,
+    OwnerForm { params, .. }: OwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let params = match owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let Some(id) = id_param(&params, "grant") else {
         return see_other("/dashboard");
     };
@@ -458,14 +390,9 @@ async fn confirm_revoke_all(state: &AppState, csrf: &str) -> HttpResponse {
 /// nothing in the database speaks for an old issuer or `me` any more, so
 /// the configured ones are recorded (`store::identity`).
 pub async fn revoke_all(
-    req: HttpRequest,
+    OwnerForm { params, owner }: OwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, owner) = match owner_form_session(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     if params.get("confirm").ok().flatten() != Some("yes") {
         return confirm_revoke_all(&state, &owner.csrf()).await;
     }
@@ -500,14 +427,9 @@ pub async fn revoke_all(
 /// kept, VER-4 a). The page answers the POST directly: the secret never
 /// travels in a URL.
 pub async fn add_resource_server(
-    req: HttpRequest,
+    FreshOwnerForm { params, .. }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let params = match fresh_owner_form(&req, &state, &body).await {
-        Ok((p, _)) => p,
-        Err(resp) => return resp,
-    };
     let name = params
         .get("name")
         .ok()
@@ -548,14 +470,9 @@ pub async fn add_resource_server(
 }
 
 pub async fn revoke_resource_server(
-    req: HttpRequest,
+    OwnerForm { params, .. }: OwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let params = match owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let Some(id) = id_param(&params, "id") else {
         return see_other("/dashboard");
     };

@@ -9,6 +9,7 @@ pub use dashboard::link_tags;
 pub use respond::content_security_policy;
 mod discovery;
 mod doctor;
+mod forms;
 mod introspect;
 mod login;
 mod passkeys;
@@ -79,8 +80,19 @@ impl AppState {
     }
 }
 
+/// The route table, by the part of doorstep each route belongs to. Every
+/// route is a resource of its own, matched in the order registered.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(respond::not_found));
+    public_routes(cfg);
+    authorization_routes(cfg);
+    sign_in_routes(cfg);
+    dashboard_routes(cfg);
+    endpoint_routes(cfg);
+}
+
+/// The homepage, the metadata, static files and the health checks.
+fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(discovery::homepage))
         .route("/", web::head().to(discovery::homepage))
         .route(
@@ -93,14 +105,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(discovery::webauthn_script),
         )
         .route("/health", web::get().to(discovery::health))
-        .route("/doctor/address", web::get().to(doctor::address))
-        .route("/auth", web::get().to(authorize::get))
+        .route("/doctor/address", web::get().to(doctor::address));
+}
+
+/// The authorization endpoint and the owner's answers to its pages.
+fn authorization_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth", web::get().to(authorize::get))
         .route("/auth", web::post().to(authorize::post))
         .route("/auth/request", web::get().to(authorize::resume))
         .route("/auth/logo", web::get().to(authorize::logo))
         .route("/auth/consent", web::post().to(authorize::consent))
-        .route("/auth/pkce", web::post().to(authorize::pkce_decision))
-        .route("/login", web::get().to(login::login_page))
+        .route("/auth/pkce", web::post().to(authorize::pkce_decision));
+}
+
+/// The owner's sign-in steps and the first password.
+fn sign_in_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login::login_page))
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
         .route("/login/second-factor", web::post().to(second_factor::post))
@@ -110,8 +130,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/login/passkey", web::post().to(passkeys::sign_in))
         .route("/setup", web::get().to(login::setup_page))
-        .route("/setup", web::post().to(login::setup))
-        .route("/dashboard", web::get().to(dashboard::show))
+        .route("/setup", web::post().to(login::setup));
+}
+
+/// The dashboard and its forms.
+fn dashboard_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/dashboard", web::get().to(dashboard::show))
         .route(
             "/dashboard/pkce/remove",
             web::post().to(dashboard::remove_pkce_exemption),
@@ -169,8 +193,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/resource-servers/revoke",
             web::post().to(dashboard::revoke_resource_server),
-        )
-        .route("/token", web::get().to(token_get))
+        );
+}
+
+/// The endpoints clients and resource servers call: tokens,
+/// introspection, revocation and userinfo (with their CORS preflights).
+fn endpoint_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/token", web::get().to(token_get))
         .route("/token", web::post().to(token_post))
         .route("/token", web::method(Method::OPTIONS).to(preflight))
         .route("/introspect", web::post().to(introspect::post))

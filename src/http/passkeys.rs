@@ -11,7 +11,8 @@
 //! owner out — but failed assertions are rate-limited per address.
 
 use super::AppState;
-use super::dashboard::{back_to_dashboard, fresh_owner_form};
+use super::dashboard::back_to_dashboard;
+use super::forms::{FreshOwnerForm, fresh_owner_form};
 use super::login::{render_login, safe_continue, signed_in};
 use super::respond::{body_text, internal_error_page, json, log_chain, see_other};
 use super::security::clean_label;
@@ -354,14 +355,9 @@ pub async fn register_options(
 /// `POST /dashboard/passkeys`: `csrf`, `label`, `credential`. Stores the
 /// new passkey (needs a fresh sign-in).
 pub async fn register(
-    req: HttpRequest,
+    FreshOwnerForm { params, owner }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, owner) = match fresh_owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let Some(webauthn) = state.webauthn.as_deref() else {
         return see_other("/dashboard");
     };

@@ -2,6 +2,7 @@
 //! redirects, and the headers sensitive responses carry.
 
 use super::AppState;
+use crate::errors::error_chain;
 use crate::oauth::{BearerError, OAuthError};
 use crate::views::ErrorPage;
 use actix_web::http::StatusCode;
@@ -48,7 +49,7 @@ pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(body),
         Err(e) => {
-            tracing::error!(error = %e, "template rendering failed");
+            tracing::error!(error = %error_chain(&e), "template rendering failed");
             HttpResponse::InternalServerError()
                 .content_type("text/plain; charset=utf-8")
                 .body("Something went wrong inside doorstep.")
@@ -123,7 +124,7 @@ pub fn internal_error_page(state: &AppState, err: &dyn std::error::Error) -> Htt
 }
 
 pub fn log_chain(err: &dyn std::error::Error) {
-    tracing::error!(error = %crate::errors::error_chain(err), "request failed");
+    tracing::error!(error = %error_chain(err), "request failed");
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (ERR-10, REDT-6).

@@ -6,9 +6,8 @@
 //! in the activity list.
 
 use super::AppState;
-use super::dashboard::{
-    back_to_dashboard, fresh_owner_form, id_param, owner_form, owner_form_session,
-};
+use super::dashboard::{back_to_dashboard, id_param};
+use super::forms::{FreshOwnerForm, OwnerForm};
 use super::respond::{error_page, html, internal_error_page, see_other};
 use super::second_factor;
 use crate::domain::SecretHash;
@@ -30,6 +29,17 @@ fn locked_out(state: &AppState, why: LockOut) -> HttpResponse {
         "That would lock you out",
         &why.to_string(),
     )
+}
+
+/// The current sign-in mode and the factors it may depend on: what every
+/// change here is checked against, inside the change's own transaction.
+fn standing(s: &factors::Summary) -> (SignInMode, rules::Factors) {
+    let mode = SignInMode::parse(&s.mode).unwrap_or(SignInMode::Password);
+    let f = rules::Factors {
+        passkeys: s.passkeys,
+        totp: s.totp,
+    };
+    (mode, f)
 }
 
 /// Back to the dashboard after a change, or why it was refused.
@@ -85,14 +95,9 @@ async fn new_recovery_codes(
 /// passkeys only) first shows new recovery codes; it is switched on only
 /// when the owner confirms they saved them.
 pub async fn set_mode(
-    req: HttpRequest,
+    FreshOwnerForm { params, owner }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, owner) = match fresh_owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let Some(mode) = params
         .get("mode")
         .ok()
@@ -125,10 +130,7 @@ pub async fn set_mode(
             // Checked again inside the transaction: a passkey removed in
             // between must not leave a mode that nobody can sign in with.
             let s = factors::summary(tx)?;
-            let f = rules::Factors {
-                passkeys: s.passkeys,
-                totp: s.totp,
-            };
+            let (_, f) = standing(&s);
             if let Err(why) = rules::check_mode(mode, f) {
                 return Ok(Err(why));
             }
@@ -153,14 +155,9 @@ pub async fn set_mode(
 
 /// `POST /dashboard/recovery-codes`: a new set; the old one stops working.
 pub async fn regenerate_recovery_codes(
-    req: HttpRequest,
+    FreshOwnerForm { owner, .. }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (_, owner) = match fresh_owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     new_recovery_codes(
         &state,
         &owner.csrf(),
@@ -207,14 +204,9 @@ fn enrol_page(state: &AppState, csrf: &str, secret: &[u8], message: Option<&str>
 /// `POST /dashboard/totp/new`: a fresh secret, shown as a QR code; nothing
 /// is stored until a code from the app confirms it.
 pub async fn totp_new(
-    req: HttpRequest,
+    FreshOwnerForm { owner, .. }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (_, owner) = match fresh_owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let secret = totp::new_secret();
     state.pending.put(
         owner.pending_key(TOTP_PENDING),
@@ -231,14 +223,9 @@ pub async fn totp_new(
 /// (its step is spent), and a password-only owner is switched to asking
 /// for a second factor, with fresh recovery codes shown first.
 pub async fn totp_confirm(
-    req: HttpRequest,
+    OwnerForm { params, owner }: OwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, owner) = match owner_form_session(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let now = state.now();
     let key = owner.pending_key(TOTP_PENDING);
     let Some((expires, Pending::TotpEnrolment { secret })) =
@@ -326,24 +313,12 @@ fn save_totp(
 }
 
 /// `POST /dashboard/totp/remove`, unless the mode depends on it.
-pub async fn totp_remove(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    if let Err(resp) = fresh_owner_form(&req, &state, &body).await {
-        return resp;
-    }
+pub async fn totp_remove(_: FreshOwnerForm, state: web::Data<AppState>) -> HttpResponse {
     let now = state.now();
     let removed = state
         .store
         .write(move |tx| {
-            let s = factors::summary(tx)?;
-            let mode = SignInMode::parse(&s.mode).unwrap_or(SignInMode::Password);
-            let f = rules::Factors {
-                passkeys: s.passkeys,
-                totp: s.totp,
-            };
+            let (mode, f) = standing(&factors::summary(tx)?);
             if let Err(why) = rules::check_remove_totp(mode, f) {
                 return Ok(Err(why));
             }
@@ -361,13 +336,9 @@ pub async fn totp_remove(
 /// signed in again at once.
 pub async fn change_password(
     req: HttpRequest,
+    FreshOwnerForm { params, .. }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let (params, _) = match fresh_owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let Some(pw) = super::login::confirmed_password(&params) else {
         return error_page(
             &state,
@@ -419,14 +390,9 @@ pub fn clean_label(raw: Option<&str>) -> String {
 
 /// `POST /dashboard/passkeys/rename`: `id`, `label`.
 pub async fn passkey_rename(
-    req: HttpRequest,
+    OwnerForm { params, .. }: OwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let params = match owner_form(&req, &state, &body).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
     let Some(id) = id_param(&params, "id") else {
         return see_other("/dashboard");
     };
@@ -451,14 +417,9 @@ pub async fn passkey_rename(
 
 /// `POST /dashboard/passkeys/remove`: `id`, unless the mode depends on it.
 pub async fn passkey_remove(
-    req: HttpRequest,
+    FreshOwnerForm { params, .. }: FreshOwnerForm,
     state: web::Data<AppState>,
-    body: web::Bytes,
 ) -> HttpResponse {
-    let params = match fresh_owner_form(&req, &state, &body).await {
-        Ok((p, _)) => p,
-        Err(resp) => return resp,
-    };
     let Some(id) = id_param(&params, "id") else {
         return see_other("/dashboard");
     };
@@ -466,12 +427,7 @@ pub async fn passkey_remove(
     let removed = state
         .store
         .write(move |tx| {
-            let s = factors::summary(tx)?;
-            let mode = SignInMode::parse(&s.mode).unwrap_or(SignInMode::Password);
-            let f = rules::Factors {
-                passkeys: s.passkeys,
-                totp: s.totp,
-            };
+            let (mode, f) = standing(&factors::summary(tx)?);
             if let Err(why) = rules::check_remove_passkey(mode, f) {
                 return Ok(Err(why));
             }

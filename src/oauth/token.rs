@@ -3,6 +3,7 @@
 //! Everything runs inside one immediate transaction handed in by the caller,
 //! so taking a code and issuing its tokens is atomic, and a replay's
 //! revocation is committed even though the request fails (STYLE habit 6).
+//! Refreshing is `refresh`.
 
 use super::error::OAuthError;
 use super::params::Params;
@@ -18,6 +19,9 @@ use crate::store::tokens::{ActiveToken, Grant};
 use crate::store::{StoreResult, codes, events, tokens};
 use rusqlite::Transaction;
 use serde::Serialize;
+
+mod refresh;
+pub use refresh::{REFRESH_GRACE_SECONDS, RefreshRequest, refresh};
 
 /// The profile object (IA §5.3.4): `email` only with the `email` scope.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -407,200 +411,5 @@ pub fn issue_tokens(
     })
 }
 
-/// How long after a rotation the old refresh token still works, for a
-/// client that refreshed twice at once (two tabs, a retry after a timeout).
-pub const REFRESH_GRACE_SECONDS: i64 = 30;
-
-/// A parsed refresh request (REF-2).
-#[derive(Debug)]
-pub struct RefreshRequest {
-    token: Secret,
-    client_id: Option<ClientId>,
-    scope: Option<String>,
-}
-
-impl RefreshRequest {
-    pub fn parse(p: &Params) -> Result<Self, OAuthError> {
-        if p.first_repeated(&["refresh_token", "client_id", "scope", "grant_type"])
-            .is_some()
-        {
-            return Err(OAuthError::invalid_request("a parameter is repeated"));
-        }
-        let token = p
-            .get("refresh_token")?
-            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-        let client_id = p
-            .get("client_id")?
-            .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
-        Ok(RefreshRequest {
-            token: Secret::from_presented(token),
-            client_id: ClientId::parse(client_id).ok(),
-            scope: p.get("scope")?.map(str::to_owned),
-        })
-    }
-}
-
-/// REF-3..9: rotate the refresh token and issue a new access token. A
-/// rotated token presented again after the grace window is a breach: the
-/// whole grant is revoked, and that is committed (REF-8).
-pub fn refresh(
-    tx: &Transaction<'_>,
-    now: UnixTime,
-    settings: &Settings,
-    req: &RefreshRequest,
-) -> StoreResult<Result<TokenResponse, OAuthError>> {
-    let hash = req.token.hash();
-    let bad = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let Some(rec) = tokens::find_refresh_token(tx, &hash)? else {
-        return Ok(Err(bad()));
-    };
-    if rec.revoked || rec.expires_at <= now {
-        return Ok(Err(bad()));
-    }
-    // REF-8: a rotated token presented again is a breach, except once
-    // inside the grace window (a client that refreshed twice at once) and
-    // only while none of its successors has been used. A second reuse, one
-    // after the window, or one of a sibling that lost (below) revokes the
-    // whole grant.
-    if let Some(rotated) = rec.rotated_at
-        && (now - rotated > REFRESH_GRACE_SECONDS
-            || rec.grace_used
-            || tokens::refresh_successor_used(tx, &hash)?)
-    {
-        return reuse_detected(tx, now, &rec).map(|()| Err(bad()));
-    }
-    if req.client_id.as_ref() != Some(&rec.client_id) {
-        return Ok(Err(OAuthError::invalid_grant(
-            "the refresh token was issued to another client_id",
-        )));
-    }
-    let granted = &rec.scope;
-    let access_scope = match &req.scope {
-        None => granted.clone(),
-        Some(s) => match ScopeSet::parse(s) {
-            Ok(asked) if asked.is_subset_of(granted) && !asked.is_empty() => asked,
-            _ => {
-                return Ok(Err(OAuthError::new(
-                    super::ErrorCode::InvalidScope,
-                    "the requested scope exceeds what was granted",
-                )));
-            }
-        },
-    };
-    if rec.rotated_at.is_some() {
-        tokens::mark_refresh_grace_used(tx, &hash, now)?;
-    } else {
-        tokens::mark_refresh_rotated(tx, &hash, now)?;
-        // The successors handed out for one rotated token are siblings:
-        // this one is used first, so the others are spent (REF-8).
-        if let Some(parent) = &rec.parent {
-            tokens::supersede_refresh_siblings(tx, parent, &hash, now)?;
-        }
-    }
-    let issued = issue_tokens(
-        tx,
-        now,
-        settings,
-        &IssueFor {
-            grant_id: rec.grant_id,
-            client_id: &rec.client_id,
-            me: &rec.me,
-            access_scope: &access_scope,
-            refresh_scope: granted,
-            access_lifetime: rec
-                .access_lifetime
-                .or(Some(settings.access_token_lifetime.as_secs() as i64)),
-            rotated_from: Some(&hash),
-        },
-    )?;
-    Ok(Ok(issued))
-}
-
-/// A spent refresh token came back: someone holds a copy. The whole grant
-/// is revoked, access tokens included, and the caller commits that even
-/// though the request fails (REF-8, SEC-11).
-fn reuse_detected(
-    tx: &Transaction<'_>,
-    now: UnixTime,
-    rec: &tokens::RefreshRecord,
-) -> StoreResult<()> {
-    tokens::revoke_grant(tx, rec.grant_id, now)?;
-    tracing::warn!(
-        grant = rec.grant_id,
-        "spent refresh token reused; grant revoked"
-    );
-    events::record(
-        tx,
-        now,
-        EventKind::RefreshReused,
-        Some(rec.client_id.as_str()),
-        Some("the whole grant was revoked"),
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn parse(form: &str) -> Result<TokenRequest, OAuthError> {
-        TokenRequest::parse(&Params::parse(form))
-    }
-
-    fn code(e: Result<TokenRequest, OAuthError>) -> String {
-        match e {
-            Err(e) => e.to_json()["error"].as_str().unwrap().to_owned(),
-            Ok(r) => format!("ok {r:?}").split('(').next().unwrap().to_owned(),
-        }
-    }
-
-    #[test]
-    fn each_grant_type_parses_to_its_variant() {
-        let exchange = "grant_type=authorization_code&code=c&client_id=https%3A%2F%2Fa.example%2F&redirect_uri=https%3A%2F%2Fa.example%2Fcb";
-        assert!(matches!(
-            parse(exchange),
-            Ok(TokenRequest::AuthorizationCode(_))
-        ));
-        // Compatibility: no grant_type, but a code.
-        assert!(matches!(
-            parse("code=c&client_id=https%3A%2F%2Fa.example%2F&redirect_uri=x"),
-            Ok(TokenRequest::AuthorizationCode(_))
-        ));
-        assert!(matches!(
-            parse("grant_type=refresh_token&refresh_token=r&client_id=https%3A%2F%2Fa.example%2F"),
-            Ok(TokenRequest::RefreshToken(_))
-        ));
-        assert!(matches!(
-            parse("action=revoke&token=t"),
-            Ok(TokenRequest::Revoke(_))
-        ));
-    }
-
-    #[test]
-    fn tv10_wrong_shapes_get_the_rfc_error_codes() {
-        assert_eq!(code(parse("grant_type=password")), "unsupported_grant_type");
-        assert_eq!(code(parse("")), "invalid_request");
-        assert_eq!(
-            code(parse("grant_type=authorization_code")),
-            "invalid_request"
-        );
-        assert_eq!(
-            code(parse(
-                "grant_type=authorization_code&code=a&code=b&client_id=x&redirect_uri=y"
-            )),
-            "invalid_request"
-        );
-        assert_eq!(
-            code(parse("action=revoke&grant_type=authorization_code&token=t")),
-            "invalid_request"
-        );
-        assert_eq!(code(parse("action=delete&token=t")), "invalid_request");
-    }
-
-    proptest! {
-        #[test]
-        fn parsing_any_form_never_panics(form in "\\PC{0,300}") {
-            let _ = parse(&form);
-        }
-    }
-}
+mod tests;

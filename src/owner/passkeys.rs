@@ -9,6 +9,7 @@
 //! the `AuthenticationResult` as webauthn-rs asks, which also checks the
 //! counter so a cloned authenticator is noticed.
 
+use crate::errors::error_chain;
 use crate::store::factors::StoredPasskey;
 use url::Url;
 use webauthn_rs::prelude::{Passkey, Webauthn, WebauthnBuilder};
@@ -52,7 +53,7 @@ pub fn parse_all(stored: Vec<StoredPasskey>) -> Vec<Registered> {
         .filter_map(|s| match serde_json::from_str::<Passkey>(&s.passkey) {
             Ok(passkey) => Some(Registered { stored: s, passkey }),
             Err(e) => {
-                tracing::error!(id = s.id, error = %e, "a stored passkey cannot be read");
+                tracing::error!(id = s.id, error = %error_chain(&e), "a stored passkey cannot be read");
                 None
             }
         })

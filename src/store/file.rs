@@ -217,7 +217,7 @@ pub(super) fn make_private(path: &Path) {
             ),
             Err(e) => tracing::warn!(
                 file = %p.display(),
-                error = %e,
+                error = %crate::errors::error_chain(&e),
                 "the database is readable by other users (mode {mode:o}) and doorstep cannot change \
                  that; make it readable by doorstep's user only (chmod 600)"
             ),

@@ -216,6 +216,47 @@ async fn a_public_listener_without_an_issuer_is_told_to_set_an_https_issuer() {
     assert!(!err.contains("DISC"), "{err}");
 }
 
+/// `--listen 127.0.0.1:0` without an issuer: the default issuer names the
+/// port the system chose (the server binds first), not port 0, in the
+/// metadata, the endpoints, the profile URL and the listening line.
+#[tokio::test]
+async fn without_an_issuer_a_listener_on_port_0_names_the_port_it_got() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorstep.db");
+    let mut cmd = doorstep();
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(&db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let served = Served::start(cmd).await;
+    let base = served.base();
+    assert_ne!(served.addr.port(), 0);
+    let metadata: serde_json::Value =
+        reqwest::get(format!("{base}.well-known/oauth-authorization-server"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(metadata["issuer"], base.as_str(), "{metadata}");
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{base}auth").as_str(),
+        "{metadata}"
+    );
+    // The profile URL defaulted to the issuer, so doorstep serves the
+    // homepage, whose links name the same port.
+    let home = reqwest::get(&base).await.unwrap().text().await.unwrap();
+    assert!(home.contains(&format!("{base}token")), "{home}");
+    assert!(!home.contains(":0/"), "{home}");
+    let log = served.stop().await;
+    let listening = log
+        .lines()
+        .find(|l| l.contains("doorstep is listening"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(listening.contains(&base), "{listening}");
+}
+
 /// `doorstep password` with no terminal and no `--stdin` has no one to ask.
 #[tokio::test]
 async fn password_without_a_terminal_or_stdin_says_to_use_stdin() {

@@ -5,7 +5,6 @@
 
 mod fixtures;
 mod helpers;
-mod signin_helpers;
 mod tour;
 
 mod authorize;

@@ -4,14 +4,11 @@
 //! passkey-only mode, and the lock-out-by-guessing scenario.
 
 use crate::helpers::*;
-use crate::signin_helpers::*;
 
 #[tokio::test]
 async fn a_passkey_added_on_the_dashboard_signs_in_and_the_activity_list_says_so() {
     let app = localhost_app().await;
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "phone").await;
+    let (owner, mut key) = owner_with_passkey(&app, "phone").await;
     let dash = owner.get("/dashboard").await;
     assert_eq!(text_of(&dash, "li.passkey .passkey-label"), "phone");
     assert!(dash.body.contains("last used never"), "{}", dash.body);
@@ -26,21 +23,14 @@ async fn a_passkey_added_on_the_dashboard_signs_in_and_the_activity_list_says_so
     assert!(is_signed_in(&b).await);
     let dash = b.get("/dashboard").await;
     assert!(!dash.body.contains("last used never"), "{}", dash.body);
-    let log = activity(&b).await;
-    assert!(
-        log.iter()
-            .any(|l| l.contains("Signed in to doorstep") && l.contains("passkey “phone”")),
-        "{log:?}"
-    );
-    assert!(log.iter().any(|l| l.contains("Passkey added")), "{log:?}");
+    assert_activity(&b, &["Signed in to doorstep", "passkey “phone”"]).await;
+    assert_activity(&b, &["Passkey added"]).await;
 }
 
 #[tokio::test]
 async fn the_stored_credential_is_updated_after_each_sign_in() {
     let app = localhost_app().await;
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "key").await;
+    let (_, mut key) = owner_with_passkey(&app, "key").await;
     let stored = || async {
         app.store
             .read(|c| {
@@ -63,64 +53,32 @@ async fn the_stored_credential_is_updated_after_each_sign_in() {
 #[tokio::test]
 async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
     let app = localhost_app().await;
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "key").await;
+    let (_, mut key) = owner_with_passkey(&app, "key").await;
 
     // Replay: the same signed answer a second time.
     let b = app.browser();
     let page = b.get("/login").await;
-    let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
-    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
-    let cred = key.sign(&options);
-    let ok = b
-        .submit(&page, "form#passkey-login", &[("credential", &cred)], None)
-        .await;
+    let cred = key.sign(&passkey_options(&b, &page, false).await);
+    let ok = submit_passkey(&b, &page, &cred).await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     let c = app.browser();
-    let page_c = c.get("/login").await;
-    let replay = c
-        .submit(
-            &page_c,
-            "form#passkey-login",
-            &[("credential", &cred)],
-            None,
-        )
-        .await;
+    let replay = submit_passkey(&c, &c.get("/login").await, &cred).await;
     assert_eq!(replay.status, 401, "{}", replay.body);
     assert!(!is_signed_in(&c).await);
 
     // Another browser's challenge: signed for browser D, sent by browser E.
     let d = app.browser();
     let page_d = d.get("/login").await;
-    let csrf_d = fields_of(&page_d, "form#passkey-login")["csrf"].clone();
-    let (_, options) = post_json(&d, "/login/passkey/options", &[("csrf", &csrf_d)]).await;
-    let cred = key.sign(&options);
+    let cred = key.sign(&passkey_options(&d, &page_d, false).await);
     let e = app.browser();
-    let page_e = e.get("/login").await;
-    let stolen = e
-        .submit(
-            &page_e,
-            "form#passkey-login",
-            &[("credential", &cred)],
-            None,
-        )
-        .await;
+    let stolen = submit_passkey(&e, &e.get("/login").await, &cred).await;
     assert_eq!(stolen.status, 401, "{}", stolen.body);
     assert!(!is_signed_in(&e).await);
 
     // Five minutes later the challenge is gone.
-    let (_, options) = post_json(&d, "/login/passkey/options", &[("csrf", &csrf_d)]).await;
-    let cred = key.sign(&options);
+    let cred = key.sign(&passkey_options(&d, &page_d, false).await);
     app.clock.advance(301);
-    let late = d
-        .submit(
-            &page_d,
-            "form#passkey-login",
-            &[("credential", &cred)],
-            None,
-        )
-        .await;
+    let late = submit_passkey(&d, &page_d, &cred).await;
     assert_eq!(late.status, 401, "{}", late.body);
     assert!(!is_signed_in(&d).await);
 }
@@ -131,9 +89,7 @@ async fn strangers_filling_the_global_password_cap_do_not_keep_a_passkey_owner_o
         s.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "phone").await;
+    let (_, mut key) = owner_with_passkey(&app, "phone").await;
     // Thirty strangers, each from an address of their own, guess once.
     for i in 0..30 {
         let s = app.browser();
@@ -166,25 +122,16 @@ async fn strangers_filling_the_global_password_cap_do_not_keep_a_passkey_owner_o
 #[tokio::test]
 async fn failed_passkey_sign_ins_are_rate_limited_per_address() {
     let app = localhost_app().await;
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "key").await;
+    let (owner, _key) = owner_with_passkey(&app, "key").await;
     let b = app.browser();
     let page = b.get("/login").await;
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        let r = b
-            .submit(&page, "form#passkey-login", &[("credential", "{}")], None)
-            .await;
-        statuses.push(r.status);
+        statuses.push(submit_passkey(&b, &page, "{}").await.status);
     }
     assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
     assert_eq!(statuses[10], 429, "{statuses:?}");
-    let log = activity(&owner).await;
-    assert!(
-        log.iter().any(|l| l.contains("A passkey sign-in failed")),
-        "{log:?}"
-    );
+    assert_activity(&owner, &["A passkey sign-in failed"]).await;
 }
 
 #[tokio::test]
@@ -193,8 +140,7 @@ async fn autofill_signs_in_with_a_discoverable_passkey() {
     let owner = app.signed_in_browser().await;
     let mut key = Passkey::new(&app);
     let dash = owner.get("/dashboard").await;
-    let csrf = fields_of(&dash, "form#add-passkey")["csrf"].clone();
-    let (_, options) = post_json(&owner, "/dashboard/passkeys/options", &[("csrf", &csrf)]).await;
+    let (_, options) = registration_options(&owner, &dash).await;
     let reg: serde_json::Value = serde_json::from_str(&options).unwrap();
     // A discoverable credential is asked for, with user verification.
     let sel = &reg["publicKey"]["authenticatorSelection"];
@@ -213,14 +159,7 @@ async fn autofill_signs_in_with_a_discoverable_passkey() {
 
     let b = app.browser();
     let page = b.get("/login").await;
-    let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
-    let (status, options) = post_json(
-        &b,
-        "/login/passkey/options",
-        &[("csrf", &csrf), ("autofill", "1")],
-    )
-    .await;
-    assert_eq!(status, 200, "{options}");
+    let options = passkey_options(&b, &page, true).await;
     let v: serde_json::Value = serde_json::from_str(&options).unwrap();
     assert_eq!(v["mediation"], "conditional", "{v}");
     assert!(
@@ -231,21 +170,12 @@ async fn autofill_signs_in_with_a_discoverable_passkey() {
     );
     // Someone else's user handle is refused...
     let wrong = key.sign_discoverable(&options, &cred_id, "AAAAAAAAAAAAAAAAAAAAAA");
-    let r = b
-        .submit(&page, "form#passkey-login", &[("credential", &wrong)], None)
-        .await;
+    let r = submit_passkey(&b, &page, &wrong).await;
     assert_eq!(r.status, 401, "{}", r.body);
     // ...the owner's signs in.
-    let (_, options) = post_json(
-        &b,
-        "/login/passkey/options",
-        &[("csrf", &csrf), ("autofill", "1")],
-    )
-    .await;
+    let options = passkey_options(&b, &page, true).await;
     let cred = key.sign_discoverable(&options, &cred_id, &user_id);
-    let r = b
-        .submit(&page, "form#passkey-login", &[("credential", &cred)], None)
-        .await;
+    let r = submit_passkey(&b, &page, &cred).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(is_signed_in(&b).await);
 }
@@ -255,26 +185,12 @@ async fn passkey_only_mode_shows_recovery_codes_first_and_keeps_one_passkey() {
     let app = localhost_app().await;
     let owner = app.signed_in_browser().await;
     let dash = owner.get("/dashboard").await;
-    let r = owner
-        .submit(
-            &dash,
-            "form#sign-in-mode",
-            &[("mode", "passkey_only")],
-            None,
-        )
-        .await;
+    let r = choose_mode(&owner, &dash, "passkey_only").await;
     assert_eq!(r.status, 409, "no passkey yet: {}", r.body);
     let mut key = Passkey::new(&app);
     add_passkey(&owner, &mut key, "laptop").await;
     let dash = owner.get("/dashboard").await;
-    let shown = owner
-        .submit(
-            &dash,
-            "form#sign-in-mode",
-            &[("mode", "passkey_only")],
-            None,
-        )
-        .await;
+    let shown = choose_mode(&owner, &dash, "passkey_only").await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     let codes = recovery_codes(&shown);
     assert_eq!(codes.len(), 10);
@@ -293,9 +209,7 @@ async fn passkey_only_mode_shows_recovery_codes_first_and_keeps_one_passkey() {
     let step = password_step(&b).await;
     assert_eq!(step.status, 200, "{}", step.body);
     assert!(!is_signed_in(&b).await);
-    let r = b
-        .submit(&step, "form#second-factor", &[("code", &codes[0])], None)
-        .await;
+    let r = enter_code(&b, &step, &codes[0]).await;
     assert_eq!(r.status, 303, "{}", r.body);
     // And the passkey, of course.
     assert_eq!(passkey_sign_in(&app.browser(), &mut key).await.status, 303);
@@ -304,9 +218,7 @@ async fn passkey_only_mode_shows_recovery_codes_first_and_keeps_one_passkey() {
 #[tokio::test]
 async fn passkeys_can_be_renamed_and_removed_and_removal_needs_a_fresh_sign_in() {
     let app = localhost_app().await;
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "phone").await;
+    let (owner, mut key) = owner_with_passkey(&app, "phone").await;
     let dash = owner.get("/dashboard").await;
     let r = owner
         .submit(
@@ -324,8 +236,7 @@ async fn passkeys_can_be_renamed_and_removed_and_removal_needs_a_fresh_sign_in()
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(app.count("SELECT COUNT(*) FROM passkeys").await, 1);
     // Adding one is refused as well.
-    let csrf = fields_of(&dash, "form#add-passkey")["csrf"].clone();
-    let (status, _) = post_json(&owner, "/dashboard/passkeys/options", &[("csrf", &csrf)]).await;
+    let (status, _) = registration_options(&owner, &dash).await;
     assert_eq!(status, 401);
     // A fresh sign-in (with the passkey) allows it.
     let again = passkey_sign_in(&owner, &mut key).await;
@@ -334,9 +245,8 @@ async fn passkeys_can_be_renamed_and_removed_and_removal_needs_a_fresh_sign_in()
     let r = owner.submit(&dash, "form.remove-passkey", &[], None).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(app.count("SELECT COUNT(*) FROM passkeys").await, 0);
-    let log = activity(&owner).await;
-    assert!(log.iter().any(|l| l.contains("Passkey renamed")), "{log:?}");
-    assert!(log.iter().any(|l| l.contains("Passkey removed")), "{log:?}");
+    assert_activity(&owner, &["Passkey renamed"]).await;
+    assert_activity(&owner, &["Passkey removed"]).await;
 }
 
 #[tokio::test]
@@ -363,9 +273,7 @@ async fn only_pages_offering_passkeys_allow_a_script_and_only_doorsteps_own() {
     // No passkey yet: the login page allows no script at all.
     let csp = login.header("content-security-policy").unwrap();
     assert!(!csp.contains("script-src"), "{csp}");
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "k").await;
+    owner_with_passkey(&app, "k").await;
     let login = b.get("/login").await;
     let csp = login.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'"), "{csp}");
@@ -389,21 +297,14 @@ async fn only_pages_offering_passkeys_allow_a_script_and_only_doorsteps_own() {
 async fn in_second_factor_mode_a_passkey_alone_signs_in() {
     let app = localhost_app().await;
     align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "key").await;
+    let (owner, mut key) = owner_with_passkey(&app, "key").await;
     enrol_app(&app, &owner).await;
     let b = app.browser();
     let step = password_step(&b).await;
     assert_eq!(step.status, 200);
     // The second step offers the passkey as the second factor.
     assert!(step.has("form#passkey-login"), "{}", step.body);
-    let csrf = fields_of(&step, "form#passkey-login")["csrf"].clone();
-    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
-    let cred = key.sign(&options);
-    let r = b
-        .submit(&step, "form#passkey-login", &[("credential", &cred)], None)
-        .await;
+    let r = passkey_answer(&b, &step, &mut key).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(is_signed_in(&b).await);
 }
@@ -412,9 +313,7 @@ async fn in_second_factor_mode_a_passkey_alone_signs_in() {
 async fn a_passkey_as_the_second_step_returns_to_the_app_that_asked() {
     let app = localhost_app().await;
     align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let mut key = Passkey::new(&app);
-    add_passkey(&owner, &mut key, "key").await;
+    let (owner, mut key) = owner_with_passkey(&app, "key").await;
     enrol_app(&app, &owner).await;
     let client = app.client();
     let b = app.browser();
@@ -426,12 +325,7 @@ async fn a_passkey_as_the_second_step_returns_to_the_app_that_asked() {
         .submit(&login, "form#login", &[("password", PASSWORD)], None)
         .await;
     assert!(step.has("form#second-factor"), "{}", step.body);
-    let csrf = fields_of(&step, "form#passkey-login")["csrf"].clone();
-    let (_, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
-    let cred = key.sign(&options);
-    let r = b
-        .submit(&step, "form#passkey-login", &[("credential", &cred)], None)
-        .await;
+    let r = passkey_answer(&b, &step, &mut key).await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(
         r.location.as_deref().unwrap_or("").starts_with("/auth?"),

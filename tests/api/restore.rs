@@ -149,10 +149,8 @@ async fn a_database_started_under_another_issuer_is_named_loudly_and_fails_the_d
     restore(&copy, &db);
 
     // Restored without its configuration: the issuer defaults to the new
-    // listen address.
-    let server =
-        Served::start_on_free_port(|port| serve_command(&db, &format!("127.0.0.1:{port}"), &[]))
-            .await;
+    // listen address, with the port it was given.
+    let server = serve(&db, &[]).await;
     let port = server.addr.port();
     let other = format!("http://127.0.0.1:{port}/");
     let log = server.stop().await;

@@ -2,14 +2,11 @@
 //! step-up and `doorstep second-factor reset` (issue 8).
 
 use crate::helpers::*;
-use crate::signin_helpers::*;
 
 #[tokio::test]
 async fn after_enrolling_an_app_a_password_sign_in_asks_for_its_code() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (key, _) = enrol_app(&app, &owner).await;
+    let (owner, key, _) = owner_with_app(&app).await;
     let dash = owner.get("/dashboard").await;
     assert!(dash.has("form#remove-totp"), "{}", dash.body);
 
@@ -21,50 +18,32 @@ async fn after_enrolling_an_app_a_password_sign_in_asks_for_its_code() {
     assert!(!is_signed_in(&b).await);
     app.clock.advance(30);
     let code = app_code(&key, app.clock.now());
-    let done = b
-        .submit(&step, "form#second-factor", &[("code", &code)], None)
-        .await;
+    let done = enter_code(&b, &step, &code).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(done.location.as_deref(), Some("/dashboard"));
     assert!(is_signed_in(&b).await);
-    let log = activity(&b).await;
-    assert!(
-        log.iter()
-            .any(|l| l.contains("Signed in to doorstep") && l.contains("authenticator app")),
-        "{log:?}"
-    );
-    assert!(
-        log.iter().any(|l| l.contains("Authenticator app added")),
-        "{log:?}"
-    );
+    assert_activity(&b, &["Signed in to doorstep", "authenticator app"]).await;
+    assert_activity(&b, &["Authenticator app added"]).await;
 }
 
 #[tokio::test]
 async fn an_app_code_is_never_accepted_twice() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (key, _) = enrol_app(&app, &owner).await;
+    let (_, key, _) = owner_with_app(&app).await;
     // The code that confirmed the enrolment is spent already.
     let code = app_code(&key, app.clock.now());
     let b = app.browser();
     let step = password_step(&b).await;
-    let again = b
-        .submit(&step, "form#second-factor", &[("code", &code)], None)
-        .await;
+    let again = enter_code(&b, &step, &code).await;
     assert_eq!(again.status, 401, "{}", again.body);
     // The next step's code works once, and only once.
     app.clock.advance(30);
     let next = app_code(&key, app.clock.now());
-    let ok = b
-        .submit(&again, "form#second-factor", &[("code", &next)], None)
-        .await;
+    let ok = enter_code(&b, &again, &next).await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     let c = app.browser();
     let step = password_step(&c).await;
-    let replay = c
-        .submit(&step, "form#second-factor", &[("code", &next)], None)
-        .await;
+    let replay = enter_code(&c, &step, &next).await;
     assert_eq!(replay.status, 401, "{}", replay.body);
     assert!(!is_signed_in(&c).await);
 }
@@ -72,9 +51,7 @@ async fn an_app_code_is_never_accepted_twice() {
 #[tokio::test]
 async fn app_codes_one_step_either_side_are_accepted_and_two_steps_are_not() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (key, _) = enrol_app(&app, &owner).await;
+    let (_, key, _) = owner_with_app(&app).await;
     app.clock.advance(300);
     let now = app.clock.now();
     let b = app.browser();
@@ -84,39 +61,29 @@ async fn app_codes_one_step_either_side_are_accepted_and_two_steps_are_not() {
         && two_late != app_code(&key, now)
         && two_late != app_code(&key, now + 30)
     {
-        let r = b
-            .submit(&step, "form#second-factor", &[("code", &two_late)], None)
-            .await;
+        let r = enter_code(&b, &step, &two_late).await;
         assert_eq!(r.status, 401, "{}", r.body);
     }
     let one_late = app_code(&key, now - 30);
-    let r = b
-        .submit(&step, "form#second-factor", &[("code", &one_late)], None)
-        .await;
+    let r = enter_code(&b, &step, &one_late).await;
     assert_eq!(r.status, 303, "{}", r.body);
     // A clock one step ahead is fine too (a newer step than any used).
     let c = app.browser();
     let step = password_step(&c).await;
     let one_early = app_code(&key, now + 30);
-    let r = c
-        .submit(&step, "form#second-factor", &[("code", &one_early)], None)
-        .await;
+    let r = enter_code(&c, &step, &one_early).await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
 
 #[tokio::test]
 async fn app_code_guesses_count_against_the_login_throttle_sec_16() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (key, _) = enrol_app(&app, &owner).await;
+    let (_, key, _) = owner_with_app(&app).await;
     let b = app.browser();
     let mut page = password_step(&b).await;
     let mut refused = None;
     for i in 0..8 {
-        page = b
-            .submit(&page, "form#second-factor", &[("code", "000000")], None)
-            .await;
+        page = enter_code(&b, &page, "000000").await;
         if page.status == 429 {
             refused = Some(i);
             break;
@@ -129,9 +96,7 @@ async fn app_code_guesses_count_against_the_login_throttle_sec_16() {
     assert!(page.header("retry-after").is_some());
     // While locked, even the right code is not tried.
     let right = app_code(&key, app.clock.now() + 30);
-    let r = b
-        .submit(&page, "form#second-factor", &[("code", &right)], None)
-        .await;
+    let r = enter_code(&b, &page, &right).await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(!is_signed_in(&b).await);
 }
@@ -139,29 +104,19 @@ async fn app_code_guesses_count_against_the_login_throttle_sec_16() {
 #[tokio::test]
 async fn a_recovery_code_replaces_the_second_factor_once() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (_, codes) = enrol_app(&app, &owner).await;
+    let (_, _, codes) = owner_with_app(&app).await;
     let b = app.browser();
     let step = password_step(&b).await;
     // Typed in capitals with spaces instead of dashes: still the code.
     let typed = codes[3].to_uppercase().replace('-', " ");
-    let r = b
-        .submit(&step, "form#second-factor", &[("code", &typed)], None)
-        .await;
+    let r = enter_code(&b, &step, &typed).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let dash = b.get("/dashboard").await;
     assert_eq!(text_of(&dash, "#recovery-codes-left"), "9");
-    let log = activity(&b).await;
-    assert!(
-        log.iter().any(|l| l.contains("Recovery code used")),
-        "{log:?}"
-    );
+    assert_activity(&b, &["Recovery code used"]).await;
     let c = app.browser();
     let step = password_step(&c).await;
-    let r = c
-        .submit(&step, "form#second-factor", &[("code", &codes[3])], None)
-        .await;
+    let r = enter_code(&c, &step, &codes[3]).await;
     assert_eq!(r.status, 401, "{}", r.body);
     // Stored hashed: the database holds none of the codes.
     let stored: Vec<Vec<u8>> = app
@@ -185,9 +140,7 @@ async fn a_recovery_code_replaces_the_second_factor_once() {
 #[tokio::test]
 async fn new_recovery_codes_void_the_old_set() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (_, old) = enrol_app(&app, &owner).await;
+    let (owner, _, old) = owner_with_app(&app).await;
     let dash = owner.get("/dashboard").await;
     let page = owner
         .submit(&dash, "form#new-recovery-codes", &[], None)
@@ -197,13 +150,9 @@ async fn new_recovery_codes_void_the_old_set() {
     assert_eq!(new.len(), 10);
     let b = app.browser();
     let step = password_step(&b).await;
-    let r = b
-        .submit(&step, "form#second-factor", &[("code", &old[0])], None)
-        .await;
+    let r = enter_code(&b, &step, &old[0]).await;
     assert_eq!(r.status, 401, "{}", r.body);
-    let r = b
-        .submit(&r, "form#second-factor", &[("code", &new[0])], None)
-        .await;
+    let r = enter_code(&b, &r, &new[0]).await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
 
@@ -223,14 +172,7 @@ async fn sensitive_changes_need_a_sign_in_within_five_minutes() {
         assert!(r.has("form#login"), "{form}");
         assert_eq!(fields_of(&r, "form#login")["continue"], "/dashboard");
     }
-    let mode = owner
-        .submit(
-            &dash,
-            "form#sign-in-mode",
-            &[("mode", "second_factor")],
-            None,
-        )
-        .await;
+    let mode = choose_mode(&owner, &dash, "second_factor").await;
     assert_eq!(mode.status, 401, "{}", mode.body);
     assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM resource_servers").await, 0);
@@ -256,9 +198,7 @@ async fn the_dashboard_never_lets_the_owner_lock_themselves_out() {
     let owner = app.signed_in_browser().await;
     let dash = owner.get("/dashboard").await;
     for mode in ["second_factor", "passkey_only"] {
-        let r = owner
-            .submit(&dash, "form#sign-in-mode", &[("mode", mode)], None)
-            .await;
+        let r = choose_mode(&owner, &dash, mode).await;
         assert_eq!(r.status, 409, "{mode}: {}", r.body);
         let r = owner
             .submit(
@@ -270,7 +210,7 @@ async fn the_dashboard_never_lets_the_owner_lock_themselves_out() {
             .await;
         assert_eq!(r.status, 409, "{mode}: {}", r.body);
     }
-    let (_, _) = enrol_app(&app, &owner).await;
+    enrol_app(&app, &owner).await;
     let dash = owner.get("/dashboard").await;
     assert!(
         text_of(&dash, "#sign-in-mode-now").contains("second factor"),
@@ -291,46 +231,26 @@ async fn the_dashboard_never_lets_the_owner_lock_themselves_out() {
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
     // Back to the password, and then the app can go.
-    let r = owner
-        .submit(&dash, "form#sign-in-mode", &[("mode", "password")], None)
-        .await;
+    let r = choose_mode(&owner, &dash, "password").await;
     assert_eq!(r.status, 303, "{}", r.body);
     let dash = owner.get("/dashboard").await;
     let r = owner.submit(&dash, "form#remove-totp", &[], None).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let b = app.browser();
     assert_eq!(password_step(&b).await.status, 303);
-    let log = activity(&owner).await;
-    assert!(
-        log.iter().any(|l| l.contains("Authenticator app removed")),
-        "{log:?}"
-    );
-    assert!(
-        log.iter().any(|l| l.contains("Changed how you sign in")),
-        "{log:?}"
-    );
+    assert_activity(&owner, &["Authenticator app removed"]).await;
+    assert_activity(&owner, &["Changed how you sign in"]).await;
 }
 
 #[tokio::test]
 async fn a_second_factor_mode_shows_new_recovery_codes_before_switching() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    enrol_app(&app, &owner).await;
+    let (owner, _, _) = owner_with_app(&app).await;
     let dash = owner.get("/dashboard").await;
-    let r = owner
-        .submit(&dash, "form#sign-in-mode", &[("mode", "password")], None)
-        .await;
+    let r = choose_mode(&owner, &dash, "password").await;
     assert_eq!(r.status, 303);
     let dash = owner.get("/dashboard").await;
-    let shown = owner
-        .submit(
-            &dash,
-            "form#sign-in-mode",
-            &[("mode", "second_factor")],
-            None,
-        )
-        .await;
+    let shown = choose_mode(&owner, &dash, "second_factor").await;
     assert_eq!(shown.status, 200, "{}", shown.body);
     assert_eq!(recovery_codes(&shown).len(), 10);
     // Not switched yet.
@@ -343,9 +263,7 @@ async fn a_second_factor_mode_shows_new_recovery_codes_before_switching() {
 #[tokio::test]
 async fn new_sign_in_forms_refuse_a_missing_csrf_token_sec_5() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    let (key, codes) = enrol_app(&app, &owner).await;
+    let (owner, key, codes) = owner_with_app(&app).await;
     for path in [
         "/dashboard/sign-in-mode",
         "/dashboard/recovery-codes",
@@ -375,9 +293,7 @@ async fn new_sign_in_forms_refuse_a_missing_csrf_token_sec_5() {
 #[tokio::test]
 async fn second_factor_reset_brings_back_password_only_sign_in() {
     let app = TestApp::spawn().await;
-    align_to_step(&app);
-    let owner = app.signed_in_browser().await;
-    enrol_app(&app, &owner).await;
+    let (owner, _, _) = owner_with_app(&app).await;
     assert_eq!(password_step(&app.browser()).await.status, 200);
     let out = app.cli(&["second-factor", "reset"]);
     assert!(
@@ -390,12 +306,7 @@ async fn second_factor_reset_brings_back_password_only_sign_in() {
     let b = app.browser();
     assert_eq!(password_step(&b).await.status, 303);
     assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
-    let log = activity(&b).await;
-    assert!(
-        log.iter()
-            .any(|l| l.contains("Sign-in reset to password only")),
-        "{log:?}"
-    );
+    assert_activity(&b, &["Sign-in reset to password only"]).await;
 }
 
 #[tokio::test]

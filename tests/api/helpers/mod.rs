@@ -3,8 +3,8 @@
 //!
 //! - `TestApp` starts doorstep in-process: a listener it bound on port 0
 //!   (the issuer names the port the kernel gave), a temporary database, a
-//!   frozen clock the test moves, and a patient deadline for client
-//!   discovery. `flows` has what clients, browsers and resource servers do
+//!   frozen clock the test moves, and patient deadlines for client
+//!   discovery and idle connections. `flows` has what clients, browsers and resource servers do
 //!   against it, and `assert_oauth_error`.
 //! - `TestClient` is an IndieAuth client with PKCE; `TestApp::client()`
 //!   puts one on a loopback port held unused for the test.
@@ -12,6 +12,10 @@
 //!   submits HTML forms; everything answers a `Response`.
 //! - `UnusedPort` is a loopback port where nothing listens and nothing can.
 //! - `Served` runs the real binary on port 0 and finds it by its log line.
+//! - `signin` has the owner's sign-in factors: a doorstep on `localhost`
+//!   for WebAuthn, a software `Passkey`, authenticator-app codes, and the
+//!   sequences the factor suites share (add a passkey, sign in with it,
+//!   enrol an app, answer the second step).
 //!
 //! Fixture servers standing in for client apps are in `crate::fixtures`.
 
@@ -22,12 +26,14 @@ mod client;
 mod flows;
 mod ports;
 mod served;
+mod signin;
 
 pub use browser::*;
 pub use client::*;
 pub use flows::*;
 pub use ports::*;
 pub use served::*;
+pub use signin::*;
 
 use doorstep::app::Application;
 use doorstep::clients::FetchPolicy;
@@ -42,6 +48,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Client discovery's deadline in tests (the product's is 5 s).
 pub const DISCOVERY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long the server keeps an idle connection in tests (the product's
+/// is 5 s): longer than any pause in a test, and than the clients' 90 s
+/// pool, so a client never reuses a connection the server is closing.
+pub const KEEP_ALIVE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// RFC 7636 Appendix B.
 pub const RFC_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -124,6 +135,12 @@ impl TestApp {
         raw.insert("email".into(), "owner@example.net".into());
         raw.insert("photo".into(), "https://example.net/photo.jpg".into());
         let mut settings = Settings::from_raw(&raw).expect("settings");
+        // The server keeps an idle connection open for longer than any test
+        // pauses, so it never closes one just as a test's client sends on
+        // it: with the product's 5 s, a loaded machine could stretch a pause
+        // past it and the request would meet a closing connection. The
+        // tests of the keep-alive itself set their own.
+        settings.limits.keep_alive = KEEP_ALIVE_PATIENCE;
         f(&mut settings);
         let mut policy = Application::fetch_policy(&settings);
         // Fixtures answer at once, but a loaded machine can take seconds to

@@ -1,8 +1,11 @@
-//! Helpers for the sign-in factor suites (issue 8): a doorstep on
-//! `http://localhost:PORT/` (WebAuthn needs a host name), authenticator-app
-//! codes computed independently with `totp-rs`, and a software passkey.
+//! The owner's sign-in factors (issue 8), for the suites of passkeys and
+//! second factors: a doorstep on `http://localhost:PORT/` (WebAuthn needs a
+//! host name), authenticator-app codes computed independently with
+//! `totp-rs`, a software passkey, and the sequences those suites share —
+//! adding a passkey, signing in with it, enrolling an app, answering the
+//! second step — written once here.
 
-use crate::helpers::*;
+use super::*;
 use std::collections::HashMap;
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -105,6 +108,16 @@ pub async fn activity(browser: &Browser) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the dashboard's activity list, as `browser` sees it, has a
+/// line holding every one of `parts`.
+pub async fn assert_activity(browser: &Browser, parts: &[&str]) {
+    let log = activity(browser).await;
+    assert!(
+        log.iter().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no line with {parts:?} in {log:?}"
+    );
+}
+
 /// A software passkey (user verification claimed, as a phone's would be).
 pub struct Passkey {
     auth: SoftPasskey,
@@ -173,13 +186,18 @@ pub fn fields_of(page: &Response, selector: &str) -> HashMap<String, String> {
     form_fields(page, selector).1.into_iter().collect()
 }
 
+/// The WebAuthn options the dashboard's "Add a passkey" form asks for:
+/// (status, body).
+pub async fn registration_options(browser: &Browser, dashboard: &Response) -> (u16, String) {
+    let csrf = fields_of(dashboard, "form#add-passkey")["csrf"].clone();
+    post_json(browser, "/dashboard/passkeys/options", &[("csrf", &csrf)]).await
+}
+
 /// Adds a passkey from the dashboard (the browser must have signed in
 /// within five minutes). Returns the credential id (base64url).
 pub async fn add_passkey(browser: &Browser, key: &mut Passkey, label: &str) -> String {
     let dash = browser.get("/dashboard").await;
-    let csrf = fields_of(&dash, "form#add-passkey")["csrf"].clone();
-    let (status, options) =
-        post_json(browser, "/dashboard/passkeys/options", &[("csrf", &csrf)]).await;
+    let (status, options) = registration_options(browser, &dash).await;
     assert_eq!(status, 200, "{options}");
     let cred = key.register(&options);
     let id = serde_json::from_str::<serde_json::Value>(&cred).expect("json")["id"]
@@ -198,14 +216,76 @@ pub async fn add_passkey(browser: &Browser, key: &mut Passkey, label: &str) -> S
     id
 }
 
+/// A browser signed in as the owner, who has just added a passkey
+/// labelled `label` with it; and that passkey.
+pub async fn owner_with_passkey(app: &TestApp, label: &str) -> (Browser, Passkey) {
+    let owner = app.signed_in_browser().await;
+    let mut key = Passkey::new(app);
+    add_passkey(&owner, &mut key, label).await;
+    (owner, key)
+}
+
+/// The WebAuthn options for the passkey form on `page` (the login page or
+/// the second step), as its script asks for them, or as the browser's
+/// autofill does.
+pub async fn passkey_options(browser: &Browser, page: &Response, autofill: bool) -> String {
+    let csrf = fields_of(page, "form#passkey-login")["csrf"].clone();
+    let mut fields = vec![("csrf", csrf.as_str())];
+    if autofill {
+        fields.push(("autofill", "1"));
+    }
+    let (status, options) = post_json(browser, "/login/passkey/options", &fields).await;
+    assert_eq!(status, 200, "{options}");
+    options
+}
+
+/// Sends `credential` with the passkey form on `page`.
+pub async fn submit_passkey(browser: &Browser, page: &Response, credential: &str) -> Response {
+    browser
+        .submit(
+            page,
+            "form#passkey-login",
+            &[("credential", credential)],
+            None,
+        )
+        .await
+}
+
+/// Answers the passkey form on `page` with `key`: the options, signed,
+/// sent back.
+pub async fn passkey_answer(browser: &Browser, page: &Response, key: &mut Passkey) -> Response {
+    let credential = key.sign(&passkey_options(browser, page, false).await);
+    submit_passkey(browser, page, &credential).await
+}
+
 /// Signs in with the passkey from the login page (the button's flow).
 pub async fn passkey_sign_in(browser: &Browser, key: &mut Passkey) -> Response {
     let page = browser.get("/login").await;
-    let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
-    let (status, options) = post_json(browser, "/login/passkey/options", &[("csrf", &csrf)]).await;
-    assert_eq!(status, 200, "{options}");
-    let cred = key.sign(&options);
+    passkey_answer(browser, &page, key).await
+}
+
+/// A browser signed in as the owner, who has then enrolled an
+/// authenticator app (so a password sign-in asks for a second step), with
+/// the clock at the start of a TOTP step; the app's key and the recovery
+/// codes.
+pub async fn owner_with_app(app: &TestApp) -> (Browser, String, Vec<String>) {
+    align_to_step(app);
+    let owner = app.signed_in_browser().await;
+    let (key, codes) = enrol_app(app, &owner).await;
+    (owner, key, codes)
+}
+
+/// Answers the second step on `page` with `code` (from the app, or a
+/// recovery code).
+pub async fn enter_code(browser: &Browser, page: &Response, code: &str) -> Response {
     browser
-        .submit(&page, "form#passkey-login", &[("credential", &cred)], None)
+        .submit(page, "form#second-factor", &[("code", code)], None)
+        .await
+}
+
+/// Chooses a sign-in mode on the dashboard `page`.
+pub async fn choose_mode(browser: &Browser, page: &Response, mode: &str) -> Response {
+    browser
+        .submit(page, "form#sign-in-mode", &[("mode", mode)], None)
         .await
 }

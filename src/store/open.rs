@@ -1,0 +1,202 @@
+//! Opening the database: creating it with its mode, or refusing to where
+//! only an existing one will do; configuring each connection (WAL, busy
+//! timeout, foreign keys); applying migrations; proving it can be written;
+//! and saying in plain words why a file cannot be used. All of it runs at
+//! start-up or for a command, before anything is served.
+
+use super::{Inner, Store, StoreError, StoreResult, file, is_disk_full, migrate};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// The WAL is cut back to this size whenever it starts over. The automatic
+/// checkpoint (every 1,000 pages, about 4 MB) keeps it near 4 MB in normal
+/// use; a burst of writes or a long read can grow it further, and without a
+/// limit SQLite keeps that size for good.
+pub(super) const WAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
+
+/// Never with `SQLITE_OPEN_CREATE`: the file is created by `file`, with its
+/// mode, and a connection opened after it was deleted must fail, not make a
+/// fresh empty database in its place.
+/// SQLite's page cache per connection, in KiB. Its default is 2,000 KiB for
+/// every connection, and doorstep opens several: one reader per HTTP worker
+/// (the verification hot path, `live`), a few pooled readers, the writer.
+/// A token lookup is one descent of the access tokens' B-tree: what a cache
+/// keeps useful is the inner pages, a few dozen even for 100,000 tokens;
+/// the leaves are found in the kernel's page cache with one `pread`, and
+/// the hot tokens are in `live`'s map anyway. So readers keep 256 KiB
+/// each. The writer, which updates rows across the file in the batched
+/// last-used flush and the purge, keeps 1 MiB. Measured with
+/// `bench/verify.sh` (README, "Benchmark").
+const READER_CACHE_KIB: i64 = 256;
+const WRITER_CACHE_KIB: i64 = 1024;
+
+pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = open_unconfigured(path)?;
+    configure(&conn)?;
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    Ok(conn)
+}
+
+fn open_unconfigured(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Switching to WAL writes to the file: only for a doorstep database.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    Ok(())
+}
+
+/// A process-unique number per opened store (not a handle to anything).
+fn next_store_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A start-up failure from SQLite, as the path and a reason in plain words.
+fn explain(path: &Path, e: StoreError) -> StoreError {
+    let reason = match &e {
+        _ if is_disk_full(&e) => "the disk is full".to_owned(),
+        StoreError::Sqlite(inner @ rusqlite::Error::SqliteFailure(f, _)) => {
+            let cannot_write = matches!(
+                f.code,
+                ErrorCode::ReadOnly
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::PermissionDenied
+                    | ErrorCode::SystemIoFailure
+            );
+            match cannot_write
+                .then(|| file::diagnose_unwritable(path))
+                .flatten()
+            {
+                Some(reason) => reason,
+                None => format!("cannot use it: {inner}"),
+            }
+        }
+        _ => return e,
+    };
+    StoreError::Unusable {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+impl Store {
+    /// Opens the database for `serve` and `password`, creating it (mode
+    /// 0600) if there is none, applies migrations, and proves that it can
+    /// be written with one real commit. A database that cannot be written
+    /// stops start-up here, naming the path and the reason, rather than
+    /// after "listening". A file created here is taken away again if that
+    /// fails. Runs at start-up, before the listener binds.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let created = file::create_or_open(path).map_err(|reason| StoreError::Unusable {
+            path: path.to_owned(),
+            reason,
+        })?;
+        file::make_private(path);
+        let opened = Self::open_file(path, true).and_then(|store| {
+            store.probe_write()?;
+            Ok(store)
+        });
+        match opened {
+            Ok(store) => {
+                if created {
+                    tracing::info!(database = %path.display(), "created a new database");
+                }
+                Ok(store)
+            }
+            Err(e) => {
+                let e = explain(path, e);
+                if created {
+                    for p in std::iter::once(path.to_owned()).chain(file::sqlite_companions(path)) {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens an existing database, for the commands beside `serve` and
+    /// `password`, which never create one: run from the wrong directory,
+    /// `doorstep backup` would otherwise copy a new empty database and
+    /// succeed. Nor do they change its mode; `serve` does that.
+    pub fn open_existing(path: &Path) -> StoreResult<Store> {
+        match std::fs::metadata(path) {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                // Named in full: the usual mistake is a relative path run
+                // from the wrong directory.
+                return Err(StoreError::Missing {
+                    path: std::path::absolute(path).unwrap_or_else(|_| path.to_owned()),
+                });
+            }
+            Err(e) => {
+                return Err(StoreError::Unusable {
+                    path: path.to_owned(),
+                    reason: file::reason(&e),
+                });
+            }
+        }
+        Self::open_file(path, false).map_err(|e| explain(path, e))
+    }
+
+    fn open_file(path: &Path, fresh_ok: bool) -> StoreResult<Store> {
+        let mut writer = open_unconfigured(path)?;
+        let file = file::identify(path).map_err(|e| StoreError::Unusable {
+            path: path.to_owned(),
+            reason: file::reason(&e),
+        })?;
+        if !fresh_ok && migrate::version(&writer)? == 0 {
+            return Err(StoreError::Unusable {
+                path: path.to_owned(),
+                reason: "it holds no doorstep data (an empty database); is this the path \
+                         `serve` uses? Point to it with `--database PATH` or `--config FILE`"
+                    .into(),
+            });
+        }
+        configure(&writer)?;
+        writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        migrate::apply(&mut writer, path)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                id: next_store_id(),
+                path: path.to_owned(),
+                file,
+                lost: OnceLock::new(),
+                disk_full: AtomicBool::new(false),
+                checkpoint_due: AtomicBool::new(false),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// One real commit, as every later write will need: it rewrites the
+    /// schema version with its own value, which puts a page in the WAL. A
+    /// read-only file or directory, or a full disk, fails here.
+    fn probe_write(&self) -> StoreResult<()> {
+        let mut conn = self.inner.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = migrate::version(&tx)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        Ok(())
+    }
+}

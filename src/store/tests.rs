@@ -1,0 +1,164 @@
+//! Tests of the store's door: opening, transactions, the WAL and a lost file.
+
+use super::open::WAL_SIZE_LIMIT;
+use super::*;
+
+fn wal_len(path: &Path) -> u64 {
+    std::fs::metadata(file::companion(path, "-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+fn insert_blob(store: &Store, bytes: usize) -> StoreResult<()> {
+    store.write_now(|tx| {
+        tx.execute(
+            "INSERT INTO events (at, kind, detail) VALUES (1, 'test', ?1)",
+            ["x".repeat(bytes)],
+        )?;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_reader_opened_after_the_file_is_deleted_fails_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(store.open_reader().is_err());
+    assert!(!path.exists(), "no fresh empty database in its place");
+    assert!(matches!(
+        store.read_now(|_| Ok(())),
+        Err(StoreError::Lost(Lost::Deleted(_)))
+    ));
+}
+
+#[test]
+fn a_replaced_file_is_noticed_and_every_read_and_write_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    let other = dir.path().join("other.db");
+    store.backup_now(&other).unwrap();
+    store.check_file().unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    assert!(matches!(
+        store.check_file(),
+        Err(StoreError::Lost(Lost::Replaced(_)))
+    ));
+    assert!(store.read_now(|_| Ok(())).is_err());
+    assert!(insert_blob(&store, 1).is_err());
+    let hash = crate::domain::Secret::generate().hash();
+    assert!(
+        store.live_access_token(&hash, 1).is_err(),
+        "the hot path too"
+    );
+}
+
+#[test]
+fn other_commands_refuse_a_missing_or_empty_database_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    assert!(matches!(
+        Store::open_existing(&path),
+        Err(StoreError::Missing { .. })
+    ));
+    assert!(!path.exists());
+    std::fs::write(&path, b"").unwrap();
+    match Store::open_existing(&path) {
+        Err(StoreError::Unusable { reason, .. }) => {
+            assert!(reason.contains("no doorstep data"))
+        }
+        other => panic!("expected Unusable, got {:?}", other.err()),
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left as it was");
+}
+
+#[test]
+fn a_full_disk_is_named_and_the_wal_is_truncated_once_writes_succeed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    // A full disk, as SQLite sees it: no page may be added.
+    let pages: i64 = {
+        let conn = store.inner.writer.lock().unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages).unwrap();
+        pages
+    };
+    match insert_blob(&store, 64 * 1024) {
+        Err(StoreError::DiskFull { path: p }) => assert_eq!(p, path),
+        other => panic!("expected DiskFull, got {other:?}"),
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(
+        !rt.block_on(store.checkpoint_after_disk_full()).unwrap(),
+        "nothing to do while writes still fail"
+    );
+    // Space again.
+    store
+        .inner
+        .writer
+        .lock()
+        .unwrap()
+        .pragma_update(None, "max_page_count", pages * 100)
+        .unwrap();
+    insert_blob(&store, 64 * 1024).unwrap();
+    assert!(wal_len(&path) > 0);
+    assert!(rt.block_on(store.checkpoint_after_disk_full()).unwrap());
+    assert_eq!(wal_len(&path), 0, "truncated");
+    assert!(
+        !rt.block_on(store.checkpoint_after_disk_full()).unwrap(),
+        "once"
+    );
+}
+
+#[test]
+fn the_wal_is_cut_back_to_its_limit_after_it_grew_beyond() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    // A reader in the middle of a transaction keeps the WAL from being
+    // checkpointed and reused, so it grows past the limit.
+    let reader = Connection::open(&path).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM events;")
+        .unwrap();
+    for _ in 0..40 {
+        insert_blob(&store, 256 * 1024).unwrap();
+    }
+    assert!(wal_len(&path) > WAL_SIZE_LIMIT as u64);
+    reader.execute_batch("COMMIT").unwrap();
+    // The next commit after a complete checkpoint starts the WAL over,
+    // and only then is its size limited.
+    store
+        .inner
+        .writer
+        .lock()
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .unwrap();
+    insert_blob(&store, 1).unwrap();
+    assert!(wal_len(&path) <= WAL_SIZE_LIMIT as u64);
+}
+
+#[cfg(unix)]
+#[test]
+fn backups_are_new_private_files_and_never_overwrite() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let copy = dir.path().join("copy.db");
+    store.backup_now(&copy).unwrap();
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    match store.backup_now(&copy) {
+        Err(StoreError::Unusable { reason, .. }) => assert!(reason.contains("already exists")),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    Store::open_existing(&copy).unwrap();
+}
