@@ -81,7 +81,10 @@ impl Usage {
         if taken.grants.is_empty() && taken.resource_servers.is_empty() {
             return Ok(());
         }
-        let grants: Vec<(i64, UnixTime)> = taken.grants.into_iter().collect();
+        let mut grants: Vec<(i64, UnixTime)> = taken.grants.into_iter().collect();
+        // In the order of the grants table: each page is then changed in one
+        // run, rather than again and again in hash order.
+        grants.sort_unstable();
         let servers: Vec<(i64, UnixTime)> = taken.resource_servers.into_iter().collect();
         let (g, s) = (grants.clone(), servers.clone());
         let result = store
