@@ -91,28 +91,19 @@ async fn quill_signs_in_with_indieauth_client_php_shapes() {
     // exchangeAuthorizationCode() at the token endpoint (non-profile
     // scopes were asked for): curl POST of http_build_query(...), so
     // Content-Type: application/x-www-form-urlencoded, and this Accept.
-    let body = form(&[
-        ("grant_type", "authorization_code"),
-        ("code", &q["code"]),
-        ("redirect_uri", &redirect_uri),
-        ("client_id", &quill),
-        ("code_verifier", &verifier),
-    ]);
-    let resp = app
-        .api
-        .post(token_endpoint)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header(
-            "Accept",
-            "application/json, application/x-www-form-urlencoded;q=0.8",
-        )
-        .header("User-Agent", "Mozilla/5.0 indieauth-client/1.1.6")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let data = php_decode(&resp.text().await.unwrap());
+    let data = php_redeem(
+        &app,
+        token_endpoint,
+        Some("Mozilla/5.0 indieauth-client/1.1.6"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &q["code"]),
+            ("redirect_uri", &redirect_uri),
+            ("client_id", &quill),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
     // complete(): `if(!isset($data['response']['me']))` is an error; Quill
     // then needs `k($token['response'], ['me','access_token','scope'])`.
     for key in ["me", "access_token", "scope"] {
@@ -168,26 +159,19 @@ async fn indieauth_client_php_sign_in_redeems_at_the_authorization_endpoint() {
     let q = query_map(&back);
     assert_eq!(q["state"], state);
 
-    let resp = app
-        .api
-        .post(&authorization_endpoint)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header(
-            "Accept",
-            "application/json, application/x-www-form-urlencoded;q=0.8",
-        )
-        .body(form(&[
+    let data = php_redeem(
+        &app,
+        &authorization_endpoint,
+        None,
+        &[
             ("grant_type", "authorization_code"),
             ("code", &q["code"]),
             ("redirect_uri", &redirect_uri),
             ("client_id", &client_id),
             ("code_verifier", &verifier),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let data = php_decode(&resp.text().await.unwrap());
+        ],
+    )
+    .await;
     assert_eq!(data["me"], me.as_str());
     assert!(!data.contains_key("access_token"));
     // The Authorization Server Confirmation step the library runs when the
@@ -234,26 +218,19 @@ async fn aperture_signs_in_with_the_read_scope() {
     let q = query_map(&back);
     // `if(Request::input('state') != session('state'))`.
     assert_eq!(q["state"], state);
-    let resp = app
-        .api
-        .post(&token_endpoint)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header(
-            "Accept",
-            "application/json, application/x-www-form-urlencoded;q=0.8",
-        )
-        .body(form(&[
+    let data = php_redeem(
+        &app,
+        &token_endpoint,
+        None,
+        &[
             ("grant_type", "authorization_code"),
             ("code", &q["code"]),
             ("redirect_uri", &redirect_uri),
             ("client_id", &client_id),
             ("code_verifier", &verifier),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let data = php_decode(&resp.text().await.unwrap());
+        ],
+    )
+    .await;
     // `if(isset($auth['response']['me']))`, then `session('indieauth_url')
     // != $auth['response']['me']` would trigger a rediscovery.
     assert_eq!(data["me"], me.as_str());
@@ -368,25 +345,19 @@ async fn monocle_finds_the_microsub_rel_on_the_returned_me() {
     assert!(!asked);
     let q = query_map(&back);
     assert_eq!(q["iss"], metadata["issuer"].as_str().unwrap());
-    let resp = post_raw(
+    let token = php_redeem(
         &app,
         metadata["token_endpoint"].as_str().unwrap(),
-        "application/x-www-form-urlencoded",
-        &[(
-            "Accept",
-            "application/json, application/x-www-form-urlencoded;q=0.8",
-        )],
-        form(&[
+        None,
+        &[
             ("grant_type", "authorization_code"),
             ("code", &q["code"]),
             ("redirect_uri", &redirect_uri),
             ("client_id", &client_id),
             ("code_verifier", &verifier),
-        ]),
+        ],
     )
     .await;
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    let token = php_decode(&resp.body);
     let returned_me = token["me"].as_str().unwrap();
     let rels = get_rels(&app, returned_me).await;
     assert_eq!(
@@ -394,4 +365,31 @@ async fn monocle_finds_the_microsub_rel_on_the_returned_me() {
         Some("https://example.net/microsub")
     );
     assert_eq!(token["scope"], "create update read follow channels");
+}
+
+/// `exchangeAuthorizationCode()`: a curl POST of `http_build_query(...)`
+/// with the library's `Accept`, answered 200, and the answer decoded as
+/// the library does (JSON, or a form body).
+async fn php_redeem(
+    app: &TestApp,
+    endpoint: &str,
+    user_agent: Option<&str>,
+    fields: &[(&str, &str)],
+) -> HashMap<String, serde_json::Value> {
+    let mut req = app
+        .api
+        .post(endpoint)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header(
+            "Accept",
+            "application/json, application/x-www-form-urlencoded;q=0.8",
+        );
+    if let Some(agent) = user_agent {
+        req = req.header("User-Agent", agent);
+    }
+    let resp = req.body(form(fields)).send().await.unwrap();
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    php_decode(&body)
 }
