@@ -227,14 +227,7 @@ impl TestApp {
 
     /// A browser that is not signed in yet.
     pub fn browser(&self) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .cookie_store(true)
-                .build()
-                .expect("client"),
-            base: self.base.clone(),
-        }
+        Browser::new(&self.base)
     }
 
     /// A browser signed in as the owner.
