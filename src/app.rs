@@ -15,7 +15,6 @@ use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Settings;
-use crate::errors::error_chain;
 use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
@@ -34,6 +33,9 @@ use actix_web::{App, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What a failed last flush of the "last used" notes logs.
+const AT_SHUTDOWN: &str = "could not record the last uses of tokens at shutdown";
 
 /// HTTP worker threads. Each connection lives on one of them.
 const WORKERS: usize = 2;
@@ -280,7 +282,7 @@ impl Application {
         let chores_ended = tokio::select! {
             result = &mut server => {
                 chores.abort();
-                flush_usage(&self.usage, &self.store).await;
+                housekeeping::flush_usage(&self.usage, &self.store, AT_SHUTDOWN).await;
                 return Ok(result?);
             }
             ended = &mut chores => ended,
@@ -294,7 +296,7 @@ impl Application {
             // The chores panicked: serve on without them, as before.
             Err(_) => {
                 let result = server.await;
-                flush_usage(&self.usage, &self.store).await;
+                housekeeping::flush_usage(&self.usage, &self.store, AT_SHUTDOWN).await;
                 Ok(result?)
             }
         }
@@ -346,10 +348,4 @@ fn check_identity(store: &Store, settings: &Settings, now: UnixTime) -> Result<(
     let standing = store.write_now(move |tx| identity::reconcile(tx, &wanted, now))?;
     identity::report(&standing, &configured, store.path());
     Ok(())
-}
-
-async fn flush_usage(usage: &Usage, store: &Store) {
-    if let Err(e) = usage.flush(store).await {
-        tracing::warn!(error = %error_chain(&e), "could not record the last uses of tokens at shutdown");
-    }
 }

@@ -52,9 +52,9 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                     tracing::warn!(error = %error_chain(&e), "could not checkpoint the database after the full disk; will retry");
                 }
             }
-            _ = flush.tick() => flush_usage(&usage, &store).await,
+            _ = flush.tick() => flush_usage(&usage, &store, RETRY).await,
             // Early, when the notes fill up before the tick.
-            _ = usage.filled() => flush_usage(&usage, &store).await,
+            _ = usage.filled() => flush_usage(&usage, &store, RETRY).await,
             _ = purge_tick.tick() => {
                 let now = clock.now();
                 match store.write(move |tx| purge(tx, now)).await {
@@ -67,9 +67,12 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
     }
 }
 
-async fn flush_usage(usage: &Usage, store: &Store) {
+const RETRY: &str = "could not record the last uses of tokens; will retry";
+
+/// Writes the "last used" notes, logging a failure as `failed`.
+pub(crate) async fn flush_usage(usage: &Usage, store: &Store, failed: &str) {
     if let Err(e) = usage.flush(store).await {
-        tracing::warn!(error = %error_chain(&e), "could not record the last uses of tokens; will retry");
+        tracing::warn!(error = %error_chain(&e), "{failed}");
     }
 }
 

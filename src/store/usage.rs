@@ -7,7 +7,7 @@
 use super::{Store, StoreResult, resource_servers, tokens};
 use crate::clock::UnixTime;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How often notes reach the database. A crash loses at most this much
@@ -41,8 +41,7 @@ impl Usage {
     /// insert: no I/O.
     pub fn note_grant(&self, grant_id: i64, now: UnixTime) {
         if let Ok(mut n) = self.notes.lock() {
-            let at = n.grants.entry(grant_id).or_insert(now);
-            *at = (*at).max(now);
+            keep_latest(&mut n.grants, grant_id, now);
             if n.grants.len() == MAX_NOTES {
                 self.full.notify_one();
             }
@@ -51,8 +50,7 @@ impl Usage {
 
     pub fn note_resource_server(&self, id: i64, now: UnixTime) {
         if let Ok(mut n) = self.notes.lock() {
-            let at = n.resource_servers.entry(id).or_insert(now);
-            *at = (*at).max(now);
+            keep_latest(&mut n.resource_servers, id, now);
         }
     }
 
@@ -85,7 +83,9 @@ impl Usage {
         // In the order of the grants table: each page is then changed in one
         // run, rather than again and again in hash order.
         grants.sort_unstable();
-        let servers: Vec<(i64, UnixTime)> = taken.resource_servers.into_iter().collect();
+        let grants: Arc<[(i64, UnixTime)]> = grants.into();
+        let servers: Arc<[(i64, UnixTime)]> = taken.resource_servers.into_iter().collect();
+        // Shared with the write, to be put back if it fails.
         let (g, s) = (grants.clone(), servers.clone());
         let result = store
             .write(move |tx| {
@@ -97,18 +97,22 @@ impl Usage {
             // Put back without waking housekeeping: it retries on its tick,
             // not at once against a database that just failed.
             if let Ok(mut n) = self.notes.lock() {
-                for (id, at) in grants {
-                    let kept = n.grants.entry(id).or_insert(at);
-                    *kept = (*kept).max(at);
+                for &(id, at) in grants.iter() {
+                    keep_latest(&mut n.grants, id, at);
                 }
-                for (id, at) in servers {
-                    let kept = n.resource_servers.entry(id).or_insert(at);
-                    *kept = (*kept).max(at);
+                for &(id, at) in servers.iter() {
+                    keep_latest(&mut n.resource_servers, id, at);
                 }
             }
         }
         result
     }
+}
+
+/// Notes `at` for `id`, keeping the later of it and what was noted before.
+fn keep_latest(notes: &mut HashMap<i64, UnixTime>, id: i64, at: UnixTime) {
+    let kept = notes.entry(id).or_insert(at);
+    *kept = (*kept).max(at);
 }
 
 #[cfg(test)]
