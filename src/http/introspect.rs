@@ -8,16 +8,14 @@
 use super::AppState;
 use super::respond::header_str;
 use super::respond::{
-    bearer_refusal, body_text, failure_limited, is_form, json, oauth_error, too_many_requests,
-    unavailable,
+    bearer_refusal, body_text, failure_limited, is_form, json, oauth_error, token_answer,
+    too_many_requests, unavailable,
 };
 use super::session::client_addr;
-use crate::oauth::introspect::{
-    Caller, Claim, IntrospectRequest, Introspection, Refused, caller, claim,
-};
+use crate::oauth::introspect::{Claim, IntrospectRequest, Introspection, Refused, caller, claim};
 use crate::oauth::verify::bearer;
 use crate::oauth::{BearerError, OAuthError, Params};
-use crate::store::live::Found;
+use crate::store::live::{Found, Shape};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -73,25 +71,48 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpRespons
         Claim::Secret(h) => Some(h),
         Claim::TheTokenItself => None,
     };
-    let (server, found) = match state.store.introspection(secret, &r.token_hash(), now) {
-        Ok(x) => x,
-        Err(e) => return unavailable(&e),
-    };
-    let who = match caller(claimed, server) {
-        Ok(c) => c,
-        Err(e) => return refused(e),
-    };
-    if let Caller::ResourceServer(id) = who {
-        state.usage.note_resource_server(id, now);
+    let (server, found) =
+        match state
+            .store
+            .introspection(secret, &r.token_hash(), now, INTROSPECTION)
+        {
+            Ok(x) => x,
+            Err(e) => return unavailable(&e),
+        };
+    if let Err(e) = caller(claimed, server.map(|s| s.id)) {
+        return refused(e);
     }
-    match (&found, fallback_from) {
-        (Found::Access(t), _) => state.usage.note_grant(t.grant_id, now),
-        (_, Some(addr)) => {
-            if let Err(wait) = state.self_auth_throttle.record_failure(addr, now) {
-                return too_many_requests(wait);
+    // "Last used", noted once a second per token and thread (`store::live`).
+    if let Some(s) = server.filter(|s| s.fresh_use) {
+        state.usage.note_resource_server(s.id, now);
+    }
+    match (found, fallback_from) {
+        (Found::Access(a), _) => {
+            if a.fresh_use {
+                state.usage.note_grant(a.grant_id, now);
             }
+            token_answer(a.body, "application/json")
         }
-        _ => {}
+        (_, Some(addr)) => match state.self_auth_throttle.record_failure(addr, now) {
+            Ok(()) => inactive(),
+            Err(wait) => too_many_requests(wait),
+        },
+        (_, None) => inactive(),
     }
-    json(StatusCode::OK, &Introspection::of(&found))
+}
+
+/// VER-5, VER-6: the answer for a live access token, written once per token
+/// and kept with it (`store::live`).
+const INTROSPECTION: Shape = Shape {
+    name: "introspection",
+    render: |t| {
+        serde_json::to_vec(&Introspection::active(t))
+            .unwrap_or_default()
+            .into()
+    },
+};
+
+/// VER-6: an inactive token's answer is `active:false` and nothing else.
+fn inactive() -> HttpResponse {
+    json(StatusCode::OK, &Introspection::INACTIVE)
 }

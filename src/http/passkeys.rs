@@ -141,9 +141,8 @@ pub async fn sign_in(
     };
     let now = state.now();
     let addr = session::client_addr(&req, &state);
-    // Spent up front, given back on success (as `respond::failure_limited`):
-    // concurrent failures cannot outrun the count, and a sign-in that
-    // succeeds is never refused.
+    // Spent up front, given back on success: concurrent failures cannot
+    // outrun the count, and a sign-in that succeeds is never refused.
     let spent = state.passkey_failures.record_failure(addr, now);
     let pending =
         session::login_pending_key(&req, &state, SIGN_IN).and_then(|k| state.pending.take(&k, now));

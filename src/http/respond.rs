@@ -221,39 +221,83 @@ pub fn unavailable(err: &dyn std::error::Error) -> HttpResponse {
         )
 }
 
-/// The live access token of a resource-style request (legacy GET,
-/// userinfo), read from the `Authorization` header only (VER-L4, UINFO-4),
-/// or the RFC 6750 §3 answer to send instead: no token → 401 with a bare
-/// challenge; an unknown, expired or revoked one → 401 `invalid_token`.
-/// The lookup is the verification hot path, and a use is noted in memory.
+/// The live access token of a resource-style request (userinfo, the
+/// doctor's address check), read from the `Authorization` header only
+/// (UINFO-4), or the RFC 6750 §3 answer to send instead (`bearer_answer`).
+/// Its use is noted in memory.
 pub fn bearer_access_token(
     req: &actix_web::HttpRequest,
     state: &super::AppState,
-) -> Result<std::sync::Arc<crate::store::tokens::ActiveToken>, Box<HttpResponse>> {
-    let presented = crate::oauth::verify::bearer(header_str(req, header::AUTHORIZATION))
-        .ok_or_else(|| Box::new(bearer_refusal(BearerError::Missing)))?;
+) -> Result<crate::store::tokens::ActiveToken, Box<HttpResponse>> {
+    let presented = presented_bearer(req)?;
     let now = state.now();
-    match state
-        .store
-        .live_access_token(&crate::domain::SecretHash::of(presented), now)
-    {
+    match state.store.live_access_token(&presented, now) {
         Ok(Some(t)) => {
             state.usage.note_grant(t.grant_id, now);
             Ok(t)
         }
-        Ok(None) => {
-            // SEC-16: failures beyond the burst get 429; valid tokens never
-            // reach the limiter, so a Micropub server is never refused.
-            let addr = super::session::client_addr(req, state);
-            Err(Box::new(
-                match state.failure_limiter.record_failure(addr, now) {
-                    Ok(()) => bearer_refusal(BearerError::InvalidToken),
-                    Err(wait) => too_many_requests(wait),
-                },
-            ))
-        }
+        Ok(None) => Err(unknown_bearer(req, state, now)),
         Err(e) => Err(Box::new(unavailable(&e))),
     }
+}
+
+/// The legacy GET's answer (VER-L*), in `shape`, for the token in the
+/// `Authorization` header only (VER-L4): the verification hot path, served
+/// from the worker's map of live tokens (`store::live`). No token → 401
+/// with a bare challenge; an unknown, expired or revoked one → 401
+/// `invalid_token`. A use is noted in memory, once a second per token.
+pub fn bearer_answer(
+    req: &actix_web::HttpRequest,
+    state: &super::AppState,
+    shape: crate::store::live::Shape,
+) -> Result<crate::store::live::Answer, Box<HttpResponse>> {
+    let presented = presented_bearer(req)?;
+    let now = state.now();
+    match state.store.live_answer(&presented, now, shape) {
+        Ok(Some(a)) => {
+            if a.fresh_use {
+                state.usage.note_grant(a.grant_id, now);
+            }
+            Ok(a)
+        }
+        Ok(None) => Err(unknown_bearer(req, state, now)),
+        Err(e) => Err(Box::new(unavailable(&e))),
+    }
+}
+
+/// The hash of the bearer token in the `Authorization` header, or the bare
+/// challenge (RFC 6750 §3.1) when there is none.
+fn presented_bearer(
+    req: &actix_web::HttpRequest,
+) -> Result<crate::domain::SecretHash, Box<HttpResponse>> {
+    crate::oauth::verify::bearer(header_str(req, header::AUTHORIZATION))
+        .map(crate::domain::SecretHash::of)
+        .ok_or_else(|| Box::new(bearer_refusal(BearerError::Missing)))
+}
+
+/// SEC-16: failures beyond the burst get 429; valid tokens never reach the
+/// limiter, so a Micropub server is never refused.
+fn unknown_bearer(
+    req: &actix_web::HttpRequest,
+    state: &super::AppState,
+    now: crate::clock::UnixTime,
+) -> Box<HttpResponse> {
+    let addr = super::session::client_addr(req, state);
+    Box::new(match state.failure_limiter.record_failure(addr, now) {
+        Ok(()) => bearer_refusal(BearerError::InvalidToken),
+        Err(wait) => too_many_requests(wait),
+    })
+}
+
+/// A 200 answer with a body written before (`store::live::Shape`), with
+/// the headers every token answer carries (REDT-6, VER-8), all static.
+pub fn token_answer(body: bytes::Bytes, content_type: &'static str) -> HttpResponse {
+    let mut resp = HttpResponse::Ok().body(body);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
 }
 
 pub fn header_str(req: &actix_web::HttpRequest, name: header::HeaderName) -> Option<&str> {
@@ -282,33 +326,31 @@ pub fn too_many_requests(wait_seconds: i64) -> HttpResponse {
 }
 
 /// SEC-16 for requests a stranger may repeat to guess (code, refresh-token
-/// redemption). Each request spends one failure up front and gets it back
-/// unless it ends in a client error, so concurrent guesses cannot outrun
-/// the count; a failure beyond the address's budget is answered 429.
+/// redemption, introspection). A request that ends in a client error spends
+/// one failure from its address's bucket as it is answered, and a failure
+/// beyond the budget is answered 429; the spending decides, so concurrent
+/// guesses cannot outrun the count.
 ///
 /// A request that succeeds is never refused, though, even from an address
 /// with nothing left to spend (the contract in `ratelimit`, as at bearer
-/// verification and introspection): strangers can make any address fail —
-/// junk tokens relayed by the owner's Micropub server, junk codes sent to a
-/// client's callback — and refusing before the work let them keep that
-/// client from redeeming its valid code or refresh token (SEC-16). The
-/// secrets guessed here are 256-bit (CODE-5) and a code is consumed by a
-/// failed PKCE check (CODE-8), so evaluating the request loses nothing.
+/// verification): strangers can make any address fail — junk tokens relayed
+/// by the owner's Micropub server, junk codes sent to a client's callback —
+/// and refusing before the work let them keep that client from redeeming
+/// its valid code or refresh token (SEC-16). The secrets guessed here are
+/// 256-bit (CODE-5) and a code is consumed by a failed PKCE check (CODE-8),
+/// so evaluating the request loses nothing. A success costs the limiter
+/// nothing at all, not even its lock: introspection is on the hot path.
 pub async fn failure_limited(
     req: &actix_web::HttpRequest,
     state: &super::AppState,
     work: impl std::future::Future<Output = HttpResponse>,
 ) -> HttpResponse {
-    let addr = super::session::client_addr(req, state);
-    let spent = state.failure_limiter.record_failure(addr, state.now());
     let resp = work.await;
     if !resp.status().is_client_error() {
-        if spent.is_ok() {
-            state.failure_limiter.refund(addr, state.now());
-        }
         return resp;
     }
-    match spent {
+    let addr = super::session::client_addr(req, state);
+    match state.failure_limiter.record_failure(addr, state.now()) {
         Ok(()) => resp,
         Err(wait) => too_many_requests(wait),
     }

@@ -5,14 +5,15 @@
 
 use super::AppState;
 use super::respond::{
-    bearer_access_token, body_text, failure_limited, header_str, is_form, json, log_chain,
-    no_store, oauth_error,
+    bearer_answer, body_text, failure_limited, header_str, is_form, json, log_chain, oauth_error,
+    token_answer,
 };
 use crate::domain::ScopeSet;
 use crate::oauth::revoke::RevokedBy;
 use crate::oauth::token::{self, TokenRequest};
 use crate::oauth::verify::legacy_get_answers_json;
 use crate::oauth::{OAuthError, Params};
+use crate::store::live::Shape;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -95,26 +96,38 @@ fn query_code_exchange(query: &str) -> Option<Params> {
 /// VER-L1..L5 with SPEC's decision on VER-L5 (`legacy_get_answers_json`):
 /// each real resource server gets the format it parses. Only a token in the `Authorization`
 /// header counts (VER-L4). The lookup runs on this worker thread through
-/// the hot-path view (`store::live`), and "last used" is only noted in
-/// memory (`store::usage`).
+/// the hot-path view (`store::live`), which keeps each live token's answer
+/// written, and "last used" is only noted in memory (`store::usage`).
 pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let t = match bearer_access_token(&req, &state) {
-        Ok(t) => t,
-        Err(resp) => return *resp,
-    };
-    if legacy_get_answers_json(header_str(&req, header::ACCEPT), is_form(&req)) {
-        json(
-            StatusCode::OK,
-            &LegacyVerification {
-                me: &t.me,
-                client_id: t.client_id.as_str(),
-                scope: &t.scope,
-                issued_at: t.issued_at,
-                exp: t.expires_at,
-                active: true,
-            },
-        )
-    } else {
+    let json = legacy_get_answers_json(header_str(&req, header::ACCEPT), is_form(&req));
+    let shape = if json { LEGACY_JSON } else { LEGACY_FORM };
+    match bearer_answer(&req, &state, shape) {
+        Ok(a) if json => token_answer(a.body, "application/json"),
+        Ok(a) => token_answer(a.body, "application/x-www-form-urlencoded"),
+        Err(resp) => *resp,
+    }
+}
+
+/// VER-L1 as JSON.
+const LEGACY_JSON: Shape = Shape {
+    name: "legacy GET, JSON",
+    render: |t| {
+        let answer = LegacyVerification {
+            me: &t.me,
+            client_id: t.client_id.as_str(),
+            scope: &t.scope,
+            issued_at: t.issued_at,
+            exp: t.expires_at,
+            active: true,
+        };
+        serde_json::to_vec(&answer).unwrap_or_default().into()
+    },
+};
+
+/// VER-L1 form-encoded, as the original token endpoints answered.
+const LEGACY_FORM: Shape = Shape {
+    name: "legacy GET, form",
+    render: |t| {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("me", &t.me)
             .append_pair("client_id", t.client_id.as_str())
@@ -123,11 +136,9 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         if let Some(exp) = t.expires_at {
             form.append_pair("exp", &exp.to_string());
         }
-        no_store(HttpResponse::Ok())
-            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .body(form.finish())
-    }
-}
+        form.finish().into()
+    },
+};
 
 /// VER-L1: `{me, client_id, scope}` plus the optional members.
 #[derive(serde::Serialize)]

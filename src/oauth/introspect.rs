@@ -14,7 +14,7 @@ use super::error::OAuthError;
 use super::params::Params;
 use crate::clock::UnixTime;
 use crate::domain::{ScopeSet, Secret, SecretHash, constant_time_eq};
-use crate::store::live::Found;
+use crate::store::tokens::ActiveToken;
 use serde::Serialize;
 
 /// A parsed introspection request (VER-1).
@@ -126,20 +126,17 @@ impl<'a> Introspection<'a> {
         iat: None,
     };
 
-    /// VER-7, VER-9: only a live access token is active; a refresh token is
-    /// found (VER-2) but reported inactive, whatever the hint said.
-    pub fn of(found: &'a Found) -> Introspection<'a> {
-        match found {
-            Found::Access(t) => Introspection {
-                active: true,
-                me: Some(&t.me),
-                client_id: Some(t.client_id.as_str()),
-                scope: Some(&t.scope),
-                token_type: Some("Bearer"),
-                exp: t.expires_at,
-                iat: Some(t.issued_at),
-            },
-            Found::Refresh | Found::Nothing => Introspection::INACTIVE,
+    /// VER-7: a live access token. Anything else — a refresh token too
+    /// (VER-2, VER-9), whatever the hint said — is `INACTIVE`.
+    pub fn active(t: &'a ActiveToken) -> Introspection<'a> {
+        Introspection {
+            active: true,
+            me: Some(&t.me),
+            client_id: Some(t.client_id.as_str()),
+            scope: Some(&t.scope),
+            token_type: Some("Bearer"),
+            exp: t.expires_at,
+            iat: Some(t.issued_at),
         }
     }
 }
@@ -184,7 +181,7 @@ mod tests {
 
     #[test]
     fn ver_6_inactive_is_exactly_active_false() {
-        let j = serde_json::to_string(&Introspection::of(&Found::Refresh)).unwrap();
+        let j = serde_json::to_string(&Introspection::INACTIVE).unwrap();
         assert_eq!(j, r#"{"active":false}"#);
     }
 }

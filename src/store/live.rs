@@ -9,11 +9,12 @@
 //! - expiry is checked against `now` on every hit;
 //! - before every lookup the thread reads the header of the WAL index
 //!   (`<database>-shm`, shared by every SQLite connection in every
-//!   process) with one `pread`: its `iChange` counter moves with every
-//!   commit — this server's writer or `doorstep tokens revoke` in another
-//!   process — and any change empties the map, so a revocation is seen by
-//!   the very next request. If that file cannot be read, `PRAGMA
-//!   data_version` (a read transaction) decides instead.
+//!   process) from its own read-only mapping of that file (`wal_index`),
+//!   without a system call: the header changes with every commit — this
+//!   server's writer or `doorstep tokens revoke` in another process — and
+//!   any change empties the map, so a revocation is seen by the very next
+//!   request. If that file cannot be mapped, `PRAGMA data_version` (a read
+//!   transaction) decides instead.
 //!
 //! Once the database file is found deleted or replaced (`Store::check_file`,
 //! run by housekeeping every `WATCH_EVERY`), nothing is answered at all:
@@ -22,6 +23,15 @@
 //!
 //! Only positive answers are remembered: unknown tokens always reach SQLite,
 //! so guessing cannot grow the map, and the map is bounded anyway.
+//!
+//! What the map keeps of a token is the body its endpoint answers with
+//! (`Shape`: the legacy GET's JSON or form, introspection's JSON), written
+//! once when the token is found, plus what every hit needs besides: the
+//! expiry and the grant. A hit is then a hash, a lookup and a reference
+//! count, with no JSON or form encoding (issue 10). The map also remembers
+//! the second in which this thread last answered for the token, so that
+//! "last used" (`usage`) is noted once a second per token and thread, not
+//! on every request: the note would repeat the same time.
 //!
 //! Why (measured with `bench/verify.sh` on the shared 2-core machine,
 //! 100,000 tokens; server CPU time per request, which other load on the
@@ -33,66 +43,98 @@
 //! check at all, which would be wrong. Introspection: 18.8, 14.0–14.5,
 //! 12.0 µs respectively. Throughput relative to `/health` in the same run:
 //! 0.65 with the `data_version` check on a quiet machine, 0.85 (legacy GET)
-//! and 0.80 (introspection) with the header check. Writes are rare
+//! and 0.80 (introspection) with the header check. The header is now read
+//! from a mapping instead of with `pread` (issue 10): see `wal_index` for
+//! what that saved. Writes are rare
 //! (sign-ins, revocations, the batched last-used flush every 30 s), so the
 //! map is nearly always warm.
 //!
 //! This module never writes, and runs on the calling (async worker) thread:
 //! one short read, no pool hop.
 
+use super::wal_index::{self, WalIndex};
 use super::{Store, StoreError, StoreResult, file, resource_servers, tokens};
 use crate::clock::UnixTime;
 use crate::domain::{SecretHash, constant_time_eq};
+use bytes::Bytes;
 use rusqlite::Connection;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fs::File;
-use std::sync::Arc;
 
 /// Bytes of live tokens each thread's map may hold (as `entry_cost` counts
-/// them); the map is emptied when the next one would go beyond. About 1,300
+/// them); the map is emptied when the next one would go beyond. About 1,900
 /// tokens of a typical app: a single owner has a few dozen live, and
 /// `bench/verify.sh` verifies 1,000 hot ones.
 /// The bound is in bytes because what a token costs depends on its client
 /// ID, profile URL and scopes, which the client chose.
 const MAP_BUDGET: usize = 512 * 1024;
 
-/// What remembering `t` costs: its slot in the table (key, pointer and
-/// hashbrown's control byte, at the table's 7/8 load), the `Arc`'s two
-/// counts around the token, and the heap its strings take, each rounded up
-/// to malloc's 16-byte granule with its 8-byte header. For an app with a
-/// 30-byte client ID, the profile URL and three scopes, about 400 bytes.
-fn entry_cost(t: &tokens::ActiveToken) -> usize {
+/// What remembering `t` costs: its slot in the table (key, value and
+/// hashbrown's control byte, at the table's 7/8 load) and its body on the
+/// heap, rounded up to malloc's 16-byte granule with its 8-byte header,
+/// with the three words `Bytes` adds once the body is shared. For an app
+/// with a 30-byte client ID, the profile URL and three scopes, about 280
+/// bytes.
+fn entry_cost(t: &Live) -> usize {
     use std::mem::size_of;
     fn heap(len: usize) -> usize {
         (len + 8).div_ceil(16) * 16
     }
-    let slot = (size_of::<SecretHash>() + size_of::<Arc<tokens::ActiveToken>>() + 1) * 8 / 7;
-    let token = heap(2 * size_of::<usize>() + size_of::<tokens::ActiveToken>());
-    let scopes = heap(t.scope.iter().count() * size_of::<String>())
-        + t.scope
-            .iter()
-            .map(|s| heap(s.as_str().len()))
-            .sum::<usize>();
-    slot + token + heap(t.client_id.as_str().len()) + heap(t.me.len()) + scopes
+    let slot = (size_of::<SecretHash>() + size_of::<Live>() + 1) * 8 / 7;
+    slot + heap(t.body.len()) + heap(3 * size_of::<usize>())
+}
+
+/// How one endpoint answers for a live access token: a name the view
+/// compares, and the function writing the body. The view keeps the body
+/// with the token, so that a hit answers without writing it again.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    pub name: &'static str,
+    pub render: fn(&tokens::ActiveToken) -> Bytes,
+}
+
+/// A live access token, answered in the `Shape` asked for.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub grant_id: i64,
+    pub body: Bytes,
+    /// True for the first answer this thread gives for the token in this
+    /// second: the caller notes the use ("last used", `usage`). Later ones
+    /// in the same second would note the same time again.
+    pub fresh_use: bool,
+}
+
+/// What the map keeps of a live token.
+struct Live {
+    grant_id: i64,
+    expires_at: Option<UnixTime>,
+    shape: &'static str,
+    body: Bytes,
+    /// When this thread last answered for it.
+    used_at: UnixTime,
+}
+
+/// The resource server whose secret an introspection call presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceServer {
+    pub id: i64,
+    /// As `Answer::fresh_use`: the first call this thread answers for it
+    /// in this second.
+    pub fresh_use: bool,
 }
 
 /// What a presented token is, for introspection (VER-2: every kind of
 /// token is searched, whatever the hint says).
 #[derive(Debug, Clone)]
 pub enum Found {
-    Access(Arc<tokens::ActiveToken>),
+    Access(Answer),
     /// A refresh token (live or not): never active for resource servers
     /// (VER-9).
     Refresh,
     /// Unknown, expired or revoked.
     Nothing,
 }
-
-/// Bytes of the WAL-index header read per request: both copies of the
-/// 48-byte `WalIndexHdr` (sqlite.org/walformat.html, section 2.1.1).
-const SHM_HEADER: usize = 96;
 
 /// Hashes a `SecretHash` by its first eight bytes. The keys are SHA-256
 /// digests of secrets, already uniformly spread, and only tokens found live
@@ -120,25 +162,26 @@ impl std::hash::Hasher for DigestHasher {
     }
 }
 
-type TokenMap =
-    HashMap<SecretHash, Arc<tokens::ActiveToken>, std::hash::BuildHasherDefault<DigestHasher>>;
+type TokenMap = HashMap<SecretHash, Live, std::hash::BuildHasherDefault<DigestHasher>>;
 
 struct View {
     conn: Connection,
     /// `<database>-shm`, the WAL index every SQLite connection in WAL mode
-    /// shares, from any process. Its header carries `iChange`, which every
-    /// committing transaction increments, so reading those bytes (one
-    /// `pread`, no lock) tells whether anything was committed since the
-    /// last look. None if it cannot be read: then `PRAGMA data_version`
-    /// (a read transaction) decides instead.
-    shm: Option<File>,
-    shm_header: [u8; SHM_HEADER],
+    /// shares, from any process, mapped. Its header changes with every
+    /// commit, so reading it (no lock, no system call) tells whether
+    /// anything was committed since the last look. None if it cannot be
+    /// mapped: then `PRAGMA data_version` (a read transaction) decides
+    /// instead. Only read while `conn` is open, which keeps SQLite from
+    /// truncating the file under the mapping (`wal_index`).
+    shm: Option<WalIndex>,
+    shm_header: wal_index::Header,
     data_version: i64,
     access: TokenMap,
     /// What `access` holds, by `entry_cost`.
     access_bytes: usize,
-    /// The active resource-server secrets (id, hash), loaded on first use.
-    resource_servers: Option<Vec<(i64, SecretHash)>>,
+    /// The active resource-server secrets (id, hash, when this thread
+    /// last answered one of its calls), loaded on first use.
+    resource_servers: Option<Vec<(i64, SecretHash, UnixTime)>>,
 }
 
 impl View {
@@ -146,11 +189,11 @@ impl View {
         let conn = store.open_reader()?;
         // This read also makes sure the WAL index exists before it is opened.
         let data_version = data_version(&conn)?;
-        let shm = File::open(file::companion(store.path(), "-shm")).ok();
+        let shm = WalIndex::open(&file::companion(store.path(), "-shm"));
         let mut view = View {
             conn,
             shm,
-            shm_header: [0; SHM_HEADER],
+            shm_header: wal_index::Header::default(),
             data_version,
             access: TokenMap::default(),
             access_bytes: 0,
@@ -165,21 +208,15 @@ impl View {
     /// every answer. A torn read of a header being rewritten differs from
     /// the stored copy too, so it can only cause a needless refill.
     fn sync(&mut self) -> StoreResult<()> {
-        let mut header = [0u8; SHM_HEADER];
-        let read = self
-            .shm
-            .as_ref()
-            .is_some_and(|f| read_header(f, &mut header));
-        if read {
+        if let Some(shm) = &self.shm {
+            let header = shm.header();
             if header != self.shm_header {
                 self.shm_header = header;
                 self.forget();
             }
             return Ok(());
         }
-        // No readable WAL index: ask SQLite, and make sure the next
-        // successful header read refills too.
-        self.shm_header = [0; SHM_HEADER];
+        // No mapped WAL index: ask SQLite.
         let now_version = data_version(&self.conn)?;
         if now_version != self.data_version {
             self.data_version = now_version;
@@ -200,38 +237,65 @@ impl View {
         self.access_bytes = 0;
     }
 
-    fn access_token(
+    /// The answer for the live access token with this hash, in `shape`.
+    fn answer(
         &mut self,
         hash: &SecretHash,
         now: UnixTime,
-    ) -> StoreResult<Option<Arc<tokens::ActiveToken>>> {
-        if let Some(t) = self.access.get(hash) {
-            if t.expires_at.is_none_or(|e| e > now) {
-                return Ok(Some(t.clone()));
+        shape: Shape,
+    ) -> StoreResult<Option<Answer>> {
+        if let Some(live) = self.access.get_mut(hash) {
+            if live.expires_at.is_some_and(|e| e <= now) {
+                self.forget_token(hash);
+                return Ok(None);
             }
-            if let Some(gone) = self.access.remove(hash) {
-                self.access_bytes = self.access_bytes.saturating_sub(entry_cost(&gone));
+            if live.shape == shape.name {
+                let fresh_use = live.used_at != now;
+                live.used_at = now;
+                return Ok(Some(Answer {
+                    grant_id: live.grant_id,
+                    body: live.body.clone(),
+                    fresh_use,
+                }));
             }
-            return Ok(None);
+            // Asked for in another shape: written anew below.
+            self.forget_token(hash);
         }
         let Some(found) = tokens::find_active_access_token(&self.conn, hash, now)? else {
             return Ok(None);
         };
-        let found = Arc::new(found);
-        let cost = entry_cost(&found);
+        let live = Live {
+            grant_id: found.grant_id,
+            expires_at: found.expires_at,
+            shape: shape.name,
+            body: (shape.render)(&found),
+            used_at: now,
+        };
+        let answer = Answer {
+            grant_id: live.grant_id,
+            body: live.body.clone(),
+            fresh_use: true,
+        };
+        let cost = entry_cost(&live);
         if self.access_bytes + cost > MAP_BUDGET {
             self.forget_tokens();
         }
-        self.access.insert(*hash, found.clone());
+        self.access.insert(*hash, live);
         self.access_bytes += cost;
-        Ok(Some(found))
+        Ok(Some(answer))
+    }
+
+    fn forget_token(&mut self, hash: &SecretHash) {
+        if let Some(gone) = self.access.remove(hash) {
+            self.access_bytes = self.access_bytes.saturating_sub(entry_cost(&gone));
+        }
     }
 }
 
 impl View {
-    fn find(&mut self, hash: &SecretHash, now: UnixTime) -> StoreResult<Found> {
-        if let Some(t) = self.access_token(hash, now)? {
-            return Ok(Found::Access(t));
+    fn find(&mut self, hash: &SecretHash, now: UnixTime, shape: Shape) -> StoreResult<Found> {
+        if let Some(a) = self.answer(hash, now, shape)? {
+            return Ok(Found::Access(a));
         }
         Ok(if tokens::is_refresh_token(&self.conn, hash)? {
             Found::Refresh
@@ -241,31 +305,32 @@ impl View {
     }
 
     /// Compared in constant time against every active secret (SEC-19).
-    fn resource_server(&mut self, hash: &SecretHash) -> StoreResult<Option<i64>> {
-        if self.resource_servers.is_none() {
-            self.resource_servers = Some(resource_servers::active_hashes(&self.conn)?);
-        }
+    fn resource_server(
+        &mut self,
+        hash: &SecretHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<ResourceServer>> {
+        let servers = match &mut self.resource_servers {
+            Some(servers) => servers,
+            None => {
+                let loaded = resource_servers::active_hashes(&self.conn)?;
+                self.resource_servers
+                    .insert(loaded.into_iter().map(|(id, h)| (id, h, 0)).collect())
+            }
+        };
         let mut found = None;
-        for (id, h) in self.resource_servers.iter().flatten() {
+        for (id, h, used_at) in servers.iter_mut() {
             // No early exit: every secret is compared.
             if constant_time_eq(h.as_bytes(), hash.as_bytes()) {
-                found = Some(*id);
+                found = Some(ResourceServer {
+                    id: *id,
+                    fresh_use: *used_at != now,
+                });
+                *used_at = now;
             }
         }
         Ok(found)
     }
-}
-
-#[cfg(unix)]
-fn read_header(f: &File, buf: &mut [u8; SHM_HEADER]) -> bool {
-    use std::os::unix::fs::FileExt;
-    f.read_exact_at(buf, 0).is_ok()
-}
-
-/// Elsewhere the WAL index is not a plain shared file: always ask SQLite.
-#[cfg(not(unix))]
-fn read_header(_: &File, _: &mut [u8; SHM_HEADER]) -> bool {
-    false
 }
 
 fn data_version(conn: &Connection) -> StoreResult<i64> {
@@ -302,32 +367,45 @@ impl Store {
         })
     }
 
-    /// The live access token with this hash (VER-7, VER-L2: revoked,
-    /// expired and unknown tokens are all `None`).
+    /// The answer, in `shape`, for the live access token with this hash
+    /// (VER-7, VER-L2: revoked, expired and unknown tokens are all `None`).
+    pub fn live_answer(
+        &self,
+        hash: &SecretHash,
+        now: UnixTime,
+        shape: Shape,
+    ) -> StoreResult<Option<Answer>> {
+        self.with_view(|v| v.answer(hash, now, shape))
+    }
+
+    /// The live access token with this hash, read from SQLite: for the
+    /// endpoints that need more than an answer (`/userinfo`, the doctor's
+    /// address check), which are not the hot path.
     pub fn live_access_token(
         &self,
         hash: &SecretHash,
         now: UnixTime,
-    ) -> StoreResult<Option<Arc<tokens::ActiveToken>>> {
-        self.with_view(|v| v.access_token(hash, now))
+    ) -> StoreResult<Option<tokens::ActiveToken>> {
+        self.with_view(|v| tokens::find_active_access_token(&v.conn, hash, now))
     }
 
     /// One introspection's reads, after one look for changes (`View::sync`):
     /// the resource server whose secret hashes to `secret` (if one is
     /// given), and the inspected token (VER-2: access or refresh, whatever
-    /// the hint says).
+    /// the hint says), answered in `shape` if it is a live access token.
     pub fn introspection(
         &self,
         secret: Option<&SecretHash>,
         token: &SecretHash,
         now: UnixTime,
-    ) -> StoreResult<(Option<i64>, Found)> {
+        shape: Shape,
+    ) -> StoreResult<(Option<ResourceServer>, Found)> {
         self.with_view(|v| {
             let server = match secret {
-                Some(s) => v.resource_server(s)?,
+                Some(s) => v.resource_server(s, now)?,
                 None => None,
             };
-            Ok((server, v.find(token, now)?))
+            Ok((server, v.find(token, now, shape)?))
         })
     }
 }
@@ -336,6 +414,16 @@ impl Store {
 mod tests {
     use super::*;
     use crate::domain::{ClientId, ScopeSet, Secret};
+
+    /// A shape whose body is the profile URL and the scopes.
+    const TEST: Shape = Shape {
+        name: "test",
+        render: |t| Bytes::from(format!("{} {}", t.me, t.scope)),
+    };
+    const OTHER: Shape = Shape {
+        name: "other",
+        render: |t| Bytes::from(t.client_id.as_str().to_owned()),
+    };
 
     fn token(store: &Store, now: UnixTime) -> SecretHash {
         let secret = Secret::generate();
@@ -357,17 +445,19 @@ mod tests {
         hash
     }
 
+    fn body(store: &Store, hash: &SecretHash, now: UnixTime, shape: Shape) -> Option<Bytes> {
+        store.live_answer(hash, now, shape).unwrap().map(|a| a.body)
+    }
+
     #[test]
     fn a_commit_by_another_connection_empties_the_map_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let store = Store::open(&path).unwrap();
         let hash = token(&store, 1000);
-        assert!(store.live_access_token(&hash, 1000).unwrap().is_some());
-        assert!(
-            store.live_access_token(&hash, 1000).unwrap().is_some(),
-            "from the map"
-        );
+        assert!(body(&store, &hash, 1000, TEST).is_some());
+        assert_eq!(held().0, 1, "remembered");
+        assert!(body(&store, &hash, 1000, TEST).is_some(), "from the map");
         let watching = VIEWS.with(|v| v.borrow().values().all(|view| view.shm.is_some()));
         assert!(watching, "the WAL index header is what is watched");
         // Another process's view of the file: a connection of its own.
@@ -375,7 +465,33 @@ mod tests {
         other
             .execute("UPDATE access_tokens SET revoked_at = 1001", [])
             .unwrap();
+        assert!(body(&store, &hash, 1001, TEST).is_none());
         assert!(store.live_access_token(&hash, 1001).unwrap().is_none());
+    }
+
+    #[test]
+    fn each_shape_gets_its_own_body_and_a_use_is_fresh_once_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let hash = token(&store, 1000);
+        let first = store.live_answer(&hash, 1000, TEST).unwrap().unwrap();
+        assert_eq!(first.body, "https://me.example/ create");
+        assert!(first.fresh_use);
+        let again = store.live_answer(&hash, 1000, TEST).unwrap().unwrap();
+        assert_eq!(again.body, first.body);
+        assert!(!again.fresh_use, "the same second was noted already");
+        assert!(
+            store
+                .live_answer(&hash, 1001, TEST)
+                .unwrap()
+                .unwrap()
+                .fresh_use
+        );
+        let other = store.live_answer(&hash, 1001, OTHER).unwrap().unwrap();
+        assert_eq!(other.body, "https://app.example/");
+        assert_eq!(held().0, 1, "one entry per token, in its last shape");
+        let structured = store.live_access_token(&hash, 1001).unwrap().unwrap();
+        assert_eq!(structured.grant_id, first.grant_id);
     }
 
     /// Tokens and bytes the maps of this thread hold.
@@ -400,9 +516,15 @@ mod tests {
             issued_at: 1000,
             expires_at: Some(1100),
         };
-        let per_token = entry_cost(&sample);
+        let per_token = entry_cost(&Live {
+            grant_id: 1,
+            expires_at: Some(1100),
+            shape: TEST.name,
+            body: (TEST.render)(&sample),
+            used_at: 1000,
+        });
         assert!(
-            (150..1000).contains(&per_token),
+            (100..1000).contains(&per_token),
             "a small token costs {per_token} bytes"
         );
         // Enough tokens to fill the budget and then some.
@@ -410,7 +532,7 @@ mod tests {
         let hashes: Vec<SecretHash> = (0..n).map(|_| token(&store, 1000)).collect();
         let mut most = 0;
         for (i, hash) in hashes.iter().enumerate() {
-            assert!(store.live_access_token(hash, 1000).unwrap().is_some());
+            assert!(body(&store, hash, 1000, TEST).is_some());
             let (held, bytes) = held();
             assert!(bytes <= MAP_BUDGET, "{bytes} bytes held after {i} tokens");
             assert_eq!(
@@ -437,8 +559,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let hash = token(&store, 1000);
-        assert!(store.live_access_token(&hash, 1099).unwrap().is_some());
-        assert!(store.live_access_token(&hash, 1100).unwrap().is_none());
+        assert!(body(&store, &hash, 1099, TEST).is_some());
+        assert!(body(&store, &hash, 1099, TEST).is_some(), "from the map");
+        assert!(body(&store, &hash, 1100, TEST).is_none());
+        assert_eq!(held().0, 0, "and the expired token is forgotten");
     }
 
     #[test]
@@ -447,7 +571,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let store = Store::open(&path).unwrap();
         let hash = token(&store, 1000);
-        assert!(store.live_access_token(&hash, 1000).unwrap().is_some());
+        assert!(body(&store, &hash, 1000, TEST).is_some());
         VIEWS.with(|v| {
             for view in v.borrow_mut().values_mut() {
                 view.shm = None;
@@ -457,6 +581,6 @@ mod tests {
         other
             .execute("UPDATE access_tokens SET revoked_at = 1001", [])
             .unwrap();
-        assert!(store.live_access_token(&hash, 1001).unwrap().is_none());
+        assert!(body(&store, &hash, 1001, TEST).is_none());
     }
 }

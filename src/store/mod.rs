@@ -30,6 +30,7 @@ pub mod resource_servers;
 pub mod sessions;
 pub mod tokens;
 pub mod usage;
+mod wal_index;
 
 use crate::clock::UnixTime;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
