@@ -52,7 +52,10 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                     tracing::warn!(error = %error_chain(&e), "could not checkpoint the database after the full disk; will retry");
                 }
             }
-            _ = flush.tick() => flush_usage(&usage, &store, RETRY).await,
+            _ = flush.tick() => {
+                flush_usage(&usage, &store, RETRY).await;
+                release_writer_cache(&store).await;
+            }
             // Early, when the notes fill up before the tick.
             _ = usage.filled() => flush_usage(&usage, &store, RETRY).await,
             _ = purge_tick.tick() => {
@@ -62,6 +65,7 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %error_chain(&e), "purge failed; will retry"),
                 }
+                release_writer_cache(&store).await;
             }
         }
     }
@@ -73,6 +77,14 @@ const RETRY: &str = "could not record the last uses of tokens; will retry";
 pub(crate) async fn flush_usage(usage: &Usage, store: &Store, failed: &str) {
     if let Err(e) = usage.flush(store).await {
         tracing::warn!(error = %error_chain(&e), "{failed}");
+    }
+}
+
+/// After a batch write: the pages it read stay cached otherwise (issue 10).
+/// Only early flushes, which come in a run, keep theirs for the next.
+async fn release_writer_cache(store: &Store) {
+    if let Err(e) = store.release_writer_cache().await {
+        tracing::warn!(error = %error_chain(&e), "could not release the database cache");
     }
 }
 

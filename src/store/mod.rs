@@ -190,6 +190,25 @@ impl Store {
             .map_err(|_| StoreError::Task)?
     }
 
+    /// Gives back the writer's page cache (`PRAGMA shrink_memory`), off the
+    /// async workers. Housekeeping calls it after its batch writes: the
+    /// purge reads whole tables and the last-used flush updates rows all
+    /// over the file, and the pages they leave cached (up to the writer's
+    /// 1 MiB) would stay resident until the next batch, where a sign-in or
+    /// a new token needs a few.
+    pub async fn release_writer_cache(&self) -> StoreResult<()> {
+        self.off_workers(|store| {
+            let conn = store
+                .inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Poisoned)?;
+            conn.execute_batch("PRAGMA shrink_memory")?;
+            Ok(())
+        })
+        .await
+    }
+
     /// `check_file`, off the async workers.
     pub async fn watch_file(&self) -> StoreResult<()> {
         self.off_workers(Store::check_file).await
