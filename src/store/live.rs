@@ -62,41 +62,21 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-/// Bytes each thread's map of live tokens may take, table and heap
-/// (`View::bytes_with_one_more`); the map is emptied when the next token
-/// would go beyond. About 1,100 tokens of a typical app (about 450 bytes
-/// each, half of it the table's share): a single owner has a few dozen
-/// live, and `bench/verify.sh` verifies 1,000 hot ones.
-/// The bound is in bytes because what a token costs depends on its client
-/// ID, profile URL and scopes, which the client chose.
-const MAP_BUDGET: usize = 512 * 1024;
+/// Tokens each thread's map holds at most: hashbrown's table of 2,048
+/// buckets, 7/8 of them used, allocated once (on the first token) and
+/// reused, never grown: about 160 KB. A single owner has a few dozen
+/// tokens live, and `bench/verify.sh` verifies 1,000 hot ones.
+const MAP_TOKENS: usize = 1_792;
 
-/// malloc's share of an allocation of `len` bytes: rounded up to its
-/// 16-byte granule, with its 8-byte header.
-fn malloc_size(len: usize) -> usize {
-    (len + 8).div_ceil(16) * 16
-}
-
-/// The heap a remembered token takes besides its slot in the table: its
-/// body, and the three words `Bytes` adds once the body is shared.
-fn heap_cost(t: &Live) -> usize {
-    malloc_size(t.body.len()) + malloc_size(3 * std::mem::size_of::<usize>())
-}
-
-/// The table of a map holding `n` tokens, as hashbrown sizes it: a power of
-/// two of buckets (4 and 8 for the smallest), at most 7/8 of them full,
-/// each a key, a value and a control byte. Between two doublings it is
-/// 7/16 to 7/8 full, so it is up to half the map's bytes.
-fn table_bytes(n: usize) -> usize {
-    use std::mem::size_of;
-    let buckets = match n {
-        0 => 0,
-        1..4 => 4,
-        4..8 => 8,
-        _ => (n * 8).div_ceil(7).next_power_of_two(),
-    };
-    buckets * (size_of::<SecretHash>() + size_of::<Live>() + 1)
-}
+/// Bytes of answers each thread's map holds at most, end to end in one
+/// buffer allocated with the table. Typical answers take 130–250 bytes, so
+/// the token count binds first; a client with very long URLs cannot make
+/// the map hold more than this. Emptying the map empties both, and gives
+/// nothing back to malloc: one table and one buffer per thread, reused,
+/// rather than a table and a body per token freed in a heap that thousands
+/// of small allocations have fragmented (issue 10: that left each worker's
+/// arena at 2.8 MB after the 100,000-token benchmark).
+const MAP_BODIES: usize = 352 * 1024;
 
 /// How one endpoint answers for a live access token: a name the view
 /// compares, and the function writing the body. The view keeps the body
@@ -124,7 +104,8 @@ struct Live {
     /// `UnixTime::MAX` for a token that lives until revoked.
     expires_at: UnixTime,
     shape: &'static str,
-    body: Bytes,
+    /// Where its body is in `View::bodies`: start and length.
+    body: (u32, u32),
     /// When this thread last answered for it.
     used_at: UnixTime,
 }
@@ -191,8 +172,8 @@ struct View {
     shm_header: wal_index::Header,
     data_version: i64,
     access: TokenMap,
-    /// The heap `access`'s tokens take besides the table (`heap_cost`).
-    access_heap: usize,
+    /// The bodies of `access`'s tokens, end to end (`MAP_BODIES`).
+    bodies: Vec<u8>,
     /// The active resource-server secrets (id, hash, when this thread
     /// last answered one of its calls), loaded on first use.
     resource_servers: Option<Vec<(i64, SecretHash, UnixTime)>>,
@@ -210,7 +191,7 @@ impl View {
             shm_header: wal_index::Header::default(),
             data_version,
             access: TokenMap::default(),
-            access_heap: 0,
+            bodies: Vec::new(),
             resource_servers: None,
         };
         view.sync()?;
@@ -244,11 +225,10 @@ impl View {
         self.resource_servers = None;
     }
 
-    /// Empties the map and gives its table back: after a burst of many
-    /// tokens, an emptied table of their size would stay allocated.
+    /// Empties the map, keeping its table and buffer for the next tokens.
     fn forget_tokens(&mut self) {
-        self.access = TokenMap::default();
-        self.access_heap = 0;
+        self.access.clear();
+        self.bodies.clear();
     }
 
     /// The answer for the live access token with this hash, in `shape`.
@@ -266,9 +246,10 @@ impl View {
             if live.shape == shape.name {
                 let fresh_use = live.used_at != now;
                 live.used_at = now;
+                let (at, len) = (live.body.0 as usize, live.body.1 as usize);
                 return Ok(Some(Answer {
                     grant_id: live.grant_id,
-                    body: live.body.clone(),
+                    body: Bytes::copy_from_slice(&self.bodies[at..at + len]),
                     fresh_use,
                 }));
             }
@@ -278,38 +259,48 @@ impl View {
         let Some(found) = tokens::find_active_access_token(&self.conn, hash, now)? else {
             return Ok(None);
         };
-        let live = Live {
+        let body = (shape.render)(&found);
+        self.remember(
+            hash,
+            Live {
+                grant_id: found.grant_id,
+                expires_at: found.expires_at.unwrap_or(UnixTime::MAX),
+                shape: shape.name,
+                body: (0, 0),
+                used_at: now,
+            },
+            &body,
+        );
+        Ok(Some(Answer {
             grant_id: found.grant_id,
-            expires_at: found.expires_at.unwrap_or(UnixTime::MAX),
-            shape: shape.name,
-            body: (shape.render)(&found),
-            used_at: now,
-        };
-        let answer = Answer {
-            grant_id: live.grant_id,
-            body: live.body.clone(),
+            body,
             fresh_use: true,
-        };
-        let cost = heap_cost(&live);
-        if self.bytes_with_one_more(cost) > MAP_BUDGET {
+        }))
+    }
+
+    /// Keeps `live` with its `body`, emptying the map first when either
+    /// would go beyond its bound.
+    fn remember(&mut self, hash: &SecretHash, mut live: Live, body: &[u8]) {
+        if body.len() > MAP_BODIES {
+            return;
+        }
+        if self.access.capacity() == 0 {
+            self.access.reserve(MAP_TOKENS);
+            self.bodies.reserve_exact(MAP_BODIES);
+        }
+        if self.access.len() >= MAP_TOKENS || self.bodies.len() + body.len() > MAP_BODIES {
             self.forget_tokens();
         }
+        // Both fit in u32: MAP_BODIES does.
+        live.body = (self.bodies.len() as u32, body.len() as u32);
+        self.bodies.extend_from_slice(body);
         self.access.insert(*hash, live);
-        self.access_heap += cost;
-        Ok(Some(answer))
     }
 
+    /// Forgets one token; its body stays in the buffer, unused, until the
+    /// map is emptied.
     fn forget_token(&mut self, hash: &SecretHash) {
-        if let Some(gone) = self.access.remove(hash) {
-            self.access_heap = self.access_heap.saturating_sub(heap_cost(&gone));
-        }
-    }
-
-    /// What the map would take with one more token costing `heap` bytes
-    /// besides its slot. Tokens are only removed one by one when they
-    /// expire or change shape, so the table's size follows the count.
-    fn bytes_with_one_more(&self, heap: usize) -> usize {
-        table_bytes(self.access.len() + 1) + self.access_heap + heap
+        self.access.remove(hash);
     }
 }
 
@@ -515,79 +506,62 @@ mod tests {
         assert_eq!(structured.grant_id, first.grant_id);
     }
 
-    /// Tokens and bytes the maps of this thread hold.
-    fn held() -> (usize, usize) {
+    /// Tokens, bytes of bodies, and the table's capacity, of the maps of
+    /// this thread.
+    fn held() -> (usize, usize, usize) {
         VIEWS.with(|v| {
             v.borrow()
                 .values()
-                .map(|w| (w.access.len(), table_bytes(w.access.len()) + w.access_heap))
-                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+                .map(|w| (w.access.len(), w.bodies.len(), w.access.capacity()))
+                .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
         })
     }
 
     #[test]
-    fn the_map_holds_at_most_its_budget_in_bytes_and_then_starts_over() {
+    fn the_map_holds_at_most_its_tokens_then_starts_over_in_the_same_table() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let sample = tokens::ActiveToken {
-            grant_id: 1,
-            client_id: ClientId::parse("https://app.example/").unwrap(),
-            me: "https://me.example/".into(),
-            scope: ScopeSet::parse("create").unwrap(),
-            issued_at: 1000,
-            expires_at: Some(1100),
-        };
-        let heap = heap_cost(&Live {
-            grant_id: 1,
-            expires_at: 1100,
-            shape: TEST.name,
-            body: (TEST.render)(&sample),
-            used_at: 1000,
-        });
-        let fits = |n: usize| table_bytes(n) + n * heap <= MAP_BUDGET;
-        let most_that_fit = (1..).take_while(|&n| fits(n)).last().unwrap();
-        assert!(
-            (500..5000).contains(&most_that_fit),
-            "{most_that_fit} small tokens fit"
-        );
-        // Enough tokens to fill the budget and then some.
-        let n = most_that_fit + 10;
+        // Written first: every commit empties the map.
+        let n = MAP_TOKENS + 10;
         let hashes: Vec<SecretHash> = (0..n).map(|_| token(&store, 1000)).collect();
         let mut most = 0;
-        for (i, hash) in hashes.iter().enumerate() {
+        for hash in &hashes {
             assert!(body(&store, hash, 1000, TEST).is_some());
-            let (held, bytes) = held();
-            assert!(bytes <= MAP_BUDGET, "{bytes} bytes held after {i} tokens");
+            let (held, _, capacity) = held();
+            assert_eq!(capacity, MAP_TOKENS, "allocated once, never grown");
             most = most.max(held);
         }
-        assert_eq!(most, most_that_fit, "the map fills up to its budget");
+        assert_eq!(most, MAP_TOKENS, "the map fills up to its bound");
         assert_eq!(
             held().0,
             n - most,
             "it started over when the next token would not fit"
         );
+        // Each body is where its token says.
+        let last = body(&store, &hashes[n - 1], 1000, TEST).unwrap();
+        assert_eq!(last, "https://me.example/ create");
     }
 
     #[test]
-    fn the_table_is_counted_as_hashbrown_sizes_it() {
+    fn the_bodies_are_bounded_in_bytes_too() {
+        const BIG: Shape = Shape {
+            name: "big",
+            render: |_| Bytes::from(vec![b'x'; 100 * 1024]),
+        };
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let slot = std::mem::size_of::<SecretHash>() + std::mem::size_of::<Live>() + 1;
-        // Written first: every commit empties the map.
-        let hashes: Vec<SecretHash> = (0..300).map(|_| token(&store, 1000)).collect();
-        for (i, hash) in (1..).zip(&hashes) {
-            assert!(body(&store, hash, 1000, TEST).is_some());
-            let capacity = VIEWS.with(|v| {
-                v.borrow()
-                    .values()
-                    .map(|w| w.access.capacity())
-                    .sum::<usize>()
-            });
-            // Full at 7/8 of its buckets from eight buckets up.
-            if i >= 8 {
-                assert_eq!(table_bytes(i), capacity * 8 / 7 * slot, "{i} tokens");
-            }
+        let hashes: Vec<SecretHash> = (0..5).map(|_| token(&store, 1000)).collect();
+        for (i, hash) in hashes.iter().enumerate() {
+            let answer = body(&store, hash, 1000, BIG).unwrap();
+            assert_eq!(answer.len(), 100 * 1024);
+            let (held, bytes, _) = held();
+            assert!(bytes <= MAP_BODIES, "{bytes} bytes of bodies");
+            // Three fit in 352 KiB; the fourth starts over.
+            assert_eq!(held, [1, 2, 3, 1, 2][i]);
         }
+        let again = store.live_answer(&hashes[4], 1000, BIG).unwrap().unwrap();
+        assert!(!again.fresh_use, "from the map");
+        assert_eq!(again.body.len(), 100 * 1024);
     }
 
     #[test]
