@@ -51,7 +51,9 @@ fn accept_weights(accept: Option<&str>) -> (f32, f32) {
     let mut form_q: f32 = 0.0;
     for range in accept.split(',') {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        // Compared without case and without a lowercase copy: this runs on
+        // every legacy verification (issue 10).
+        let media = parts.next().unwrap_or("").trim();
         let mut q = 1.0f32;
         for param in parts {
             if let Some((k, v)) = param.split_once('=')
@@ -60,15 +62,25 @@ fn accept_weights(accept: Option<&str>) -> (f32, f32) {
                 q = v.trim().parse().unwrap_or(0.0);
             }
         }
-        let is_json = media == "application/json"
-            || (media.starts_with("application/") && media.ends_with("+json"));
-        if is_json {
+        if is_json_media(media) {
             json_q = json_q.max(q);
-        } else if media == "application/x-www-form-urlencoded" {
+        } else if media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             form_q = form_q.max(q);
         }
     }
     (json_q, form_q)
+}
+
+/// `application/json` or an `application/…+json` type, in any case.
+fn is_json_media(media: &str) -> bool {
+    const APPLICATION: &str = "application/";
+    let b = media.as_bytes();
+    let prefixed = b.len() > APPLICATION.len()
+        && b[..APPLICATION.len()].eq_ignore_ascii_case(APPLICATION.as_bytes());
+    prefixed
+        && (b[APPLICATION.len()..].eq_ignore_ascii_case(b"json")
+            || (b.len() >= APPLICATION.len() + 5
+                && b[b.len() - 5..].eq_ignore_ascii_case(b"+json")))
 }
 
 #[cfg(test)]
@@ -103,6 +115,12 @@ mod tests {
             "application/x-www-form-urlencoded;q=0.5, application/json"
         )));
         assert!(!accept_prefers_json(Some("application/json;q=0")));
+        assert!(accept_prefers_json(Some("Application/JSON")));
+        assert!(accept_prefers_json(Some("APPLICATION/Activity+Json")));
+        assert!(!accept_prefers_json(Some("text/json")));
+        assert!(accept_prefers_form(Some(
+            "Application/X-WWW-Form-Urlencoded"
+        )));
     }
 
     #[test]
