@@ -27,8 +27,11 @@
 //! What the map keeps of a token is the body its endpoint answers with
 //! (`Shape`: the legacy GET's JSON or form, introspection's JSON), written
 //! once when the token is found, plus what every hit needs besides: the
-//! expiry and the grant. A hit is then a hash, a lookup and a reference
-//! count, with no JSON or form encoding (issue 10). The map also remembers
+//! expiry and the grant. A hit is then a hash, a lookup and a copy of a
+//! few hundred bytes, with no JSON or form encoding (issue 10; with the
+//! mapped header, legacy GET over hot tokens went from 13.3 to 9.9 µs and
+//! introspection from 15.6 to 13.0 µs, `/health` 9.0–9.2 µs, in one
+//! interleaved run). The map also remembers
 //! the second in which this thread last answered for the token, so that
 //! "last used" (`usage`) is noted once a second per token and thread, not
 //! on every request: the note would repeat the same time.
@@ -45,9 +48,8 @@
 //! 0.65 with the `data_version` check on a quiet machine, 0.85 (legacy GET)
 //! and 0.80 (introspection) with the header check. The header is now read
 //! from a mapping instead of with `pread` (issue 10): see `wal_index` for
-//! what that saved. Writes are rare
-//! (sign-ins, revocations, the batched last-used flush every 30 s), so the
-//! map is nearly always warm.
+//! what that saved. Writes are rare (sign-ins, revocations, the batched
+//! last-used flush every 30 s), so the map is nearly always warm.
 //!
 //! This module never writes, and runs on the calling (async worker) thread:
 //! one short read, no pool hop.
