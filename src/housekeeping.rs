@@ -52,23 +52,16 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
                     tracing::warn!(error = %error_chain(&e), "could not checkpoint the database after the full disk; will retry");
                 }
             }
-            _ = flush.tick() => {
-                flush_usage(&usage, &store, RETRY).await;
-                release_writer_cache(&store).await;
-            }
+            _ = flush.tick() => flush_usage(&usage, &store, RETRY).await,
             // Early, when the notes fill up before the tick.
-            _ = usage.filled() => {
-                flush_usage(&usage, &store, RETRY).await;
-                release_writer_cache(&store).await;
-            }
+            _ = usage.filled() => flush_usage(&usage, &store, RETRY).await,
             _ = purge_tick.tick() => {
                 let now = clock.now();
-                match store.write(move |tx| purge(tx, now)).await {
+                match store.write_batch(move |tx| purge(tx, now)).await {
                     Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired records"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %error_chain(&e), "purge failed; will retry"),
                 }
-                release_writer_cache(&store).await;
             }
         }
     }
@@ -80,15 +73,6 @@ const RETRY: &str = "could not record the last uses of tokens; will retry";
 pub(crate) async fn flush_usage(usage: &Usage, store: &Store, failed: &str) {
     if let Err(e) = usage.flush(store).await {
         tracing::warn!(error = %error_chain(&e), "{failed}");
-    }
-}
-
-/// After a batch write: the pages it read stay cached otherwise (issue 10).
-/// Even a run of early flushes gains little from them: each updates rows
-/// of 28,000 grants drawn from all over the file, more than the cache holds.
-async fn release_writer_cache(store: &Store) {
-    if let Err(e) = store.release_writer_cache().await {
-        tracing::warn!(error = %error_chain(&e), "could not release the database cache");
     }
 }
 

@@ -190,21 +190,31 @@ impl Store {
             .map_err(|_| StoreError::Task)?
     }
 
-    /// Gives back the writer's page cache (`PRAGMA shrink_memory`), off the
-    /// async workers. Housekeeping calls it after its batch writes: the
-    /// purge reads whole tables and the last-used flush updates rows all
-    /// over the file, and the pages they leave cached (up to the writer's
-    /// 1 MiB) would stay resident until the next batch, where a sign-in or
-    /// a new token needs a few.
-    pub async fn release_writer_cache(&self) -> StoreResult<()> {
-        self.off_workers(|store| {
-            let conn = store
+    /// `write` for a batch (the hourly purge, the last-used flush): after
+    /// the commit, in the same trip off the workers, the writer gives its
+    /// page cache back (`PRAGMA shrink_memory`). The purge reads whole tables
+    /// and a flush updates rows all over the file; the pages they leave
+    /// cached (up to the writer's 1 MiB) would otherwise stay resident until
+    /// the next batch, where a sign-in or a new token needs a few (issue 10).
+    /// Even a run of early flushes gains little from keeping them: each
+    /// updates 28,000 grants from all over the file, more than it holds.
+    pub async fn write_batch<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.off_workers(move |store| {
+            let value = store.write_now(f)?;
+            let released = store
                 .inner
                 .writer
                 .lock()
-                .map_err(|_| StoreError::Poisoned)?;
-            conn.execute_batch("PRAGMA shrink_memory")?;
-            Ok(())
+                .map_err(|_| StoreError::Poisoned)
+                .and_then(|conn| Ok(conn.execute_batch("PRAGMA shrink_memory")?));
+            if let Err(e) = released {
+                tracing::warn!(error = %crate::errors::error_chain(&e), "could not release the database cache");
+            }
+            Ok(value)
         })
         .await
     }

@@ -94,7 +94,7 @@ impl Usage {
         // Shared with the write, to be put back if it fails.
         let (g, s) = (grants.clone(), servers.clone());
         let result = store
-            .write(move |tx| {
+            .write_batch(move |tx| {
                 tokens::touch_grants(tx, &g)?;
                 resource_servers::touch(tx, &s)
             })
