@@ -122,6 +122,35 @@ async fn a_body_dribbled_past_its_deadline_gets_408_and_a_close_while_others_are
     );
 }
 
+/// The body timer is only set once the body is really waited for (issue
+/// 10): a body that never starts, or stops after its first piece, still
+/// gets its 408.
+#[tokio::test]
+async fn a_body_that_never_comes_or_stops_midway_gets_408() {
+    let app = TestApp::spawn_with(|s| s.limits.body_deadline = Duration::from_secs(1)).await;
+    let heads: [&[u8]; 2] = [
+        b"POST /introspect HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Authorization: Bearer x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\n",
+        b"POST /introspect HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Authorization: Bearer x\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\ntoken=abc",
+    ];
+    for head in heads {
+        let mut conn = TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .expect("connect");
+        conn.write_all(head).await.expect("head");
+        // Kept open and silent: only the body deadline can end this.
+        let (rd, _wr) = conn.into_split();
+        let answer = read_until_closed(rd).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_first_request_head_dribbled_past_the_header_deadline_is_cut() {
     let app = TestApp::spawn_with(|s| s.limits.header_deadline = Duration::from_secs(1)).await;
