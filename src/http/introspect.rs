@@ -14,7 +14,7 @@ use super::respond::{
 use super::session::client_addr;
 use crate::oauth::introspect::{Claim, IntrospectRequest, Introspection, Refused, caller, claim};
 use crate::oauth::verify::bearer;
-use crate::oauth::{BearerError, OAuthError, Params};
+use crate::oauth::{BearerError, OAuthError};
 use crate::store::live::{Found, Shape};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -46,10 +46,7 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpRespons
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let r = match IntrospectRequest::parse(
-        &Params::parse(body_text(body)),
-        &Params::parse(req.query_string()),
-    ) {
+    let r = match IntrospectRequest::parse(body_text(body), req.query_string()) {
         Ok(r) => r,
         Err(e) => return oauth_error(&e),
     };

@@ -13,34 +13,40 @@
 use super::error::OAuthError;
 use super::params::Params;
 use crate::clock::UnixTime;
-use crate::domain::{ScopeSet, Secret, SecretHash, constant_time_eq};
+use crate::domain::{ScopeSet, SecretHash, constant_time_eq};
 use crate::store::tokens::ActiveToken;
 use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
 
-/// A parsed introspection request (VER-1).
-#[derive(Debug)]
-pub struct IntrospectRequest {
-    token: Secret,
+/// A parsed introspection request (VER-1), borrowing the presented token
+/// from the request it was read from.
+pub struct IntrospectRequest<'a> {
+    token: Cow<'a, str>,
 }
 
-impl IntrospectRequest {
-    /// `token` from the form body; when the body carries none, from the
-    /// query string (Indiekit sends `POST /introspect?token=…` with an empty
-    /// body). `token_type_hint` is ignored: every type is searched (VER-2).
-    pub fn parse(body: &Params, query: &Params) -> Result<Self, OAuthError> {
-        let token = match body.get("token")? {
+impl fmt::Debug for IntrospectRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IntrospectRequest { token: <redacted> }")
+    }
+}
+
+impl<'a> IntrospectRequest<'a> {
+    /// `token` from the form body (`application/x-www-form-urlencoded`
+    /// text); when the body carries none, from the query string (Indiekit
+    /// sends `POST /introspect?token=…` with an empty body).
+    /// `token_type_hint` is ignored: every type is searched (VER-2).
+    pub fn parse(body: &'a str, query: &'a str) -> Result<Self, OAuthError> {
+        let token = match Params::find(body, "token")? {
             Some(t) => t,
-            None => query
-                .get("token")?
+            None => Params::find(query, "token")?
                 .ok_or_else(|| OAuthError::invalid_request("token is required"))?,
         };
-        Ok(IntrospectRequest {
-            token: Secret::from_presented(token),
-        })
+        Ok(IntrospectRequest { token })
     }
 
     pub fn token_hash(&self) -> SecretHash {
-        self.token.hash()
+        SecretHash::of(&self.token)
     }
 }
 
@@ -76,11 +82,11 @@ pub enum Claim {
 /// is allowed; anything else must be a resource-server secret.
 pub fn claim(
     bearer: Option<&str>,
-    req: &IntrospectRequest,
+    req: &IntrospectRequest<'_>,
     self_auth: bool,
 ) -> Result<Claim, Refused> {
     let bearer = bearer.ok_or(Refused::NoCredentials)?;
-    if self_auth && constant_time_eq(bearer.as_bytes(), req.token.expose().as_bytes()) {
+    if self_auth && constant_time_eq(bearer.as_bytes(), req.token.as_bytes()) {
         return Ok(Claim::TheTokenItself);
     }
     Ok(Claim::Secret(SecretHash::of(bearer)))
@@ -145,22 +151,28 @@ impl<'a> Introspection<'a> {
 mod tests {
     use super::*;
 
-    fn req(token: &str) -> IntrospectRequest {
-        IntrospectRequest::parse(
-            &Params::parse(&format!("token={token}")),
-            &Params::default(),
-        )
-        .unwrap()
+    fn req(token: &str) -> IntrospectRequest<'static> {
+        IntrospectRequest {
+            token: Cow::Owned(token.to_owned()),
+        }
     }
 
     #[test]
     fn ver_1_token_from_body_or_else_query() {
-        let q = Params::parse("token=fromquery");
-        let r = IntrospectRequest::parse(&Params::default(), &q).unwrap();
-        assert_eq!(r.token.expose(), "fromquery");
-        let r = IntrospectRequest::parse(&Params::parse("token=frombody"), &q).unwrap();
-        assert_eq!(r.token.expose(), "frombody");
-        assert!(IntrospectRequest::parse(&Params::default(), &Params::default()).is_err());
+        let q = "token=fromquery";
+        let r = IntrospectRequest::parse("", q).unwrap();
+        assert_eq!(r.token, "fromquery");
+        let r = IntrospectRequest::parse("token=frombody&token_type_hint=x", q).unwrap();
+        assert_eq!(r.token, "frombody");
+        // An empty value is an absent one (AREQ-2 rules).
+        let r = IntrospectRequest::parse("token=", q).unwrap();
+        assert_eq!(r.token, "fromquery");
+        assert!(IntrospectRequest::parse("", "").is_err());
+        assert!(IntrospectRequest::parse("token=a&token=b", "").is_err());
+        assert_eq!(
+            format!("{:?}", req("s3cret")),
+            "IntrospectRequest { token: <redacted> }"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! the same as an absent one, unknown parameters are ignored, and a
 //! repeated parameter is an error (AREQ-2, TV-10 "code repeated").
 
+use std::borrow::Cow;
+
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(String, String)>);
 
@@ -20,16 +22,19 @@ impl Params {
 
     /// The single non-empty value of `name`, if any.
     pub fn get(&self, name: &'static str) -> Result<Option<&str>, Repeated> {
-        let mut found = None;
-        for (k, v) in &self.0 {
-            if k == name && !v.is_empty() {
-                if found.is_some() {
-                    return Err(Repeated(name));
-                }
-                found = Some(v.as_str());
-            }
-        }
-        Ok(found)
+        single(self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())), name)
+    }
+
+    /// The single non-empty value of `name` in `encoded`, as `get` finds it
+    /// in `Params::parse(encoded)`, without collecting (and copying) every
+    /// parameter first: borrowed from `encoded` unless it had to be
+    /// decoded. For introspection, which asks for one parameter on every
+    /// Micropub request (issue 10).
+    pub fn find<'a>(
+        encoded: &'a str,
+        name: &'static str,
+    ) -> Result<Option<Cow<'a, str>>, Repeated> {
+        single(url::form_urlencoded::parse(encoded.as_bytes()), name)
     }
 
     /// Every non-empty value of `name` (for checkbox lists).
@@ -55,6 +60,23 @@ impl Params {
     }
 }
 
+/// The rule of `get`: empty values count as absent, two values are an error.
+fn single<K: AsRef<str>, V: AsRef<str>>(
+    pairs: impl Iterator<Item = (K, V)>,
+    name: &'static str,
+) -> Result<Option<V>, Repeated> {
+    let mut found = None;
+    for (k, v) in pairs {
+        if k.as_ref() == name && !v.as_ref().is_empty() {
+            if found.is_some() {
+                return Err(Repeated(name));
+            }
+            found = Some(v);
+        }
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,11 +100,42 @@ mod tests {
         assert_eq!(p.get("scope"), Ok(Some("profile create")));
     }
 
+    #[test]
+    fn find_borrows_plain_values_and_keeps_the_rules() {
+        assert!(matches!(
+            Params::find("a=1&token=abc_-9", "token"),
+            Ok(Some(Cow::Borrowed("abc_-9")))
+        ));
+        assert_eq!(
+            Params::find("token=a%2Bb+c", "token").unwrap().as_deref(),
+            Some("a+b c")
+        );
+        assert_eq!(Params::find("token=&x=1", "token"), Ok(None));
+        assert_eq!(
+            Params::find("token=a&token=b", "token"),
+            Err(Repeated("token"))
+        );
+        assert_eq!(
+            Params::find("token=a&token=", "token").unwrap().as_deref(),
+            Some("a")
+        );
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(s in "\\PC{0,300}") {
             let p = Params::parse(&s);
             let _ = p.get("code");
+        }
+
+        /// `find` answers what `get` answers on the collected parameters.
+        #[test]
+        fn find_agrees_with_get(s in "((token|x|%74oken|t)(=[a-z%+0-9]{0,4})?&?){0,6}") {
+            let collected = Params::parse(&s);
+            prop_assert_eq!(
+                Params::find(&s, "token").map(|v| v.map(|v| v.into_owned())),
+                collected.get("token").map(|v| v.map(str::to_owned))
+            );
         }
     }
 }
