@@ -127,7 +127,14 @@ async fn a_body_dribbled_past_its_deadline_gets_408_and_a_close_while_others_are
 /// gets its 408.
 #[tokio::test]
 async fn a_body_that_never_comes_or_stops_midway_gets_408() {
-    let app = TestApp::spawn_with(|s| s.limits.body_deadline = Duration::from_secs(1)).await;
+    // Every other clock far beyond `CAP`: nothing but the body deadline
+    // may wake the request.
+    let app = TestApp::spawn_with(|s| {
+        s.limits.body_deadline = Duration::from_secs(1);
+        s.limits.header_deadline = Duration::from_secs(600);
+        s.limits.keep_alive = Duration::from_secs(600);
+    })
+    .await;
     let heads: [&[u8]; 2] = [
         b"POST /introspect HTTP/1.1\r\nHost: 127.0.0.1\r\n\
           Authorization: Bearer x\r\n\
