@@ -26,7 +26,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
     match action {
         TokensAction::List => {
             let grants = store
-                .read_now(|c| tokens::active_grants(c, now))
+                .read_now(|c| tokens::active_grants(c, now, None))
                 .map_err(|e| error_chain(&e))?;
             if grants.is_empty() {
                 println!("No app holds a live token.");

@@ -276,7 +276,7 @@ fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check
     let configured = identity::Identity::new(settings.issuer_str(), settings.me.as_str());
     let found = store.read_now(move |c| {
         let recorded = identity::recorded(c)?;
-        let live_apps = tokens::active_grants(c, now)?.len();
+        let live_apps = tokens::count_active_grants(c, now)?;
         Ok((recorded, live_apps))
     });
     match found {

@@ -200,6 +200,9 @@ pub struct AppRow {
 pub struct RevokeAllPage<'a> {
     pub footer_host: &'a str,
     pub csrf: &'a str,
+    /// Apps that lose access, all of them.
+    pub total: usize,
+    /// The newest of them, by name.
     pub apps: Vec<AppRow>,
 }
 
@@ -219,7 +222,10 @@ pub struct Dashboard<'a> {
     pub serves_homepage: bool,
     pub link_tags: &'a str,
     pub pkce_exemptions: Vec<ExemptionRow>,
+    /// The newest active grants, at most a page of them.
     pub grants: Vec<GrantRow>,
+    /// Active grants in all.
+    pub grant_count: usize,
     pub resource_servers: Vec<ResourceServerRow>,
     pub introspection_endpoint: &'a str,
     pub events: Vec<EventRow>,

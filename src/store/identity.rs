@@ -87,7 +87,7 @@ pub fn reconcile(
     if &found == configured {
         return Ok(Standing::Matches);
     }
-    let live_apps = tokens::active_grants(tx, now)?.len();
+    let live_apps = tokens::count_active_grants(tx, now)?;
     if live_apps == 0 {
         record(tx, configured, now)?;
         return Ok(Standing::Adopted { was: found });

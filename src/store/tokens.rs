@@ -166,24 +166,51 @@ pub struct GrantSummary {
     pub expires_at: Option<UnixTime>,
 }
 
-/// Grants that still have a live access or refresh token.
-pub fn active_grants(conn: &Connection, now: UnixTime) -> StoreResult<Vec<GrantSummary>> {
-    let mut stmt = conn.prepare_cached(
+/// The condition on a grant `g` (and `?1`, now) for it to count as active:
+/// not revoked, with a live access token or an unrotated refresh token.
+macro_rules! active_grant {
+    () => {
+        "g.revoked_at IS NULL
+            AND (EXISTS (SELECT 1 FROM access_tokens t WHERE t.grant_id = g.id AND t.revoked_at IS NULL
+                          AND (t.expires_at IS NULL OR t.expires_at > ?1))
+              OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id AND r.revoked_at IS NULL
+                          AND r.rotated_at IS NULL AND r.expires_at > ?1))"
+    };
+}
+
+/// Grants that still have a live access or refresh token, newest first: at
+/// most `limit` of them (None: all). The dashboard shows a page of them, so
+/// that its size does not grow with every grant ever made.
+pub fn active_grants(
+    conn: &Connection,
+    now: UnixTime,
+    limit: Option<usize>,
+) -> StoreResult<Vec<GrantSummary>> {
+    let mut stmt = conn.prepare_cached(concat!(
         "SELECT g.id, g.client_id, g.client_name, g.scope, g.created_at, g.last_used_at, g.client_logo,
                 (SELECT CASE WHEN COUNT(*) > COUNT(expires_at) THEN NULL ELSE MAX(expires_at) END
                    FROM access_tokens t
                   WHERE t.grant_id = g.id AND t.revoked_at IS NULL
                     AND (t.expires_at IS NULL OR t.expires_at > ?1))
            FROM grants g
-          WHERE g.revoked_at IS NULL
-            AND (EXISTS (SELECT 1 FROM access_tokens t WHERE t.grant_id = g.id AND t.revoked_at IS NULL
-                          AND (t.expires_at IS NULL OR t.expires_at > ?1))
-              OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id AND r.revoked_at IS NULL
-                          AND r.rotated_at IS NULL AND r.expires_at > ?1))
-          ORDER BY g.created_at DESC",
-    )?;
-    let rows = stmt.query_map([now], |r| Ok(grant_summary(r)))?;
+          WHERE ",
+        active_grant!(),
+        " ORDER BY g.created_at DESC, g.id DESC LIMIT ?2"
+    ))?;
+    // SQLite reads a negative LIMIT as none.
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let rows = stmt.query_map(params![now, limit], |r| Ok(grant_summary(r)))?;
     rows.map(|row| row?).collect()
+}
+
+/// How many grants `active_grants` would list without a limit.
+pub fn count_active_grants(conn: &Connection, now: UnixTime) -> StoreResult<usize> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT COUNT(*) FROM grants g WHERE ",
+        active_grant!()
+    ))?;
+    let n: i64 = stmt.query_row([now], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 fn grant_summary(r: &Row<'_>) -> StoreResult<GrantSummary> {

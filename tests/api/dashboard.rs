@@ -236,3 +236,75 @@ async fn a_resource_server_secret_made_on_the_dashboard_introspects_until_revoke
     let a = app.introspect(Some(&secret), &[("token", "x")]).await;
     assert_eq!(a.status, 401);
 }
+
+/// A page of apps, not every grant ever made (issue 10: on a database of
+/// 100,000 grants one dashboard view was tens of MB). The rest are counted,
+/// one link away, and "revoke every app" still revokes every one.
+#[tokio::test]
+async fn the_dashboard_lists_the_newest_hundred_apps_and_counts_the_rest() {
+    use doorstep::domain::{ClientId, ScopeSet, Secret};
+    use doorstep::store::tokens;
+    let app = TestApp::spawn().await;
+    let now = app.clock.now();
+    let tokens: Vec<String> = app
+        .store
+        .write_now(move |tx| {
+            let mut made = Vec::new();
+            for i in 0..103 {
+                let client = ClientId::parse(&format!("https://app{i}.example/")).unwrap();
+                let grant = tokens::Grant {
+                    client_id: client.clone(),
+                    client_name: Some(format!("App {i}")),
+                    client_logo: None,
+                    redirect_uri: format!("{client}callback"),
+                    scope: ScopeSet::parse("create").unwrap(),
+                    me: "https://owner.example/".into(),
+                    access_lifetime: None,
+                };
+                let token = Secret::generate();
+                // One second apart, so that "newest" is well defined.
+                tokens::create_grant_with_token(tx, &grant, &token.hash(), now - 200 + i, None)?;
+                made.push(token.expose().to_owned());
+            }
+            Ok(made)
+        })
+        .expect("grants");
+    let browser = app.signed_in_browser().await;
+
+    let page = browser.get("/dashboard").await;
+    assert_eq!(page.status, 200);
+    let names = texts(&page, "li.grant .app-name");
+    assert_eq!(names.len(), 100, "a page of apps");
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("App 102"),
+        "newest first"
+    );
+    assert_eq!(names.last().map(String::as_str), Some("App 3"));
+    let more = texts(&page, "#more-apps").join("");
+    assert!(more.contains("100 newest of your 103 apps"), "{more}");
+    assert!(
+        page.has("#more-apps a[href='/dashboard?apps=all#apps']"),
+        "{more}"
+    );
+
+    let all = browser.get("/dashboard?apps=all").await;
+    assert_eq!(texts(&all, "li.grant").len(), 103);
+    assert!(!all.has("#more-apps"));
+
+    let confirm = browser.get("/dashboard/grants/revoke-all").await;
+    let listed = texts(&confirm, "ul.app-list li");
+    assert_eq!(listed.len(), 101, "{listed:?}");
+    assert_eq!(listed.last().map(String::as_str), Some("and 3 more"));
+    assert_eq!(
+        texts(&confirm, "form#revoke-all button").join(""),
+        "Revoke all 103 apps"
+    );
+    let resp = browser.submit(&confirm, "form#revoke-all", &[], None).await;
+    assert_eq!(resp.status, 303);
+    for t in [&tokens[0], &tokens[102]] {
+        assert_eq!(app.verify_get(t, None).await.0, 401, "every app revoked");
+    }
+    let page = browser.get("/dashboard").await;
+    assert!(texts(&page, "li.grant").is_empty());
+}

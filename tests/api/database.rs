@@ -375,7 +375,7 @@ async fn deleting_the_database_under_a_running_server_fails_closed_and_makes_no_
     assert_eq!(mode(&copy), 0o600);
     let grants = Store::open_existing(&copy)
         .unwrap()
-        .read_now(|c| tokens::active_grants(c, app.clock.now()))
+        .read_now(|c| tokens::active_grants(c, app.clock.now(), None))
         .unwrap();
     assert!(
         grants
@@ -430,7 +430,7 @@ async fn replacing_the_database_under_a_running_server_stops_it_and_leaves_the_r
         .unwrap();
     assert_eq!(check, "ok");
     let grants = store
-        .read_now(|c| tokens::active_grants(c, app.clock.now()))
+        .read_now(|c| tokens::active_grants(c, app.clock.now(), None))
         .unwrap();
     assert_eq!(grants.len(), 1, "only the grant of the copy: {grants:?}");
     assert!(rescued_copy(&db).exists());
