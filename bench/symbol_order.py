@@ -10,7 +10,9 @@ CALLGRIND_OUT a `valgrind --tool=callgrind --dump-instr=yes
 --compress-strings=no --compress-pos=no` profile of that same binary. Each
 instruction the run executed in BINARY_NAME falls in one `.text.<symbol>`
 section of the map; the symbols are printed once each, in the order the
-profile first names them.
+map lays them out. Since the map's binary was itself linked in the order of
+the file being replaced, a new file keeps the old one's order and adds what
+is new after it: regenerating changes only the lines that must change.
 """
 
 import bisect
@@ -53,12 +55,15 @@ def main():
         sys.exit(__doc__)
     secs = sections(sys.argv[1])
     starts = [s[0] for s in secs]
-    seen, order, outside = set(), [], 0
+    hit, outside = set(), 0
     for addr in executed(sys.argv[2], sys.argv[3]):
         i = bisect.bisect_right(starts, addr) - 1
         if i < 0 or addr >= secs[i][0] + secs[i][1]:
             outside += 1
             continue
+        hit.add(i)
+    seen, order = set(), []
+    for i in sorted(hit):
         name = secs[i][2]
         if name not in seen:
             seen.add(name)

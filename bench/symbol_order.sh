@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Writes link/symbol-order.txt, the order in which the release binary's
 # code is laid out (build.rs; issue 10, "lean"): the functions a server
-# runs to start, sign its owner in, show the dashboard and answer token
-# verification and introspection, in the order a profile first names them.
+# runs to start, sign its owner in and answer token verification and
+# introspection (new ones after those the file already named, so that
+# regenerating it changes only what must change).
 #
 #   bench/symbol_order.sh
 #
