@@ -40,7 +40,11 @@ fn main() {
     if target == host && target.ends_with("-linux-gnu") && host_glibc_at_least(2, 36) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
-    if target == "x86_64-unknown-linux-gnu" && env("RUSTC_LINKER").is_empty() && rustc_uses_lld() {
+    if target == "x86_64-unknown-linux-gnu"
+        && target == host
+        && env("RUSTC_LINKER").is_empty()
+        && rustc_uses_lld()
+    {
         let order = Path::new(&env("CARGO_MANIFEST_DIR")).join("link/symbol-order.txt");
         if order.is_file() {
             println!(
