@@ -12,6 +12,10 @@ only, so that nothing beyond python3 is needed).
         cookie jar each time, as a new browser would) and prints the
         resident memory of PID in KiB after the first sign-in and after the
         last: "after_one after_count". Exits non-zero if a sign-in fails.
+
+    probe.py dashboard BASE PASSWORD
+        Signs in and opens the dashboard, as an owner's browser does (for
+        bench/symbol_order.sh). Exits non-zero unless it is shown.
 """
 
 import http.cookiejar
@@ -91,6 +95,7 @@ def sign_in_once(base, password):
         status = e.code
     if status != 303:
         raise SystemExit(f"sign-in answered {status}, not 303")
+    return opener
 
 
 def sign_in(base, password, count, pid):
@@ -103,10 +108,20 @@ def sign_in(base, password, count, pid):
     print(f"{after_one} {rss_kib(pid)}")
 
 
+def dashboard(base, password):
+    """Signs in, then opens the dashboard as the browser would next."""
+    opener = sign_in_once(base, password)
+    page = opener.open(base + "dashboard")
+    if page.status != 200 or 'id="apps"' not in page.read().decode():
+        raise SystemExit(f"the dashboard answered {page.status}, or without its apps")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "cold-start":
         cold_start(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
     elif len(sys.argv) == 6 and sys.argv[1] == "sign-in":
         sign_in(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "dashboard":
+        dashboard(sys.argv[2], sys.argv[3])
     else:
         sys.exit(__doc__)

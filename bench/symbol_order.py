@@ -2,7 +2,7 @@
 """Names the functions a run executed, for link/symbol-order.txt (see
 bench/symbol_order.sh). Python's standard library only.
 
-    symbol_order.py MAP CALLGRIND_OUT BINARY_NAME
+    symbol_order.py MAP CALLGRIND_OUT BINARY_NAME [PREVIOUS]
 
 MAP is the linker's map of the release binary (`-Wl,-Map`, which names
 every input section even though the binary itself is stripped);
@@ -13,6 +13,10 @@ section of the map; the symbols are printed once each, in the order the
 map lays them out. Since the map's binary was itself linked in the order of
 the file being replaced, a new file keeps the old one's order and adds what
 is new after it: regenerating changes only the lines that must change.
+With PREVIOUS (the file being replaced), the names it lists that the map
+still has are kept even if this run did not execute them: what runs
+depends a little on timing (a flush of "last used" notes, a thread parking),
+and the list should not lose it on a quiet run.
 """
 
 import bisect
@@ -51,11 +55,15 @@ def executed(profile_path, binary_name):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         sys.exit(__doc__)
     secs = sections(sys.argv[1])
     starts = [s[0] for s in secs]
     hit, outside = set(), 0
+    if len(sys.argv) == 5:
+        with open(sys.argv[4], encoding="utf-8") as f:
+            kept = {line.strip() for line in f if line.strip()}
+        hit.update(i for i, s in enumerate(secs) if s[2] in kept)
     for addr in executed(sys.argv[2], sys.argv[3]):
         i = bisect.bisect_right(starts, addr) - 1
         if i < 0 or addr >= secs[i][0] + secs[i][1]:

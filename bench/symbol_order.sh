@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Writes link/symbol-order.txt, the order in which the release binary's
 # code is laid out (build.rs; issue 10, "lean"): the functions a server
-# runs to start, sign its owner in and answer token verification and
-# introspection (new ones after those the file already named, so that
-# regenerating it changes only what must change).
+# runs to start, sign its owner in, answer token verification and
+# introspection and show the dashboard (new ones after those the file
+# already named, so that regenerating it changes only what must change).
 #
 #   bench/symbol_order.sh
 #
@@ -13,10 +13,10 @@
 # check `bench/verify.sh`'s idle RSS.
 #
 # How: builds the release binary with the linker's map (DOORSTEP_LINK_MAP),
-# runs it under valgrind's callgrind through start-up, one password sign-in
-# and a few verifications, and names the section of every instruction it
-# executed (bench/symbol_order.py). Needs valgrind (installed from Debian's
-# packages if missing), curl and python3.
+# runs it under valgrind's callgrind through start-up, one password
+# sign-in, a few verifications and the dashboard, and names the section of
+# every instruction it executed (bench/symbol_order.py). Needs valgrind
+# (installed from Debian's packages if missing), curl and python3.
 set -euo pipefail
 
 PORT=${PORT:-18095}
@@ -49,7 +49,7 @@ cargo build --release --locked --quiet --example bench_seed
 "$TARGET/release/examples/bench_seed" "$WORK/seed.db" 20 "$WORK/tokens.txt" 20 >"$WORK/secret"
 printf '%s\n' "$PASSWORD" | "$WORK/doorstep" --database "$WORK/seed.db" password --stdin >/dev/null
 
-echo "== profiling start-up, a sign-in and verifications under callgrind"
+echo "== profiling start-up, a sign-in, verifications and the dashboard under callgrind"
 DOORSTEP_LOG=warn valgrind --tool=callgrind --dump-instr=yes --compress-strings=no \
     --compress-pos=no --callgrind-out-file="$WORK/profile" \
     "$WORK/doorstep" --database "$WORK/seed.db" --listen "127.0.0.1:$PORT" serve \
@@ -67,9 +67,15 @@ while read -r token; do
     curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$WORK/secret")" \
         --data-urlencode "token=$token" "$BASE/introspect"
 done <"$WORK/tokens.txt"
+# Last, so that its code comes after the rest in a new file: what an
+# owner's browser opens after signing in.
+python3 bench/probe.py dashboard "$BASE/" "$PASSWORD"
 kill -TERM "$SERVER"
 wait "$SERVER" || true
 SERVER=
 
-python3 bench/symbol_order.py "$WORK/doorstep.map" "$WORK/profile" doorstep >link/symbol-order.txt
+PREVIOUS=()
+if [ -f link/symbol-order.txt ]; then PREVIOUS=(link/symbol-order.txt); fi
+python3 bench/symbol_order.py "$WORK/doorstep.map" "$WORK/profile" doorstep "${PREVIOUS[@]}" >"$WORK/order"
+mv "$WORK/order" link/symbol-order.txt
 echo "== wrote link/symbol-order.txt"
