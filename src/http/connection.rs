@@ -386,8 +386,7 @@ where
                 let timed: BoxedPayloadStream = Box::pin(TimedBody {
                     inner: payload,
                     due: Instant::now() + self.limit,
-                    deadline: None,
-                    yielded: false,
+                    wait: Wait::Never,
                     late: late.clone(),
                     finished: false,
                 });
@@ -416,12 +415,19 @@ struct TimedBody {
     inner: Payload,
     /// `limit` after the head arrived.
     due: Instant,
-    /// Set at the first real wait (see `poll_next`), for `due`.
-    deadline: Option<Pin<Box<Sleep>>>,
-    /// Whether the body was waited for once already.
-    yielded: bool,
+    wait: Wait,
     late: Rc<Cell<bool>>,
     finished: bool,
+}
+
+/// How far a body has been waited for (see `TimedBody::poll_next`).
+enum Wait {
+    /// Not yet.
+    Never,
+    /// Once: it asked to be polled again instead of setting the timer.
+    Once,
+    /// For real: the timer for `due` is set.
+    Timer(Pin<Box<Sleep>>),
 }
 
 impl TimedBody {
@@ -445,34 +451,34 @@ impl Stream for TimedBody {
         }
         // Once waited for, a body past its deadline fails even if a piece
         // is ready: a trickle must not outlive the deadline a byte at a time.
-        if let Some(deadline) = &mut this.deadline
+        if let Wait::Timer(deadline) = &mut this.wait
             && deadline.as_mut().poll(cx).is_ready()
         {
             return this.fail_late();
         }
         let item = Pin::new(&mut this.inner).poll_next(cx);
-        match item {
-            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finished = true,
-            Poll::Ready(Some(Ok(_))) => {}
-            Poll::Pending if !this.yielded => {
+        match (&item, &this.wait) {
+            (Poll::Ready(None) | Poll::Ready(Some(Err(_))), _) => this.finished = true,
+            (Poll::Ready(Some(Ok(_))), _) => {}
+            (Poll::Pending, Wait::Never) => {
                 // actix polls the handler as soon as the head is decoded,
                 // before it decodes the body that came in the same read; it
                 // does so next, then polls the handler again. So the first
                 // wait is nearly always no wait at all: instead of a timer,
                 // ask to be polled again, which sets one if still waiting.
-                this.yielded = true;
+                this.wait = Wait::Once;
                 cx.waker().wake_by_ref();
             }
-            Poll::Pending => {
+            (Poll::Pending, Wait::Once) => {
                 // A real wait: from now on the deadline wakes us too.
-                let due = this.due;
-                let deadline = this
-                    .deadline
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                let mut deadline = Box::pin(tokio::time::sleep_until(this.due));
                 if deadline.as_mut().poll(cx).is_ready() {
                     return this.fail_late();
                 }
+                this.wait = Wait::Timer(deadline);
             }
+            // Polled above: it wakes us when it runs out.
+            (Poll::Pending, Wait::Timer(_)) => {}
         }
         item
     }
