@@ -8,7 +8,8 @@ use super::respond::{
     bearer_answer, body_text, failure_limited, header_str, is_form, json, log_chain, oauth_error,
     token_answer,
 };
-use crate::domain::ScopeSet;
+use crate::domain::{Scope, ScopeSet};
+use crate::oauth::params::FormWriter;
 use crate::oauth::revoke::RevokedBy;
 use crate::oauth::token::{self, TokenRequest};
 use crate::oauth::verify::legacy_get_answers_json;
@@ -128,13 +129,13 @@ const LEGACY_JSON: Shape = Shape {
 const LEGACY_FORM: Shape = Shape {
     name: "legacy GET, form",
     render: |t| {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("me", &t.me)
-            .append_pair("client_id", t.client_id.as_str())
-            .append_pair("scope", &t.scope.to_string())
-            .append_pair("issued_at", &t.issued_at.to_string());
+        let mut form = FormWriter::with_capacity(256);
+        form.pair("me", &t.me)
+            .pair("client_id", t.client_id.as_str())
+            .joined("scope", t.scope.iter().map(Scope::as_str))
+            .pair("issued_at", &t.issued_at.to_string());
         if let Some(exp) = t.expires_at {
-            form.append_pair("exp", &exp.to_string());
+            form.pair("exp", &exp.to_string());
         }
         form.finish().into()
     },
