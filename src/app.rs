@@ -203,6 +203,8 @@ impl Application {
             .shutdown_timeout(5)
             .max_concurrent_connections(connections_per_worker())
             .listen("doorstep", listener, move || {
+                // Called once on each worker thread, in its runtime.
+                crate::store::live::hold_reads_here();
                 let app = App::new()
                     .app_data(state.clone())
                     .app_data(web::PayloadConfig::new(64 * 1024))

@@ -12,8 +12,9 @@
 //! everything; `run` saves what the server still holds beside the path,
 //! says so loudly, and returns, which stops the server (`app`): the process
 //! exits with an error rather than carry on with data that is gone at the
-//! next start. And after writes succeed again following a full disk, it
-//! checkpoints and truncates the WAL.
+//! next start. In the same look it checkpoints the WAL after this
+//! server's writes (`Store::watch`), and after writes succeed again
+//! following a full disk, it checkpoints and truncates it.
 
 use crate::clock::{Clock, UnixTime};
 use crate::errors::error_chain;
@@ -26,8 +27,8 @@ use std::time::Duration;
 
 /// How often the purge runs.
 pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
-/// How often the database file is looked at (one `stat`), and a
-/// checkpoint after a full disk retried.
+/// How often the database file is looked at (one `stat`), the WAL
+/// checkpointed after writes, and a checkpoint after a full disk retried.
 pub const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// How long the owner's activity log reaches back.
 pub const EVENTS_KEPT: i64 = 90 * 86_400;
@@ -44,7 +45,7 @@ pub async fn run(store: Store, clock: Clock, usage: Arc<Usage>) -> StoreError {
     loop {
         tokio::select! {
             _ = watch.tick() => {
-                if let Err(lost @ StoreError::Lost(_)) = store.watch_file().await {
+                if let Err(lost @ StoreError::Lost(_)) = store.watch().await {
                     report_loss(&store, &lost, clock.now()).await;
                     return lost;
                 }

@@ -182,6 +182,7 @@ impl Store {
                 lost: OnceLock::new(),
                 disk_full: AtomicBool::new(false),
                 checkpoint_due: AtomicBool::new(false),
+                written: AtomicBool::new(false),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
             }),

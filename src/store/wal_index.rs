@@ -4,7 +4,10 @@
 //! Every SQLite connection in WAL mode, in any process, maps this file and
 //! every commit rewrites its header (both copies of the 48-byte
 //! `WalIndexHdr`, sqlite.org/walformat.html section 2.1.1), so bytes that
-//! differ from the last look mean "something was committed since". The
+//! differ from the last look mean "something was committed since". Read
+//! with them: the checkpoint's progress (`nBackfill`, the first word of the
+//! `WalCkptInfo` after them), which tells `live` that a read transaction
+//! it keeps open may be standing in the way of the WAL starting over. The
 //! verification hot path (`live`) looks before every answer. Reading the
 //! header with `pread` cost a system call per request (legacy GET over hot
 //! tokens, server CPU per request in one interleaved `bench/verify.sh` run:
@@ -32,11 +35,15 @@
 use std::fs::File;
 use std::path::Path;
 
-/// Bytes of the header compared: both copies of the `WalIndexHdr`.
-pub const HEADER: usize = 96;
+/// Bytes of the header: both copies of the `WalIndexHdr`.
+const HEADER: usize = 96;
 
-/// The header as words, for comparison.
-pub type Header = [u64; HEADER / 8];
+/// Where `nBackfill` is, a 32-bit word; the mapping is this long.
+const N_BACKFILL: usize = HEADER;
+const MAPPED: usize = N_BACKFILL + 4;
+
+/// The header as words, and `nBackfill` last, for comparison.
+pub type Header = [u64; HEADER / 8 + 1];
 
 /// A read-only mapping of the first page of `<database>-shm`.
 pub struct WalIndex {
@@ -50,25 +57,25 @@ impl WalIndex {
     /// as the `WalIndex` lives (see the module comment).
     pub fn open(path: &Path) -> Option<WalIndex> {
         let file = File::open(path).ok()?;
-        if file.metadata().ok()?.len() < HEADER as u64 {
+        if file.metadata().ok()?.len() < MAPPED as u64 {
             return None;
         }
-        // SAFETY: a read-only shared mapping of HEADER bytes of a file that
+        // SAFETY: a read-only shared mapping of MAPPED bytes of a file that
         // is at least that long and that SQLite does not truncate while the
         // caller's connection is open (module comment). Its contents are
         // only ever read through volatile loads in `header`, never through
         // a reference, so concurrent writes by other processes are not a
         // data race on Rust-visible memory.
         #[allow(unsafe_code)]
-        let map = unsafe { memmap2::MmapOptions::new().len(HEADER).map(&file) }.ok()?;
-        (map.len() >= HEADER).then_some(WalIndex { map })
+        let map = unsafe { memmap2::MmapOptions::new().len(MAPPED).map(&file) }.ok()?;
+        (map.len() >= MAPPED).then_some(WalIndex { map })
     }
 
-    /// The header as it is now.
+    /// The header and `nBackfill` as they are now.
     pub fn header(&self) -> Header {
         let base = self.map.as_ptr().cast::<u64>();
-        let mut words = [0u64; HEADER / 8];
-        for (i, word) in words.iter_mut().enumerate() {
+        let mut words = [0u64; HEADER / 8 + 1];
+        for (i, word) in words.iter_mut().take(HEADER / 8).enumerate() {
             // SAFETY: `base` is page-aligned (mmap) and the mapping is at
             // least HEADER bytes long, so word `i < HEADER / 8` is in
             // bounds and aligned; a volatile load never forms a reference
@@ -78,6 +85,12 @@ impl WalIndex {
                 *word = unsafe { std::ptr::read_volatile(base.add(i)) };
             }
         }
+        // SAFETY: as above, for the aligned 32-bit word at N_BACKFILL, in
+        // bounds of the MAPPED bytes.
+        #[allow(unsafe_code)]
+        let backfilled =
+            unsafe { std::ptr::read_volatile(self.map.as_ptr().add(N_BACKFILL).cast::<u32>()) };
+        words[HEADER / 8] = u64::from(backfilled);
         // What SQLite writes after the header (the WAL frames it announces)
         // is read through SQLite, under its own locks; this only orders our
         // later reads after this look, as SQLite's walIndexTryHdr does.
@@ -102,7 +115,14 @@ mod tests {
         assert_eq!(before, index.header(), "nothing committed, nothing moved");
         let other = rusqlite::Connection::open(&db).unwrap();
         other.execute("INSERT INTO t VALUES (1)", []).unwrap();
-        assert_ne!(before, index.header());
+        let committed = index.header();
+        assert_ne!(before, committed);
+        other
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .unwrap();
+        let checkpointed = index.header();
+        assert_ne!(committed, checkpointed, "a checkpoint shows too");
+        assert_eq!(committed[..12], checkpointed[..12], "in nBackfill only");
     }
 
     #[test]
@@ -110,7 +130,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(WalIndex::open(&dir.path().join("missing-shm")).is_none());
         let short = dir.path().join("short-shm");
-        std::fs::write(&short, [0u8; 10]).unwrap();
+        std::fs::write(&short, [0u8; 99]).unwrap();
         assert!(WalIndex::open(&short).is_none());
     }
 }

@@ -452,3 +452,42 @@ async fn serve_exits_with_an_error_naming_the_database_when_it_is_deleted() {
     );
     assert!(!db.exists(), "a fresh, empty database appeared");
 }
+
+/// Issue 10, held reads: an HTTP worker keeps its read transaction open
+/// between verifications, which keeps SQLite from starting the WAL over
+/// (and a `TRUNCATE` checkpoint, as after a full disk, from finishing). An
+/// idle worker must end it by itself. Here the worker's transaction begins
+/// while a reader of the test's own keeps part of the WAL from being
+/// checkpointed, so it is in the way; once the test's reader ends, only the
+/// worker's own timer can let the checkpoint through.
+#[tokio::test]
+async fn an_idle_worker_ends_its_read_transaction_so_the_wal_can_be_truncated() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let first = str_of(&app.token_for(&client, "create").await, "access_token");
+    let db = app.settings.database.clone();
+    let pin = rusqlite::Connection::open(&db).unwrap();
+    pin.execute_batch("BEGIN; SELECT count(*) FROM grants;")
+        .unwrap();
+    let second = str_of(&app.token_for(&client, "create").await, "access_token");
+    for token in [&first, &second] {
+        assert!(verifies(&app, token).await);
+    }
+    pin.execute_batch("COMMIT").unwrap();
+    let (busy, log, moved) = tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.busy_timeout(PATIENCE).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!((busy, log, moved), (0, 0, 0), "checkpointed and truncated");
+    assert!(verifies(&app, &second).await);
+}
