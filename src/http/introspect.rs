@@ -8,8 +8,8 @@
 use super::AppState;
 use super::respond::header_str;
 use super::respond::{
-    bearer_refusal, body_text, failure_limited, is_form, json, oauth_error, token_answer,
-    too_many_requests, unavailable,
+    bearer_refusal, body_text, failure_limited, is_form, json, json_body, oauth_error,
+    token_answer, too_many_requests, unavailable,
 };
 use super::session::client_addr;
 use crate::oauth::introspect::{Claim, IntrospectRequest, Introspection, Refused, caller, claim};
@@ -102,11 +102,7 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpRespons
 /// and kept with it (`store::live`).
 const INTROSPECTION: Shape = Shape {
     name: "introspection",
-    render: |t| {
-        serde_json::to_vec(&Introspection::active(t))
-            .unwrap_or_default()
-            .into()
-    },
+    render: |t| json_body(&Introspection::active(t)),
 };
 
 /// VER-6: an inactive token's answer is `active:false` and nothing else.

@@ -292,6 +292,17 @@ fn unknown_bearer(
     })
 }
 
+/// A token answer's JSON body, for `store::live::Shape`s: written into a
+/// buffer the size of a typical answer (130–250 bytes), where
+/// `serde_json::to_vec` starts empty and grows it five times.
+pub fn json_body(value: &impl serde::Serialize) -> bytes::Bytes {
+    let mut body = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => body.into(),
+        Err(_) => bytes::Bytes::new(),
+    }
+}
+
 /// A 200 answer with a body written before (`store::live::Shape`), with
 /// the headers every token answer carries (REDT-6, VER-8), all static.
 pub fn token_answer(body: bytes::Bytes, content_type: &'static str) -> HttpResponse {

@@ -5,8 +5,8 @@
 
 use super::AppState;
 use super::respond::{
-    bearer_answer, body_text, failure_limited, header_str, is_form, json, log_chain, oauth_error,
-    token_answer,
+    bearer_answer, body_text, failure_limited, header_str, is_form, json, json_body, log_chain,
+    oauth_error, token_answer,
 };
 use crate::domain::{Scope, ScopeSet};
 use crate::oauth::params::FormWriter;
@@ -121,7 +121,7 @@ const LEGACY_JSON: Shape = Shape {
             exp: t.expires_at,
             active: true,
         };
-        serde_json::to_vec(&answer).unwrap_or_default().into()
+        json_body(&answer)
     },
 };
 
