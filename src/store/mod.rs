@@ -305,17 +305,19 @@ impl Store {
     /// steady verification load it never completes and the WAL grows
     /// without end (hundreds of MB in a minute of `bench/verify.sh`); this
     /// one, run by housekeeping every `WATCH_EVERY`, finds them on the
-    /// newest commit or ended (`live::HOLD_READS_FOR`). Until one completes
-    /// it is tried again at the next call. Returns whether one was due.
+    /// newest commit or ended (`live::HOLD_READS_FOR`). One that could not
+    /// move every frame (a reader such as Litestream in the way) is tried
+    /// again at the next call; one that failed (a full disk) only after the
+    /// next write, so that a lasting failure is not logged every second.
+    /// Returns whether one was due.
     pub(crate) fn checkpoint_written(&self) -> StoreResult<bool> {
         if !self.inner.written.swap(false, Ordering::AcqRel) {
             return Ok(false);
         }
-        let done = self.checkpoint_passive();
-        if !matches!(done, Ok(true)) {
+        if !self.checkpoint_passive()? {
             self.inner.written.store(true, Ordering::Release);
         }
-        done.map(|_| true)
+        Ok(true)
     }
 
     /// Whether every frame in the WAL is now in the database file.
