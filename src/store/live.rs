@@ -221,10 +221,11 @@ struct View {
     /// The store this view reads (`Inner::id`), for the timer that ends a
     /// held transaction.
     store_id: u64,
+    /// Only ever in a transaction `read` began and kept open (everything
+    /// else it runs is a single read), so SQLite's autocommit flag says
+    /// whether a transaction is held.
     conn: Connection,
-    /// `conn` is in a read transaction begun by `read` and kept open.
-    holding: bool,
-    /// Ends it on an HTTP worker; started with the first hold.
+    /// Ends a held transaction on an HTTP worker; started with the first.
     timer: Option<HoldTimer>,
     /// `<database>-shm`, the WAL index every SQLite connection in WAL mode
     /// shares, from any process, mapped. Its header changes with every
@@ -253,7 +254,6 @@ impl View {
         let mut view = View {
             store_id: store.inner.id,
             conn,
-            holding: false,
             timer: None,
             shm,
             shm_header: wal_index::Header::default(),
@@ -296,15 +296,10 @@ impl View {
     /// snapshot at the first read after it, so it is never older than the
     /// header `sync` kept.
     fn read(&mut self) -> StoreResult<&Connection> {
-        if self.holding && self.conn.is_autocommit() {
-            // SQLite rolled the transaction back after an error.
-            self.holding = false;
-        }
-        if !self.holding && self.shm.is_some() {
+        if self.conn.is_autocommit() && self.shm.is_some() {
             let holds = HOLDS.get();
             if holds != Holds::Never {
                 self.conn.prepare_cached("BEGIN")?.execute([])?;
-                self.holding = true;
                 if holds == Holds::Timed {
                     let store_id = self.store_id;
                     let timer = self.timer.get_or_insert_with(|| HoldTimer::spawn(store_id));
@@ -317,7 +312,7 @@ impl View {
 
     /// Ends the read transaction `read` kept open, if any.
     fn release(&mut self) -> StoreResult<()> {
-        if std::mem::take(&mut self.holding) && !self.conn.is_autocommit() {
+        if !self.conn.is_autocommit() {
             self.conn.prepare_cached("COMMIT")?.execute([])?;
         }
         Ok(())
@@ -675,7 +670,11 @@ mod tests {
     }
 
     fn holding(store: &Store) -> bool {
-        VIEWS.with(|v| v.borrow().get(&store.inner.id).is_some_and(|v| v.holding))
+        VIEWS.with(|v| {
+            v.borrow()
+                .get(&store.inner.id)
+                .is_some_and(|v| !v.conn.is_autocommit())
+        })
     }
 
     /// Issue 10, held reads: the kept transaction ends with every commit,
