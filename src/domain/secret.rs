@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::TryRng;
 use sha2::{Digest, Sha256};
 use std::fmt;
-use subtle::{Choice, ConstantTimeEq};
 
 /// A freshly generated secret, to be shown once and then forgotten.
 #[derive(Clone, PartialEq, Eq)]
@@ -90,26 +89,27 @@ impl fmt::Debug for SecretHash {
 
 /// Constant-time equality for secrets and values derived from them (SEC-19).
 ///
-/// Compared eight bytes at a time with `subtle`'s word comparison: its
-/// byte-slice comparison passes every byte through an optimisation barrier,
-/// and introspection compares two secrets per call (issue 10). Only the
-/// lengths, which are public (a token's is fixed), may end it early.
+/// The differences of each eight bytes are folded into one word, which an
+/// optimisation barrier hides from the compiler at every step, so it cannot
+/// know the answer before the last word and end the loop early. (`subtle`'s
+/// comparisons pass every byte, or every word, through a barrier of their
+/// own and combine the results one by one: introspection compares a
+/// resource server's secret with every active one on every call, issue 10.)
+/// Only the lengths, which are public (a token's is fixed), may end it early.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let mut equal = Choice::from(1);
-    for (x, y) in a.chunks(8).zip(b.chunks(8)) {
-        equal &= word(x).ct_eq(&word(y));
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut diff = 0u64;
+    for (x, y) in a_words.iter().zip(b_words) {
+        diff = std::hint::black_box(diff | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y)));
     }
-    bool::from(equal)
-}
-
-/// Up to eight bytes as one word, zero-padded.
-fn word(bytes: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w[..bytes.len()].copy_from_slice(bytes);
-    u64::from_le_bytes(w)
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        diff = std::hint::black_box(diff | u64::from(x ^ y));
+    }
+    diff == 0
 }
 
 #[cfg(test)]
