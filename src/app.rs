@@ -207,7 +207,6 @@ impl Application {
                 crate::store::live::hold_reads_here();
                 let app = App::new()
                     .app_data(state.clone())
-                    .app_data(web::PayloadConfig::new(64 * 1024))
                     .wrap(BodyDeadline::new(limits.body_deadline))
                     .wrap(security_headers())
                     .wrap(actix_web::middleware::from_fn(

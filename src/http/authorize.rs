@@ -7,6 +7,7 @@
 //! owner is signed in (AREQ-17); only a `VerifiedRedirect` is redirected to.
 
 use super::AppState;
+use super::body::Body;
 use super::forms::checked;
 use super::login::render_login;
 use super::respond::{
@@ -102,7 +103,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// POST carries either an authorization request (AREQ-1) or a code
 /// redemption (REDA-1): a redemption has `code`/`grant_type` and no
 /// `response_type`.
-pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     // Browsers always send forms; anything else is an API call that gets
     // an RFC 6749 JSON error (ERR-12), not a page.
     if !is_form(&req) {

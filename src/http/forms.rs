@@ -7,6 +7,7 @@
 //! handler never runs, and nothing changes.
 
 use super::AppState;
+use super::body::Body;
 use super::respond::{body_text, error_page, internal_error_page};
 use super::session::{self, OwnerSession};
 use crate::oauth::Params;
@@ -61,7 +62,7 @@ pub(super) fn checked<T: 'static>(
     payload: &mut Payload,
     check: impl AsyncFnOnce(&HttpRequest, &AppState, &[u8]) -> Result<T, HttpResponse> + 'static,
 ) -> LocalBoxFuture<'static, Result<T, actix_web::Error>> {
-    let body = web::Bytes::from_request(req, payload);
+    let body = Body::from_request(req, payload);
     let req = req.clone();
     Box::pin(async move {
         let body = body.await?;

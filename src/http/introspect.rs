@@ -6,6 +6,7 @@
 //! the token — go through one hot-path view check (`store::live`).
 
 use super::AppState;
+use super::body::Body;
 use super::respond::header_str;
 use super::respond::{
     bearer_refusal, body_text, failure_limited, is_form, json, json_body, oauth_error,
@@ -32,7 +33,7 @@ fn refused(r: Refused) -> HttpResponse {
 /// limit are answered 429; a call that succeeds is never refused, so a
 /// stranger cannot lock the owner's Micropub server out by sharing its
 /// address.
-pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     failure_limited(&req, &state, answer(&req, &state, &body)).await
 }
 

@@ -4,6 +4,7 @@
 //! second factor first (`second_factor`); passkey sign-in is in `passkeys`.
 
 use super::AppState;
+use super::body::Body;
 use super::respond::{
     body_text, error_page, html, internal_error_page, is_form, page_with_next, see_other,
     with_retry_after,
@@ -97,7 +98,7 @@ pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     render_login(&req, &state, StatusCode::OK, cont, None, None).await
 }
 
-pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     if !is_form(&req) {
         return error_page(
             &state,
@@ -284,11 +285,7 @@ pub(super) async fn signed_in(
 /// say the request is same-origin. Otherwise nothing changes and no cookie
 /// is set, so a cross-site form cannot clear the known-device cookie that
 /// keeps the owner clear of strangers' guessing.
-pub async fn logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     match session::owner(&req, &state).await {
         Ok(Some(s)) if s.csrf_ok(params.get("csrf").ok().flatten()) => {
@@ -376,7 +373,7 @@ pub(super) fn confirmed_password(params: &Params) -> Option<String> {
     (params.get("confirm").ok().flatten().unwrap_or("") == pw).then(|| pw.to_owned())
 }
 
-pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     let token = params.get("token").ok().flatten().unwrap_or("").to_owned();
     if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {

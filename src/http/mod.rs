@@ -3,6 +3,7 @@
 //! `views.rs` and `app.rs` know that actix exists.
 
 mod authorize;
+mod body;
 pub mod connection;
 mod dashboard;
 pub use dashboard::link_tags;
@@ -35,6 +36,7 @@ use crate::store::Store;
 use crate::store::usage::Usage;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use body::Body;
 use std::sync::Arc;
 
 /// What every handler can reach.
@@ -242,19 +244,11 @@ async fn token_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     allow_any_origin(token::verify(req, state).await)
 }
 
-async fn token_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+async fn token_post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     allow_any_origin(token::post(req, state, body).await)
 }
 
-async fn revoke_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+async fn revoke_post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     allow_any_origin(revoke::post(req, state, body).await)
 }
 

@@ -11,6 +11,7 @@
 //! owner out — but failed assertions are rate-limited per address.
 
 use super::AppState;
+use super::body::Body;
 use super::dashboard::back_to_dashboard;
 use super::forms::{FreshOwnerForm, fresh_owner_form};
 use super::login::{render_login, safe_continue, signed_in};
@@ -41,7 +42,7 @@ fn json_error(status: StatusCode, message: &str) -> HttpResponse {
 pub async fn sign_in_options(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Body,
 ) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
@@ -111,11 +112,7 @@ enum Refused {
 /// `POST /login/passkey`: `csrf`, `continue`, `credential` (the browser's
 /// answer as JSON). Signs in, and stores the credential as webauthn-rs
 /// updated it (counter, backup state).
-pub async fn sign_in(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     let cont = safe_continue(params.get("continue").ok().flatten())
         .unwrap_or("/dashboard")
@@ -286,7 +283,7 @@ async fn verify(
 pub async fn register_options(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Body,
 ) -> HttpResponse {
     let (_, owner) = match fresh_owner_form(&req, &state, &body).await {
         Ok(p) => p,

@@ -4,12 +4,13 @@
 //! legacy `action=revoke` on the token endpoint (REV-L1).
 
 use super::AppState;
+use super::body::Body;
 use super::respond::{body_text, is_form, no_store, oauth_error, unavailable};
 use crate::oauth::revoke::{self, RevokeRequest, RevokedBy};
 use crate::oauth::{OAuthError, Params};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     if !is_form(&req) {
         // ERR-12, REV-7.
         return oauth_error(&OAuthError::invalid_request(

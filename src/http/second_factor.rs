@@ -5,6 +5,7 @@
 //! and a right password forgives nothing until the second factor comes.
 
 use super::AppState;
+use super::body::Body;
 use super::login::{render_login, signed_in, with_login_csrf};
 use super::respond::{allow_own_script, body_text, html, internal_error_page, with_retry_after};
 use super::session;
@@ -146,7 +147,7 @@ async fn took_too_long(req: &HttpRequest, state: &AppState) -> HttpResponse {
 }
 
 /// `POST /login/second-factor`: `csrf` and `code`.
-pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     let params = Params::parse(body_text(&body));
     let expired = || took_too_long(&req, &state);
     if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {

@@ -4,6 +4,7 @@
 //! `Cache-Control: no-store` and `Pragma: no-cache` (REDT-6).
 
 use super::AppState;
+use super::body::Body;
 use super::respond::{
     bearer_answer, body_text, failure_limited, header_str, is_form, json, json_body, log_chain,
     oauth_error, token_answer,
@@ -22,7 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 /// POST /token, behind the per-address failure limit (SEC-16): an address
 /// that keeps failing (guessing codes or refresh tokens) is answered 429
 /// until its bucket refills; requests that succeed cost nothing.
-pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
     failure_limited(&req, &state, answer(&req, &state, &body)).await
 }
 
