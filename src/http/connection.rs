@@ -355,14 +355,14 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(BodyDeadlineService {
-            service,
+            service: Rc::new(service),
             limit: self.limit,
         }))
     }
 }
 
 pub struct BodyDeadlineService<S> {
-    service: S,
+    service: Rc<S>,
     limit: Duration,
 }
 
@@ -372,7 +372,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = Answer<S::Future>;
+    type Future = Answer<S>;
 
     forward_ready!(service);
 
@@ -386,7 +386,7 @@ where
                 let timed: BoxedPayloadStream = Box::pin(TimedBody {
                     inner: payload,
                     due: Instant::now() + self.limit,
-                    wait: Wait::Never,
+                    deadline: None,
                     late: late.clone(),
                     finished: false,
                 });
@@ -394,8 +394,18 @@ where
                 Some(late)
             }
         };
+        let stage = match late {
+            None => Stage::Called {
+                fut: self.service.call(req),
+            },
+            Some(_) => Stage::Head {
+                service: self.service.clone(),
+                req: Some(req),
+                yielded: false,
+            },
+        };
         Answer {
-            fut: self.service.call(req),
+            stage,
             late,
             in_service,
         }
@@ -407,27 +417,19 @@ where
 ///
 /// The timer is only set when the body has to be waited for: a body that
 /// arrived with its head (an introspection call's few dozen bytes, nearly
-/// always) is read without one. Setting a timer and dropping it unfired
-/// took a timer-wheel entry, an allocation and two clock reads per
-/// request, about a twentieth of an introspection's user instructions
-/// (issue 10).
+/// always) is read without one, since the handler is only called once
+/// actix has decoded what came with the head (`Stage::Head`). Setting a
+/// timer and dropping it unfired took a timer-wheel entry, an allocation
+/// and two clock reads per request, about a twentieth of an
+/// introspection's user instructions (issue 10).
 struct TimedBody {
     inner: Payload,
     /// `limit` after the head arrived.
     due: Instant,
-    wait: Wait,
+    /// Set at the first wait.
+    deadline: Option<Pin<Box<Sleep>>>,
     late: Rc<Cell<bool>>,
     finished: bool,
-}
-
-/// How far a body has been waited for (see `TimedBody::poll_next`).
-enum Wait {
-    /// Not yet.
-    Never,
-    /// Once: it asked to be polled again instead of setting the timer.
-    Once,
-    /// For real: the timer for `due` is set.
-    Timer(Pin<Box<Sleep>>),
 }
 
 impl TimedBody {
@@ -451,34 +453,25 @@ impl Stream for TimedBody {
         }
         // Once waited for, a body past its deadline fails even if a piece
         // is ready: a trickle must not outlive the deadline a byte at a time.
-        if let Wait::Timer(deadline) = &mut this.wait
+        if let Some(deadline) = &mut this.deadline
             && deadline.as_mut().poll(cx).is_ready()
         {
             return this.fail_late();
         }
         let item = Pin::new(&mut this.inner).poll_next(cx);
-        match (&item, &this.wait) {
-            (Poll::Ready(None) | Poll::Ready(Some(Err(_))), _) => this.finished = true,
-            (Poll::Ready(Some(Ok(_))), _) => {}
-            (Poll::Pending, Wait::Never) => {
-                // actix polls the handler as soon as the head is decoded,
-                // before it decodes the body that came in the same read; it
-                // does so next, then polls the handler again. So the first
-                // wait is nearly always no wait at all: instead of a timer,
-                // ask to be polled again, which sets one if still waiting.
-                this.wait = Wait::Once;
-                cx.waker().wake_by_ref();
-            }
-            (Poll::Pending, Wait::Once) => {
+        match &item {
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.finished = true,
+            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Pending if this.deadline.is_none() => {
                 // A real wait: from now on the deadline wakes us too.
                 let mut deadline = Box::pin(tokio::time::sleep_until(this.due));
                 if deadline.as_mut().poll(cx).is_ready() {
                     return this.fail_late();
                 }
-                this.wait = Wait::Timer(deadline);
+                this.deadline = Some(deadline);
             }
             // Polled above: it wakes us when it runs out.
-            (Poll::Pending, Wait::Timer(_)) => {}
+            Poll::Pending => {}
         }
         item
     }
@@ -486,25 +479,75 @@ impl Stream for TimedBody {
 
 pin_project_lite::pin_project! {
     /// The answer to a request: the handler's, or 408 when its body was late.
-    pub struct Answer<F> {
+    pub struct Answer<S>
+    where
+        S: Service<ServiceRequest>,
+    {
         #[pin]
-        fut: F,
+        stage: Stage<S>,
         late: Option<Rc<Cell<bool>>>,
         in_service: Option<InService>,
     }
 }
 
-impl<F, B> Future for Answer<F>
+pin_project_lite::pin_project! {
+    /// Whether the handler has been called.
+    #[project = StageProj]
+    enum Stage<S>
+    where
+        S: Service<ServiceRequest>,
+    {
+        /// Not yet, for a request with a body. actix polls a request's
+        /// answer as soon as it has decoded the head, before it decodes the
+        /// body that came in the same read; it does so next, then polls
+        /// the answer again. Called at that second poll, the handler finds
+        /// the body there, instead of going through the routing, its
+        /// extractors and its own first steps once more only to find it
+        /// missing: that pass was a tenth of an introspection's user
+        /// instructions (issue 10). The first poll also asks to be polled
+        /// again, so the handler is called even were actix to stop polling
+        /// twice.
+        Head {
+            service: Rc<S>,
+            req: Option<ServiceRequest>,
+            yielded: bool,
+        },
+        Called {
+            #[pin]
+            fut: S::Future,
+        },
+    }
+}
+
+impl<S, B> Future for Answer<S>
 where
-    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
 {
     type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let res = match this.fut.poll(cx) {
-            Poll::Ready(res) => res,
-            Poll::Pending => return Poll::Pending,
+        let mut this = self.project();
+        let res = loop {
+            match this.stage.as_mut().project() {
+                StageProj::Head { yielded, .. } if !*yielded => {
+                    *yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                StageProj::Head { service, req, .. } => {
+                    let Some(req) = req.take() else {
+                        // Never: taken only here, and the stage is
+                        // `Called` straight after.
+                        return Poll::Pending;
+                    };
+                    let fut = service.call(req);
+                    this.stage.set(Stage::Called { fut });
+                }
+                StageProj::Called { fut } => match fut.poll(cx) {
+                    Poll::Ready(res) => break res,
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
         };
         this.in_service.take();
         let late = this.late.as_ref().is_some_and(|l| l.get());
