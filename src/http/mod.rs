@@ -209,10 +209,12 @@ fn dashboard_routes(cfg: &mut web::ServiceConfig) {
 /// The endpoints clients and resource servers call: tokens,
 /// introspection, revocation and userinfo (with their CORS preflights).
 fn endpoint_routes(cfg: &mut web::ServiceConfig) {
+    // The two verifications first: actix tries the routes in order, and
+    // each one passed over costs a Micropub request (issue 10).
     cfg.route("/token", web::get().to(token_get))
+        .route("/introspect", web::post().to(introspect::post))
         .route("/token", web::post().to(token_post))
         .route("/token", web::method(Method::OPTIONS).to(preflight))
-        .route("/introspect", web::post().to(introspect::post))
         .route("/revoke", web::post().to(revoke_post))
         .route("/revoke", web::method(Method::OPTIONS).to(preflight))
         .route("/userinfo", web::get().to(userinfo_get))
