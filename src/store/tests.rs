@@ -19,6 +19,34 @@ fn insert_blob(store: &Store, bytes: usize) -> StoreResult<()> {
     })
 }
 
+/// Issue 10: a batch first checkpoints what earlier writes left in the
+/// WAL, so batches in a row (the "last used" flushes under heavy use) use
+/// the WAL from its start again instead of adding to it until
+/// housekeeping's next checkpoint. Each batch here is about 50 pages,
+/// far from SQLite's own checkpoint at 1,000.
+#[test]
+fn batches_in_a_row_start_the_wal_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    insert_blob(&store, 200_000).unwrap();
+    let batch = |fill: &str| {
+        store
+            .write_batch_now(|tx| {
+                tx.execute("UPDATE events SET detail = ?1", [fill.repeat(200_000)])?;
+                Ok(())
+            })
+            .unwrap();
+    };
+    batch("a");
+    let after_one = wal_len(&path);
+    assert!(after_one > 40 * 4096, "{after_one}");
+    for fill in ["b", "c", "d", "e"] {
+        batch(fill);
+    }
+    assert_eq!(wal_len(&path), after_one, "each batch started the WAL over");
+}
+
 #[test]
 fn a_reader_opened_after_the_file_is_deleted_fails_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
