@@ -229,7 +229,17 @@ for name in "${NAMES[@]}"; do
     hc=$(median "$W.health" 4)
     for case in legacy-hot introspect-hot legacy-all introspect-all; do
         awk -v c="$case" -v r="$(median "$W.$case" 1)" -v u="$(median "$W.$case" 4)" -v h="$h" -v hc="$hc" \
-            'BEGIN { printf "  %-16s requests/s %.2f x /health, CPU/request %.2f x /health\n", c, r / h, u / hc }'
+            'BEGIN { printf "  %-16s requests/s %.2f x /health, CPU/request %.2f x /health", c, r / h, u / hc }'
+        # Each round's ratio to /health's run of the same round, a minute
+        # apart at most: the machine's other load drifts less within a round
+        # than across the whole run.
+        paste -d' ' "$W.$case" "$W.health" | awk '
+            { rr[NR] = $1 / $5; cr[NR] = $4 / $8 }
+            END {
+                printf "; by round:"
+                for (i = 1; i <= NR; i++) printf " %.2f/%.2f", rr[i], cr[i]
+                printf " (requests/s / CPU)\n"
+            }'
     done
     read -r one many <"$WORK/signins.$name"
     read -r smin smed sp90 < <(sort -g "$WORK/start.$name" | awk '{ v[NR] = $1 } END { p = int(NR * 0.9); if (p < 1) p = 1; print v[1], v[int((NR + 1) / 2)], v[p] }')
