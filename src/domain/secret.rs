@@ -89,9 +89,11 @@ impl fmt::Debug for SecretHash {
 
 /// Constant-time equality for secrets and values derived from them (SEC-19).
 ///
-/// The differences of each eight bytes are folded into one word, which an
-/// optimisation barrier hides from the compiler at every step, so it cannot
-/// know the answer before the last word and end the loop early. (`subtle`'s
+/// The differences of each eight bytes are folded into one word, which
+/// `std::hint::black_box` hides from the compiler at every step, so that it
+/// cannot know the answer before the last word and end the loop early.
+/// That barrier is best-effort by its documentation (an empty `asm` block
+/// holding the value, in practice), as `subtle`'s are. (`subtle`'s
 /// comparisons pass every byte, or every word, through a barrier of their
 /// own and combine the results one by one: introspection compares a
 /// resource server's secret with every active one on every call, issue 10.)

@@ -54,9 +54,9 @@ impl FromRequest for FreshOwnerForm {
     }
 }
 
-/// Reads the request body as `web::Bytes` would (same size limit, same
-/// errors), then lets `check` decide: the value the handler gets, or the
-/// page to answer with instead.
+/// Reads the request body (`body::Body`: its size limit, its errors), then
+/// lets `check` decide: the value the handler gets, or the page to answer
+/// with instead.
 pub(super) fn checked<T: 'static>(
     req: &HttpRequest,
     payload: &mut Payload,

@@ -89,8 +89,8 @@ impl AppState {
 /// endpoints last, behind 40 others, that was a tenth of a hot-token
 /// verification's CPU in `perf` (issue 10). So `/health` (the floor the
 /// benchmark compares with) and the endpoints resource servers call on
-/// every Micropub request come first; the paths are all distinct, so the
-/// order changes nothing else.
+/// every Micropub request come first. No two routes answer the same path
+/// and method, so the order changes nothing else.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(respond::not_found));
     cfg.route("/health", web::get().to(discovery::health));

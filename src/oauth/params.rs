@@ -223,6 +223,21 @@ mod tests {
             Params::find("token=a&token=", "token").unwrap().as_deref(),
             Some("a")
         );
+        // Split at the first `=`; empty pairs and a name alone are nothing.
+        for (form, token) in [
+            ("token=token=", Some("token=")),
+            ("token==x", Some("=x")),
+            ("&&token=a&", Some("a")),
+            ("token", None),
+            ("tok=en", None),
+        ] {
+            assert_eq!(
+                Params::find(form, "token").unwrap().as_deref(),
+                token,
+                "{form}"
+            );
+            assert_eq!(Params::parse(form).get("token").unwrap(), token, "{form}");
+        }
     }
 
     #[test]

@@ -308,13 +308,24 @@ async fn metadata_advertises_introspection_revocation_and_userinfo_disc_5_disc_6
 /// One raw HTTP/1.1 exchange on a connection the server closes after it:
 /// the status and the body.
 async fn raw_exchange(port: u16, request: &[u8]) -> (u16, String) {
+    raw_exchange_in_two(port, request, b"").await
+}
+
+/// The same, with `rest` sent a moment after `first` (the server has most
+/// likely read `first` alone by then; either way the answer must be the
+/// same).
+async fn raw_exchange_in_two(port: u16, first: &[u8], rest: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
     // A server that answers before the body's end may close on it (a
     // reset): what it answered before that is what counts.
-    let _ = conn.write_all(request).await;
+    let _ = conn.write_all(first).await;
+    if !rest.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let _ = conn.write_all(rest).await;
+    }
     let mut answer = Vec::new();
     let mut piece = [0u8; 4096];
     loop {
@@ -367,6 +378,12 @@ async fn a_body_in_pieces_is_read_whole_and_one_too_large_is_413() {
     }
     chunked.push_str("0\r\n\r\n");
     let (status, body) = raw_exchange(app.port, chunked.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"active\":true"), "{body}");
+
+    // The head first, the body later: the handler waits for it.
+    let late = head(&format!("Content-Length: {}\r\n", form.len()));
+    let (status, body) = raw_exchange_in_two(app.port, late.as_bytes(), form.as_bytes()).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"active\":true"), "{body}");
 
