@@ -212,20 +212,26 @@ impl Store {
 
     /// `write_batch` on the calling thread. Before the batch, what earlier
     /// writes left in the WAL is moved into the database file
-    /// (`checkpoint_written`), so that the batch can start the WAL over
-    /// instead of adding to it: batches come in bursts under heavy use
-    /// (`bench/verify.sh` flushes "last used" for 28,000 grants several
-    /// times a second), and between two of housekeeping's checkpoints, a
-    /// second apart, they took the WAL to 52 MB. Readers have moved past an
-    /// earlier batch by the next one (`live::HOLD_READS_FOR`); if one has
-    /// not, the checkpoint moves what it can and this batch appends, as
-    /// before.
+    /// (`checkpoint_written`), and the batch waits `live::HOLD_READS_FOR`,
+    /// by which time every HTTP worker's kept read transaction has ended or
+    /// begun again after the checkpoint, out of the way: the batch can then
+    /// start the WAL over instead of adding to it. Batches come in bursts
+    /// under heavy use (`bench/verify.sh` flushes "last used" for 28,000
+    /// grants several times a second), and between two of housekeeping's
+    /// checkpoints, a second apart, they took the WAL to 39–54 MB; with
+    /// this, 25–28 MB (each such flush writes about 14 MB). The wait holds
+    /// a blocking thread, not the writer, and only after writes. If a
+    /// reader is still in the way, the batch appends, as before.
     fn write_batch_now<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        if let Err(e) = self.checkpoint_written() {
-            tracing::warn!(error = %crate::errors::error_chain(&e), "could not checkpoint the database; will retry");
+        match self.checkpoint_written() {
+            Ok(true) => std::thread::sleep(live::HOLD_READS_FOR),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::errors::error_chain(&e), "could not checkpoint the database; will retry");
+            }
         }
         let value = self.write_now(f)?;
         let released = self
