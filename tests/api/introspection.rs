@@ -405,3 +405,33 @@ async fn a_body_in_pieces_is_read_whole_and_one_too_large_is_413() {
     undeclared.push_str("0\r\n\r\n");
     assert_eq!(raw_exchange(app.port, undeclared.as_bytes()).await.0, 413);
 }
+
+/// Two introspection calls pipelined in one write are both answered, in
+/// order: the handler of a request with a body is called only once actix
+/// has decoded what came with the head (`connection::Stage`), and a second
+/// request waiting behind the first must not be left unanswered.
+#[tokio::test]
+async fn pipelined_introspection_calls_are_both_answered() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let t = app.token_for(&client, "create").await;
+    let form = format!("token={}", str_of(&t, "access_token"));
+    let secret = app.resource_server_secret("micropub").await;
+    let call = |last: bool, form: &str| {
+        format!(
+            "POST /introspect HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\
+             Authorization: Bearer {secret}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{form}",
+            if last { "Connection: close\r\n" } else { "" },
+            form.len()
+        )
+    };
+    let both = call(false, &form) + &call(true, "token=unknown");
+    let (status, answer) = raw_exchange(app.port, both.as_bytes()).await;
+    assert_eq!(status, 200, "{answer}");
+    let first = answer.find("\"active\":true").expect("the first answer");
+    let second = answer.find("\"active\":false").expect("the second answer");
+    assert!(first < second, "in order: {answer}");
+    assert!(answer.contains("HTTP/1.1 200"), "{answer}");
+}
