@@ -505,8 +505,11 @@ pin_project_lite::pin_project! {
         /// extractors and its own first steps once more only to find it
         /// missing (about 400 instructions of an introspection's 27,000 in
         /// callgrind; issue 10). The first poll also asks to be polled
-        /// again, so the handler is called even were actix to stop polling
-        /// twice.
+        /// again, which a pipelined request needs: one queued behind
+        /// another is first polled when actix turns to it, with nothing
+        /// left to decode and no second poll to come (without the wake it
+        /// is never answered: `introspection::pipelined_introspection_
+        /// calls_are_both_answered`).
         Head {
             service: Rc<S>,
             req: Option<ServiceRequest>,
