@@ -47,7 +47,7 @@ impl FromRequest for Body {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> ReadBody {
         ReadBody {
-            refused: declared_length(req).err(),
+            refused: check_declared_length(req).err(),
             payload: payload.take(),
             read: Read::Nothing,
         }
@@ -55,7 +55,7 @@ impl FromRequest for Body {
 }
 
 /// A declared length past `LIMIT` is refused before anything is read.
-fn declared_length(req: &HttpRequest) -> Result<(), PayloadError> {
+fn check_declared_length(req: &HttpRequest) -> Result<(), PayloadError> {
     let Some(value) = req.headers().get(header::CONTENT_LENGTH) else {
         return Ok(());
     };

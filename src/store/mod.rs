@@ -226,12 +226,8 @@ impl Store {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        match self.checkpoint_written() {
-            Ok(true) => std::thread::sleep(live::HOLD_READS_FOR),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(error = %crate::errors::error_chain(&e), "could not checkpoint the database; will retry");
-            }
+        if self.checkpoint_written_or_warn() {
+            std::thread::sleep(live::HOLD_READS_FOR);
         }
         let value = self.write_now(f)?;
         let released = self
@@ -254,9 +250,7 @@ impl Store {
     pub async fn watch(&self) -> StoreResult<()> {
         self.off_workers(|store| {
             store.check_file()?;
-            if let Err(e) = store.checkpoint_written() {
-                tracing::warn!(error = %crate::errors::error_chain(&e), "could not checkpoint the database; will retry");
-            }
+            store.checkpoint_written_or_warn();
             Ok(())
         })
         .await
@@ -342,6 +336,16 @@ impl Store {
             self.inner.written.store(true, Ordering::Release);
         }
         Ok(true)
+    }
+
+    /// `checkpoint_written` for housekeeping and batches, which go on
+    /// whatever became of it: a failure is logged (and retried, as that
+    /// says). Whether one was due and ran.
+    fn checkpoint_written_or_warn(&self) -> bool {
+        self.checkpoint_written().unwrap_or_else(|e| {
+            tracing::warn!(error = %crate::errors::error_chain(&e), "could not checkpoint the database; will retry");
+            false
+        })
     }
 
     /// Whether every frame in the WAL is now in the database file.

@@ -305,51 +305,6 @@ async fn metadata_advertises_introspection_revocation_and_userinfo_disc_5_disc_6
     );
 }
 
-/// One raw HTTP/1.1 exchange on a connection the server closes after it:
-/// the status and the body.
-async fn raw_exchange(port: u16, request: &[u8]) -> (u16, String) {
-    raw_exchange_in_two(port, request, b"").await
-}
-
-/// The same, with `rest` sent a moment after `first` (the server has most
-/// likely read `first` alone by then; either way the answer must be the
-/// same).
-async fn raw_exchange_in_two(port: u16, first: &[u8], rest: &[u8]) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    // A server that answers before the body's end may close on it (a
-    // reset): what it answered before that is what counts.
-    let _ = conn.write_all(first).await;
-    if !rest.is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let _ = conn.write_all(rest).await;
-    }
-    let mut answer = Vec::new();
-    let mut piece = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(std::time::Duration::from_secs(60), conn.read(&mut piece))
-            .await
-            .expect("an answer and a close within a minute")
-        {
-            Ok(0) | Err(_) => break,
-            Ok(n) => answer.extend_from_slice(&piece[..n]),
-        }
-    }
-    let answer = String::from_utf8_lossy(&answer).to_string();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:.200}"));
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 /// The body is read whole however it comes: in chunks of a few bytes
 /// (`Transfer-Encoding: chunked`) as well as in one piece; past 64 KiB it
 /// is refused with 413, whether the length is declared or not (issue 10:
@@ -377,33 +332,35 @@ async fn a_body_in_pieces_is_read_whole_and_one_too_large_is_413() {
         chunked.push_str("\r\n");
     }
     chunked.push_str("0\r\n\r\n");
-    let (status, body) = raw_exchange(app.port, chunked.as_bytes()).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"active\":true"), "{body}");
+    let a = parse_raw(&app.raw_exchange(&[chunked.as_bytes()]).await);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("\"active\":true"), "{}", a.body);
 
     // The head first, the body later: the handler waits for it.
     let late = head(&format!("Content-Length: {}\r\n", form.len()));
-    let (status, body) = raw_exchange_in_two(app.port, late.as_bytes(), form.as_bytes()).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"active\":true"), "{body}");
+    let a = parse_raw(&app.raw_exchange(&[late.as_bytes(), form.as_bytes()]).await);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("\"active\":true"), "{}", a.body);
 
     // Just under the limit, padded with a parameter that is ignored.
     let padded = format!("{form}&x={}", "a".repeat(64 * 1024 - form.len() - 3));
     assert_eq!(padded.len(), 64 * 1024);
     let one_piece = head(&format!("Content-Length: {}\r\n", padded.len())) + &padded;
-    let (status, body) = raw_exchange(app.port, one_piece.as_bytes()).await;
-    assert_eq!(status, 200, "{body:.200}");
-    assert!(body.contains("\"active\":true"), "{body}");
+    let a = parse_raw(&app.raw_exchange(&[one_piece.as_bytes()]).await);
+    assert_eq!(a.status, 200, "{:.200}", a.body);
+    assert!(a.body.contains("\"active\":true"), "{}", a.body);
 
     let declared = head("Content-Length: 65537\r\n") + &padded + "a";
-    assert_eq!(raw_exchange(app.port, declared.as_bytes()).await.0, 413);
+    let a = parse_raw(&app.raw_exchange(&[declared.as_bytes()]).await);
+    assert_eq!(a.status, 413);
 
     let mut undeclared = head("Transfer-Encoding: chunked\r\n");
     for _ in 0..17 {
         undeclared.push_str(&format!("1000\r\n{}\r\n", "a".repeat(0x1000)));
     }
     undeclared.push_str("0\r\n\r\n");
-    assert_eq!(raw_exchange(app.port, undeclared.as_bytes()).await.0, 413);
+    let a = parse_raw(&app.raw_exchange(&[undeclared.as_bytes()]).await);
+    assert_eq!(a.status, 413);
 }
 
 /// Two introspection calls pipelined in one write are both answered, in
@@ -428,8 +385,9 @@ async fn pipelined_introspection_calls_are_both_answered() {
         )
     };
     let both = call(false, &form) + &call(true, "token=unknown");
-    let (status, answer) = raw_exchange(app.port, both.as_bytes()).await;
-    assert_eq!(status, 200, "{answer}");
+    let a = parse_raw(&app.raw_exchange(&[both.as_bytes()]).await);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let answer = &a.body;
     let first = answer.find("\"active\":true").expect("the first answer");
     let second = answer.find("\"active\":false").expect("the second answer");
     assert!(first < second, "in order: {answer}");

@@ -250,10 +250,6 @@ impl TestApp {
     /// `Connection: close`): reqwest always adds `Accept: */*`, and the
     /// legacy verification answer depends on whether `Accept` is there.
     pub async fn raw_get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .expect("connect");
         let mut head = format!(
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
             self.port
@@ -262,37 +258,73 @@ impl TestApp {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await.expect("write");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("read");
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let mut map = reqwest::header::HeaderMap::new();
-        for line in lines {
-            if let Some((k, v)) = line.split_once(':')
-                && let (Ok(k), Ok(v)) = (
-                    reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()),
-                    reqwest::header::HeaderValue::from_str(v.trim()),
-                )
-            {
-                map.append(k, v);
+        parse_raw(&self.raw_exchange(&[head.as_bytes()]).await)
+    }
+
+    /// Writes `parts` on one new connection as they are, each 100 ms
+    /// after the one before (so that the server most likely reads them
+    /// apart; the answer must not depend on it), and returns everything
+    /// the server sends until it closes the connection. A server that
+    /// answers before the request's end may close on the rest (a reset):
+    /// what it sent before that is what counts.
+    pub async fn raw_exchange(&self, parts: &[&[u8]]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
+            let _ = stream.write_all(part).await;
         }
-        Response {
-            status,
-            location: map
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            headers: map,
-            body: body.to_owned(),
+        let mut raw = Vec::new();
+        let mut piece = [0u8; 4096];
+        let read_all = async {
+            loop {
+                match stream.read(&mut piece).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => raw.extend_from_slice(&piece[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), read_all)
+            .await
+            .expect("an answer and a close within a minute");
+        String::from_utf8_lossy(&raw).to_string()
+    }
+}
+
+/// The first answer in what a server sent (`TestApp::raw_exchange`): its
+/// status and headers, and as its body everything after its head
+/// (pipelined answers after it included).
+pub fn parse_raw(text: &str) -> Response {
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let mut map = reqwest::header::HeaderMap::new();
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':')
+            && let (Ok(k), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()),
+                reqwest::header::HeaderValue::from_str(v.trim()),
+            )
+        {
+            map.append(k, v);
         }
+    }
+    Response {
+        status,
+        location: map
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        headers: map,
+        body: body.to_owned(),
     }
 }
 
