@@ -17,19 +17,14 @@ use std::time::Duration;
 /// limit SQLite keeps that size for good.
 pub(super) const WAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 
-/// Never with `SQLITE_OPEN_CREATE`: the file is created by `file`, with its
-/// mode, and a connection opened after it was deleted must fail, not make a
-/// fresh empty database in its place.
 /// SQLite's page cache per connection, in KiB. Its default is 2,000 KiB for
 /// every connection, and doorstep opens several: one reader per HTTP worker
-/// (the verification hot path, `live`), a few pooled readers, the writer.
-/// A token lookup is one descent of the access tokens' B-tree: what a cache
-/// keeps useful is the inner pages, a few dozen even for 100,000 tokens;
-/// the leaves are found in the kernel's page cache with one `pread`, and
-/// the hot tokens are in `live`'s map anyway. So readers keep 256 KiB
-/// each. The writer, which updates rows across the file in the batched
-/// last-used flush and the purge, keeps 1 MiB. Measured with
-/// `bench/verify.sh` (README, "Benchmark").
+/// (the verification hot path, `live`, which sizes its own: see
+/// `live::VIEW_CACHE_KIB`), a few pooled readers, the writer. The pooled
+/// readers serve the dashboard, sign-in and the token endpoint's lookups,
+/// a few pages each: 256 KiB. The writer, which updates rows across the
+/// file in the batched last-used flush and the purge, keeps 1 MiB.
+/// Measured with `bench/verify.sh` (README, "Benchmark").
 const READER_CACHE_KIB: i64 = 256;
 const WRITER_CACHE_KIB: i64 = 1024;
 
@@ -40,6 +35,9 @@ pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Never with `SQLITE_OPEN_CREATE`: the file is created by `file`, with its
+/// mode, and a connection opened after it was deleted must fail, not make a
+/// fresh empty database in its place.
 fn open_unconfigured(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
