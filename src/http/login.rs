@@ -16,7 +16,7 @@ use crate::domain::SecretHash;
 use crate::oauth::Params;
 use crate::owner::factors::SignInMode;
 use crate::owner::password;
-use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::owner::pending::{CHALLENGE_SECONDS, Pending, StartedBy};
 use crate::store::events::EventKind;
 use crate::store::{events, owner, sessions};
 use crate::views::{LoginPage, SetupPage};
@@ -231,6 +231,7 @@ fn second_factor_due(
     };
     state.pending.put(
         key,
+        StartedBy::address(session::client_addr(req, state)),
         now,
         CHALLENGE_SECONDS,
         Pending::SecondFactor {

@@ -20,7 +20,7 @@ use super::security::clean_label;
 use super::session;
 use crate::oauth::Params;
 use crate::owner::passkeys::parse_all;
-use crate::owner::pending::{CHALLENGE_SECONDS, Pending};
+use crate::owner::pending::{CHALLENGE_SECONDS, Pending, StartedBy};
 use crate::store::events::EventKind;
 use crate::store::{events, factors};
 use actix_web::http::StatusCode;
@@ -84,7 +84,13 @@ pub async fn sign_in_options(
     };
     match started {
         Ok((rcr, pending)) => {
-            state.pending.put(key, now, CHALLENGE_SECONDS, pending);
+            state.pending.put(
+                key,
+                StartedBy::address(addr),
+                now,
+                CHALLENGE_SECONDS,
+                pending,
+            );
             json(StatusCode::OK, &rcr)
         }
         Err(e) => {
@@ -159,6 +165,27 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
                 .filter(|_| cont_field.is_empty())
                 .unwrap_or(cont);
             signed_in(&req, &state, &to, &format!("with the passkey “{label}”")).await
+        }
+        Ok(Err(Refused::NoChallenge)) => {
+            // Nothing was checked, so nothing was guessed: the attempt is
+            // given back, and no event is written. A challenge can expire,
+            // or be replaced by one from another tab; the owner's attempts
+            // must not run out for that, nor strangers' answers sent with
+            // no challenge at all fill the activity list.
+            tracing::info!(%addr, reason = %Refused::NoChallenge, "passkey sign-in without a challenge");
+            let (status, message) = match spent {
+                Ok(()) => {
+                    state.passkey_failures.refund(addr, now);
+                    (
+                        StatusCode::BAD_REQUEST,
+                        "That sign-in took too long, or was started again in another tab. \
+                         Try your passkey once more."
+                            .to_owned(),
+                    )
+                }
+                Err(_) => failure_message(spent),
+            };
+            render_login(&req, &state, status, cont_field, None, Some(&message)).await
         }
         Ok(Err(why)) => {
             tracing::warn!(%addr, reason = %why, "failed passkey sign-in");
@@ -335,6 +362,7 @@ pub async fn register_options(
             }
             state.pending.put(
                 owner.pending_key(REGISTER),
+                StartedBy::Owner,
                 state.now(),
                 CHALLENGE_SECONDS,
                 Pending::PasskeyRegistration(Box::new(reg)),

@@ -11,7 +11,7 @@ use super::respond::{allow_own_script, body_text, html, internal_error_page, wit
 use super::session;
 use crate::oauth::Params;
 use crate::owner::factors::{Factors, SignInMode};
-use crate::owner::pending::Pending;
+use crate::owner::pending::{Pending, StartedBy};
 use crate::owner::{recovery, totp};
 use crate::store::events::EventKind;
 use crate::store::{StoreResult, events, factors};
@@ -176,6 +176,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
     let put_back = |attempts: u32| {
         state.pending.put_back(
             key,
+            StartedBy::address(addr),
             expires,
             Pending::SecondFactor {
                 continue_to: continue_to.clone(),

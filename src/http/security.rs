@@ -12,7 +12,7 @@ use super::respond::{error_page, html, internal_error_page, see_other};
 use super::second_factor;
 use crate::domain::SecretHash;
 use crate::owner::factors::{self as rules, LockOut, SignInMode};
-use crate::owner::pending::{ENROLMENT_SECONDS, Pending};
+use crate::owner::pending::{ENROLMENT_SECONDS, Pending, StartedBy};
 use crate::owner::{recovery, totp};
 use crate::store::events::EventKind;
 use crate::store::{StoreError, StoreResult, events, factors};
@@ -210,6 +210,7 @@ pub async fn totp_new(
     let secret = totp::new_secret();
     state.pending.put(
         owner.pending_key(TOTP_PENDING),
+        StartedBy::Owner,
         state.now(),
         ENROLMENT_SECONDS,
         Pending::TotpEnrolment {
@@ -247,6 +248,7 @@ pub async fn totp_confirm(
     let Some(step) = totp::matching_step(&secret, &code, now) else {
         state.pending.put_back(
             key,
+            StartedBy::Owner,
             expires,
             Pending::TotpEnrolment {
                 secret: secret.clone(),

@@ -62,8 +62,10 @@ async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
     let ok = submit_passkey(&b, &page, &cred).await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     let c = app.browser();
+    // No challenge is pending for C: nothing is checked (400, not a
+    // failure that counts).
     let replay = submit_passkey(&c, &c.get("/login").await, &cred).await;
-    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert_eq!(replay.status, 400, "{}", replay.body);
     assert!(!is_signed_in(&c).await);
 
     // Another browser's challenge: signed for browser D, sent by browser E.
@@ -72,14 +74,14 @@ async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
     let cred = key.sign(&passkey_options(&d, &page_d, false).await);
     let e = app.browser();
     let stolen = submit_passkey(&e, &e.get("/login").await, &cred).await;
-    assert_eq!(stolen.status, 401, "{}", stolen.body);
+    assert_eq!(stolen.status, 400, "{}", stolen.body);
     assert!(!is_signed_in(&e).await);
 
     // Five minutes later the challenge is gone.
     let cred = key.sign(&passkey_options(&d, &page_d, false).await);
     app.clock.advance(301);
     let late = submit_passkey(&d, &page_d, &cred).await;
-    assert_eq!(late.status, 401, "{}", late.body);
+    assert_eq!(late.status, 400, "{}", late.body);
     assert!(!is_signed_in(&d).await);
 }
 
@@ -125,12 +127,19 @@ async fn failed_passkey_sign_ins_are_rate_limited_per_address() {
     let (owner, _key) = owner_with_passkey(&app, "key").await;
     let b = app.browser();
     let page = b.get("/login").await;
+    let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        statuses.push(submit_passkey(&b, &page, "{}").await.status);
+        // A challenge, answered with nonsense: a failure that counts.
+        let (started, _) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
+        let answered = submit_passkey(&b, &page, "{}").await.status;
+        statuses.push((started, answered));
     }
-    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
-    assert_eq!(statuses[10], 429, "{statuses:?}");
+    assert!(
+        statuses[..10].iter().all(|s| *s == (200, 401)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[10], (429, 429), "{statuses:?}");
     assert_activity(&owner, &["A passkey sign-in failed"]).await;
 }
 
@@ -332,4 +341,80 @@ async fn a_passkey_as_the_second_step_returns_to_the_app_that_asked() {
         "{:?}",
         r.location
     );
+}
+
+/// SEC-16; PRODUCT, "a passkey owner is never locked out by strangers":
+/// anyone can start a passkey sign-in, so strangers at another address
+/// start more than the server holds in all (1,024 steps). The owner's
+/// challenge, started before them, still signs in; and answers that find
+/// no challenge at all (expired, or started again in another tab) do not
+/// spend the owner's attempts either.
+#[tokio::test]
+async fn strangers_starting_sign_ins_neither_push_out_the_owner_s_challenge_nor_spend_its_attempts()
+{
+    let app = localhost_app_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
+    let (_, mut key) = owner_with_passkey(&app, "phone").await;
+    let owner = app.browser();
+    let page = owner.get("/login").await;
+    let options = passkey_options(&owner, &page, false).await;
+    // The strangers come after: the owner's challenge is the oldest held.
+    app.clock.advance(1);
+
+    let stranger = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (stranger, login, options) = (
+            stranger.clone(),
+            app.url("/login"),
+            app.url("/login/passkey/options"),
+        );
+        flood.spawn(async move {
+            for _ in 0..140 {
+                let get = stranger
+                    .get(&login)
+                    .header("X-Forwarded-For", "203.0.113.9")
+                    .send()
+                    .await
+                    .expect("get");
+                let page = Response::read(get).await;
+                let cookies: Vec<String> = page
+                    .set_cookies()
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
+                let started = stranger
+                    .post(&options)
+                    .header("X-Forwarded-For", "203.0.113.9")
+                    .header("Cookie", cookies.join("; "))
+                    .form(&[("csrf", csrf)])
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(started.status(), 200);
+            }
+        });
+    }
+    while let Some(done) = flood.join_next().await {
+        done.expect("stranger");
+    }
+
+    // More answers without a challenge than the failures allowed (10).
+    for _ in 0..12 {
+        let b = app.browser();
+        let stale = submit_passkey(&b, &b.get("/login").await, "{}").await;
+        assert_eq!(stale.status, 400, "{}", stale.body);
+        assert!(
+            stale.body.contains("Try your passkey once more"),
+            "{}",
+            stale.body
+        );
+    }
+
+    let done = submit_passkey(&owner, &page, &key.sign(&options)).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(is_signed_in(&owner).await);
 }
