@@ -9,16 +9,24 @@
 //! (sharing the connection's read buffer until the handler is done);
 //! introspection reads one on every Micropub request (issue 10).
 //!
+//! A body that cannot be read is answered in doorstep's own words
+//! (`BodyError`): the OAuth JSON error `invalid_request` with
+//! `Cache-Control: no-store` (ERR-4, ERR-10), or the error page for a
+//! browser's form — never actix's plain-text default.
+//!
 //! Every handler reads its body through `Body`. actix-web's own body
 //! extractors (`web::Bytes`, `String`, `web::Form`, `web::Json`) are not
 //! used, and no `PayloadConfig` is registered: one would read up to
 //! actix's default of 256 KiB.
 
+use super::AppState;
+use super::respond;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
-use actix_web::http::header;
-use actix_web::web::{Bytes, BytesMut};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::http::{StatusCode, header};
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
 use futures_util::Stream;
 use std::future::Future;
 use std::ops::Deref;
@@ -42,7 +50,7 @@ impl Deref for Body {
 }
 
 impl FromRequest for Body {
-    type Error = actix_web::Error;
+    type Error = BodyError;
     type Future = ReadBody;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> ReadBody {
@@ -50,6 +58,9 @@ impl FromRequest for Body {
             refused: check_declared_length(req).err(),
             payload: payload.take(),
             read: Read::Nothing,
+            // Kept for an error's answer (a reference count; looking at
+            // `Accept` here would cost every introspection a header lookup).
+            req: req.clone(),
         }
     }
 }
@@ -63,6 +74,89 @@ fn check_declared_length(req: &HttpRequest) -> Result<(), PayloadError> {
         Some(n) if n > LIMIT => Err(PayloadError::Overflow),
         Some(_) => Ok(()),
         None => Err(PayloadError::UnknownLength),
+    }
+}
+
+/// A browser submitting a form asks for HTML; apps, resource servers and
+/// the passkey script's `fetch` do not.
+fn wants_page(req: &HttpRequest) -> Option<web::Data<AppState>> {
+    let accept = req.headers().get(header::ACCEPT)?.to_str().ok()?;
+    if !accept.contains("text/html") {
+        return None;
+    }
+    req.app_data::<web::Data<AppState>>().cloned()
+}
+
+/// A body doorstep would not read, or could not.
+pub struct BodyError {
+    status: StatusCode,
+    message: &'static str,
+    /// The error page is shown with this, for a browser; without, the
+    /// OAuth JSON error.
+    page: Option<web::Data<AppState>>,
+}
+
+impl BodyError {
+    fn new(e: &PayloadError, page: Option<web::Data<AppState>>) -> BodyError {
+        let (status, message) = match e {
+            PayloadError::Overflow => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is larger than 64 KiB",
+            ),
+            PayloadError::UnknownLength => (
+                StatusCode::BAD_REQUEST,
+                "the Content-Length header is not a number",
+            ),
+            other => {
+                tracing::debug!(error = %other, "a request body could not be read");
+                (
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read",
+                )
+            }
+        };
+        BodyError {
+            status,
+            message,
+            page,
+        }
+    }
+}
+
+impl std::fmt::Debug for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyError")
+            .field("status", &self.status)
+            .field("message", &self.message)
+            .field("page", &self.page.is_some())
+            .finish()
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message)
+    }
+}
+
+impl ResponseError for BodyError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match &self.page {
+            Some(state) => {
+                let mut message = self.message.to_owned();
+                message[..1].make_ascii_uppercase();
+                message.push_str(". Go back and try again.");
+                respond::error_page(state, self.status, "The form was not read", &message)
+            }
+            None => {
+                let error = OAuthError::new(ErrorCode::InvalidRequest, self.message);
+                respond::json(self.status, &error.to_json())
+            }
+        }
     }
 }
 
@@ -115,15 +209,19 @@ pub struct ReadBody {
     refused: Option<PayloadError>,
     payload: Payload,
     read: Read,
+    req: HttpRequest,
 }
 
 impl Future for ReadBody {
-    type Output = Result<Body, actix_web::Error>;
+    type Output = Result<Body, BodyError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let fail = |this: &mut ReadBody, e: PayloadError| {
+            Poll::Ready(Err(BodyError::new(&e, wants_page(&this.req))))
+        };
         if let Some(e) = this.refused.take() {
-            return Poll::Ready(Err(e.into()));
+            return fail(this, e);
         }
         loop {
             match ready!(Pin::new(&mut this.payload).poll_next(cx)) {
@@ -131,10 +229,10 @@ impl Future for ReadBody {
                     let read = std::mem::replace(&mut this.read, Read::Nothing);
                     return Poll::Ready(Ok(Body(read.into_bytes())));
                 }
-                Some(Err(e)) => return Poll::Ready(Err(e.into())),
+                Some(Err(e)) => return fail(this, e),
                 Some(Ok(piece)) => {
                     if this.read.len() + piece.len() > LIMIT {
-                        return Poll::Ready(Err(PayloadError::Overflow.into()));
+                        return fail(this, PayloadError::Overflow);
                     }
                     let read = std::mem::replace(&mut this.read, Read::Nothing);
                     this.read = read.add(piece);
@@ -166,7 +264,7 @@ mod tests {
         Body::from_request(&req, &mut payload)
             .await
             .map(|b| b.to_vec())
-            .map_err(|e| e.as_response_error().status_code())
+            .map_err(|e| e.status_code())
     }
 
     #[actix_web::test]
@@ -225,6 +323,6 @@ mod tests {
         ]);
         let mut payload = Payload::from(Box::pin(stream) as actix_http::BoxedPayloadStream);
         let e = Body::from_request(&req, &mut payload).await.unwrap_err();
-        assert_eq!(e.as_response_error().status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
     }
 }

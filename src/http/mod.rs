@@ -35,8 +35,8 @@ use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
 use crate::store::usage::Usage;
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
-use body::Body;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use body::{Body, BodyError};
 use std::sync::Arc;
 
 /// What every handler can reach.
@@ -246,12 +246,28 @@ async fn token_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     allow_any_origin(token::verify(req, state).await)
 }
 
-async fn token_post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
-    allow_any_origin(token::post(req, state, body).await)
+// A body that cannot be read is answered here, not by the extractor, so
+// that a browser-based client can read that error too.
+async fn token_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<Body, BodyError>,
+) -> HttpResponse {
+    allow_any_origin(match body {
+        Ok(body) => token::post(req, state, body).await,
+        Err(e) => e.error_response(),
+    })
 }
 
-async fn revoke_post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
-    allow_any_origin(revoke::post(req, state, body).await)
+async fn revoke_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<Body, BodyError>,
+) -> HttpResponse {
+    allow_any_origin(match body {
+        Ok(body) => revoke::post(req, state, body).await,
+        Err(e) => e.error_response(),
+    })
 }
 
 async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

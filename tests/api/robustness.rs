@@ -138,3 +138,69 @@ async fn malformed_requests_never_cause_a_server_error() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// ERR-4, ERR-10, TV-17: a body doorstep will not or cannot read is
+/// answered in doorstep's own words — the OAuth JSON error with no-store
+/// (and, on the token and revocation endpoints, readable from any origin)
+/// for apps, the error page for a browser's form — not actix-web's plain
+/// text ("payload reached size limit", or its debug output).
+#[tokio::test]
+async fn an_unreadable_body_gets_an_oauth_error_or_a_page() {
+    let app = TestApp::spawn().await;
+    let raw = |path: &str, extra: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n{extra}\r\n{body}"
+        )
+    };
+    let big = "a".repeat(70_000);
+    let too_long = format!("Content-Length: {}\r\n", big.len());
+    for path in ["/token", "/revoke", "/introspect", "/auth"] {
+        let a = parse_raw(
+            &app.raw_exchange(&[raw(path, &too_long, &big).as_bytes()])
+                .await,
+        );
+        assert_eq!(a.status, 413, "{path}: {}", a.body);
+        assert_eq!(a.header("content-type"), Some("application/json"), "{path}");
+        assert_eq!(a.json()["error"], "invalid_request", "{path}");
+        assert!(a.body.contains("larger than 64 KiB"), "{path}: {}", a.body);
+        assert_eq!(a.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(a.header("pragma"), Some("no-cache"), "{path}");
+        let cors = matches!(path, "/token" | "/revoke");
+        assert_eq!(
+            a.header("access-control-allow-origin").is_some(),
+            cors,
+            "{path}"
+        );
+    }
+
+    // A chunk size that is not hexadecimal.
+    let broken = raw("/token", "Transfer-Encoding: chunked\r\n", "zz\r\n");
+    let a = parse_raw(&app.raw_exchange(&[broken.as_bytes()]).await);
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(a.json()["error"], "invalid_request");
+    assert_nothing_internal("a broken chunk", &a);
+    assert!(!a.body.contains("None"), "{}", a.body);
+
+    let not_a_number = raw("/token", "Content-Length: ten\r\n", "");
+    let a = parse_raw(&app.raw_exchange(&[not_a_number.as_bytes()]).await);
+    assert_eq!(a.status, 400, "{}", a.body);
+
+    // A browser's form, too large: the error page.
+    let form = raw(
+        "/login",
+        &(too_long.clone() + "Accept: text/html\r\n"),
+        &big,
+    );
+    let a = parse_raw(&app.raw_exchange(&[form.as_bytes()]).await);
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(
+        a.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html"),
+        "{:?}",
+        a.header("content-type")
+    );
+    assert!(a.body.contains("larger than 64 KiB"), "{}", a.body);
+    assert_nothing_internal("a form too large", &a);
+}
