@@ -5,20 +5,27 @@
 
 use super::AppState;
 use super::body::Body;
-use super::respond::{body_text, is_form, no_store, oauth_error, unavailable};
+use super::respond::{body_text, failure_limited, is_form, no_store, oauth_error, unavailable};
 use crate::oauth::revoke::{self, RevokeRequest, RevokedBy};
 use crate::oauth::{OAuthError, Params};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+/// Refusals count against the caller's address (SEC-16): a token named
+/// with the wrong `client_id` is refused, where an unknown one is not
+/// (REV-3), so the answers must not be free to repeat.
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
-    if !is_form(&req) {
+    failure_limited(&req, &state, answer(&req, &state, &body)).await
+}
+
+async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpResponse {
+    if !is_form(req) {
         // ERR-12, REV-7.
         return oauth_error(&OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    match RevokeRequest::parse(&Params::parse(body_text(&body))) {
-        Ok(r) => run(&state, r, RevokedBy::App).await,
+    match RevokeRequest::parse(&Params::parse(body_text(body))) {
+        Ok(r) => run(state, r, RevokedBy::App).await,
         Err(e) => oauth_error(&e),
     }
 }

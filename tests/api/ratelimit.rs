@@ -145,3 +145,30 @@ async fn relayed_junk_codes_do_not_block_valid_exchanges_or_refreshes_sec_16() {
         .await;
     assert_eq!(r.status, 200, "a valid refresh was refused: {}", r.body);
 }
+
+/// SEC-16 at the revocation endpoint: naming a valid token with the wrong
+/// `client_id` is refused (400) where an unknown token is not (REV-3), so
+/// repeated refusals are slowed; a revocation that works never is.
+#[tokio::test]
+async fn repeated_refused_revocations_get_429_but_valid_ones_still_work_sec_16() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let t = app.token_for(&client, "create").await;
+    let token = str_of(&t, "access_token");
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let other = format!("https://other{i}.example/");
+        let r = app
+            .revoke(&[("token", &token), ("client_id", &other)])
+            .await;
+        statuses.push(r.status);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 400 || *s == 429),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The token was never revoked by those, and its own revocation works.
+    assert_eq!(app.revoke(&[("token", &token)]).await.status, 200);
+    assert_eq!(app.revoke(&[("token", "unknown")]).await.status, 200);
+}
