@@ -139,6 +139,18 @@ fn parse_issuer(given: &str) -> Result<Url, ConfigError> {
     if !given.ends_with('/') {
         return Err(bad(format!("must end with a slash: {given}/")));
     }
+    // DISC-3, DISC-4: doorstep answers at the root of its address, and the
+    // metadata URL (RFC 8414 §3) must start with the issuer; with a path
+    // after the host neither holds, and no app could sign in.
+    if issuer.path() != "/" {
+        return Err(bad(
+            "must be the root of a host, with nothing after it: doorstep answers at the \
+             root of its address. Give doorstep a host of its own, such as \
+             https://auth.example.com/ \
+             (https://indieauth.spec.indieweb.org/#indieauth-server-metadata)"
+                .into(),
+        ));
+    }
     if issuer.as_str() != given {
         return Err(bad(format!(
             "write it as {} (apps compare it letter for letter)",
@@ -367,13 +379,9 @@ impl Settings {
         self.issuer.as_str()
     }
 
+    /// The issuer is always the root of its host (`parse_issuer`, DISC-4).
     pub fn metadata_url(&self) -> String {
-        // Host-root issuer recommended (DISC-4): for an issuer with a path the
-        // RFC 8414 well-known URL moves in front of the path.
-        let path = self.issuer.path().trim_end_matches('/');
-        let mut url = self.issuer.clone();
-        url.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
-        url.to_string()
+        format!("{}.well-known/oauth-authorization-server", self.issuer)
     }
 
     /// True when doorstep serves the owner's homepage itself.

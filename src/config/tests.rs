@@ -145,6 +145,24 @@ fn a_plain_http_issuer_is_allowed_exactly_on_what_domain_calls_loopback() {
     }
 }
 
+/// DISC-3, DISC-4: doorstep answers at the root of its address, so an
+/// issuer with a path (whose endpoints would all be 404, and whose metadata
+/// URL would not start with it) is refused at start-up, in words.
+#[test]
+fn an_issuer_with_a_path_is_refused() {
+    for issuer in [
+        "https://example.com/indieauth/",
+        "https://auth.example.com/a/b/",
+        "http://127.0.0.1:8080/x/",
+    ] {
+        let e = parse_issuer(issuer).unwrap_err().to_string();
+        assert!(e.contains("root of a host"), "{issuer}: {e}");
+        assert!(e.contains("https://auth.example.com/"), "{issuer}: {e}");
+    }
+    let ok = parse_issuer("https://auth.example.com/").unwrap();
+    assert_eq!(ok.path(), "/");
+}
+
 /// User-facing text says it in words and links the public spec; the
 /// checklist IDs are for the code's comments.
 #[test]
