@@ -139,7 +139,8 @@ keys! {
     listen(Kind::SocketAddr, Value("127.0.0.1:8080"));
 
     /// doorstep's public base URL, with its trailing slash: what apps see.
-    /// It must be https, except on a loopback address for local development.
+    /// The root of a host (nothing after it), and https, except on a
+    /// loopback address for local development.
     issuer(Kind::Url, Derived("`http://<listen>/`"));
 
     /// Your homepage (your IndieAuth profile URL). When it is the issuer,
