@@ -204,14 +204,20 @@ pub fn answer_pkce(
     id: &SecretHash,
     answer: PkceAnswer,
 ) -> StoreResult<Outcome> {
-    let json = match answer {
-        PkceAnswer::Allow => pending::find(tx, id, now)?,
-        PkceAnswer::Refuse => pending::take(tx, id, now)?,
-    };
+    let json = pending::find(tx, id, now)?;
     let Some((request, _)) = json.as_deref().and_then(|j| restore(j, settings.pkce)) else {
         return Ok(Outcome::Gone);
     };
+    // Only a request without the PKCE the policy requires is allowed or
+    // refused here; for any other (a stale or forged form) nothing is
+    // recorded and the consent page is shown as it stands.
+    if !lacks_required_pkce(settings.pkce, &request) {
+        return Ok(Outcome::ShowAgain);
+    }
     let client_id = request.redirect.client_id().as_str();
+    if answer == PkceAnswer::Refuse {
+        pending::take(tx, id, now)?;
+    }
     match answer {
         PkceAnswer::Allow => {
             client_store::add_pkce_exemption(tx, client_id, now)?;

@@ -10,9 +10,11 @@ pub const SCOPES_SUPPORTED: &[&str] = &[
 ];
 
 pub fn document(settings: &Settings) -> Value {
+    // What the authorization endpoint accepts, exactly: `optional` takes
+    // `plain` as `any` does (it only adds requests without PKCE).
     let methods: &[&str] = match settings.pkce {
-        PkcePolicy::S256 | PkcePolicy::Optional => &["S256"],
-        PkcePolicy::Any => &["S256", "plain"],
+        PkcePolicy::S256 => &["S256"],
+        PkcePolicy::Any | PkcePolicy::Optional => &["S256", "plain"],
     };
     json!({
         "issuer": settings.issuer_str(),

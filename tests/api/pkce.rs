@@ -154,6 +154,57 @@ async fn pkce_optional_accepts_a_client_without_pkce_and_the_consent_page_says_s
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_eq!(resp.status, 200, "{}", resp.body);
+    // DISC-8: `plain` is accepted under this policy, so it is advertised.
+    let plain = plain_client(app.unused_port());
+    let code = app.code_for(&plain, "create").await;
+    assert_eq!(app.redeem_at("/token", &plain, &code).await.status, 200);
+    assert_eq!(
+        app.metadata().await["code_challenge_methods_supported"],
+        serde_json::json!(["S256", "plain"])
+    );
+}
+
+/// The no-PKCE page's form acts only on a request that lacks the PKCE the
+/// policy requires: sent for one that uses S256 (a stale or forged form),
+/// nothing is remembered and nothing is sent to the client.
+#[tokio::test]
+async fn the_no_pkce_answer_does_nothing_for_a_request_that_uses_pkce() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let browser = app.signed_in_browser().await;
+    let page = app
+        .auth_page(&browser, &client.auth_query("create", "st"))
+        .await;
+    assert!(page.has("form#consent"), "{}", page.body);
+    let (_, fields) = form_fields(&page, "form#consent");
+    for action in ["allow", "refuse"] {
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, _)| k == "csrf" || k == "request")
+            .cloned()
+            .collect();
+        form.push(("action".into(), action.into()));
+        let resp = browser.post("/auth/pkce", &form).await;
+        let to = resp.location.clone().unwrap_or_default();
+        assert!(!to.contains(&client.redirect_uri), "{action}: {to}");
+    }
+    let dashboard = browser.get("/dashboard").await;
+    assert!(
+        dashboard
+            .body
+            .contains("None. Apps that sign in without PKCE ask you first."),
+        "{}",
+        dashboard.body
+    );
+    // The consent page still answers.
+    let resp = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    let q = query_map(&resp.location_url());
+    assert_eq!(
+        app.redeem_at("/token", &client, &q["code"]).await.status,
+        200
+    );
 }
 
 #[tokio::test]
