@@ -184,7 +184,7 @@ keys! {
 
     /// PKCE policy. `s256`: apps must use S256, and one that uses no PKCE at
     /// all needs your explicit leave, given once per app; `any`: S256 or
-    /// plain; `optional`: apps without PKCE are accepted too.
+    /// plain; `optional`: as `any`, and apps without PKCE are accepted too.
     pkce(Kind::Choice(&["s256", "any", "optional"]), Value("s256"));
 
     /// Fetch `client_id` URLs on loopback and private addresses. Only for
