@@ -23,8 +23,8 @@ pub enum Kind {
     /// An email address.
     Email,
     /// Whole seconds (`6`) or a number with a unit (`90s`, `10m`, `30d`),
-    /// at least `min_secs`.
-    Duration { min_secs: u64 },
+    /// at least `min_secs` and at most `max_secs`.
+    Duration { min_secs: u64, max_secs: u64 },
     /// `true` or `false` (also yes/no, on/off, 1/0).
     Bool,
     /// A whole number, at least `min`.
@@ -133,6 +133,11 @@ macro_rules! keys {
 
 use DefaultValue::{Derived, Unset, Value};
 
+/// The longest lifetime a key accepts: the consent page's longest choice.
+/// Beyond it a time computed as now plus the lifetime would run past what
+/// the store's 64-bit seconds hold.
+pub const TEN_YEARS: u64 = 10 * 365 * 86_400;
+
 keys! {
     /// Address and port to listen on. Keep it on loopback behind a reverse
     /// proxy; any other address needs a public https `issuer`.
@@ -167,20 +172,21 @@ keys! {
     /// Microsub endpoint, advertised as the Micropub one is.
     microsub(Kind::Url, Unset);
 
-    /// How long an app has to redeem an authorization code.
-    code_lifetime(Kind::Duration { min_secs: 1 }, Value("120s"));
+    /// How long an app has to redeem an authorization code (at most 10
+    /// minutes, as the IndieAuth spec recommends).
+    code_lifetime(Kind::Duration { min_secs: 1, max_secs: 600 }, Value("120s"));
 
     /// Access-token lifetime preselected on the consent page (you may pick
     /// 1 day, 1 week, 30 days, 3 months, 1 year or "until revoked" per app);
     /// `expires_in` always reports the real lifetime, and an "until revoked"
     /// token has neither `expires_in` nor a refresh token.
-    access_token_lifetime(Kind::Duration { min_secs: 1 }, Value("90d"));
+    access_token_lifetime(Kind::Duration { min_secs: 1, max_secs: TEN_YEARS }, Value("90d"));
 
     /// A refresh token expires after this long unused.
-    refresh_token_lifetime(Kind::Duration { min_secs: 1 }, Value("365d"));
+    refresh_token_lifetime(Kind::Duration { min_secs: 1, max_secs: TEN_YEARS }, Value("365d"));
 
     /// How long you stay signed in to doorstep in one browser (at least 60s).
-    session_lifetime(Kind::Duration { min_secs: 60 }, Value("30d"));
+    session_lifetime(Kind::Duration { min_secs: 60, max_secs: TEN_YEARS }, Value("30d"));
 
     /// PKCE policy. `s256`: apps must use S256, and one that uses no PKCE at
     /// all needs your explicit leave, given once per app; `any`: S256 or

@@ -115,6 +115,24 @@ fn errors_name_the_key_and_say_what_to_write() {
     assert!(e.contains("colour"), "{e}");
     let e = error(&[("session_lifetime", "30")]);
     assert!(e.contains("at least 60"), "{e}");
+    // CODE-1: a code expires shortly; IndieAuth recommends 10 minutes at most.
+    let e = error(&[("code_lifetime", "11m")]);
+    assert!(e.contains("at most 600 seconds (10m)"), "{e}");
+    // Past ten years, now plus the lifetime would overflow the store's
+    // seconds: refused, not wrapped into a token dead on issue.
+    for key in [
+        "access_token_lifetime",
+        "refresh_token_lifetime",
+        "session_lifetime",
+    ] {
+        let e = error(&[(key, "9223372036854775807")]);
+        assert!(
+            e.contains("at most 315360000 seconds (3650d)"),
+            "{key}: {e}"
+        );
+        let e = error(&[(key, "3651d")]);
+        assert!(e.contains("at most"), "{key}: {e}");
+    }
     let e = error(&[("pkce", "sometimes")]);
     assert!(e.contains("s256, any, optional"), "{e}");
     let e = error(&[("allow_private_client_fetch", "maybe")]);

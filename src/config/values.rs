@@ -32,9 +32,9 @@ impl Values<'_> {
     }
 
     pub(super) fn duration(&self, key: &KeySpec) -> Result<Duration, ConfigError> {
-        let min = match key.kind {
-            Kind::Duration { min_secs } => min_secs,
-            _ => 0,
+        let (min, max) = match key.kind {
+            Kind::Duration { min_secs, max_secs } => (min_secs, max_secs),
+            _ => (0, u64::MAX),
         };
         let d = parse_duration(self.required(key)?).ok_or_else(|| {
             ConfigError::invalid(
@@ -47,6 +47,17 @@ impl Values<'_> {
             return Err(ConfigError::invalid(
                 key.name,
                 format!("must be at least {min} seconds"),
+            ));
+        }
+        if d.as_secs() > max {
+            let unit = match max {
+                m if m % 86_400 == 0 => format!(" ({}d)", m / 86_400),
+                m if m % 60 == 0 => format!(" ({}m)", m / 60),
+                _ => String::new(),
+            };
+            return Err(ConfigError::invalid(
+                key.name,
+                format!("must be at most {max} seconds{unit}"),
             ));
         }
         Ok(d)

@@ -111,7 +111,12 @@ impl ConsentAnswer {
                 ticked.insert(s);
             }
         }
-        let (shortest, longest) = LIFETIME_BOUNDS;
+        // The configured default is always a choice, even one shorter
+        // than a minute (tests watch tokens expire).
+        let (shortest, longest) = (
+            LIFETIME_BOUNDS.0.min(default_lifetime),
+            LIFETIME_BOUNDS.1.max(default_lifetime),
+        );
         let lifetime = match params.get("lifetime").ok().flatten() {
             Some("never") => None,
             Some(v) => Some(

@@ -152,6 +152,26 @@ async fn default_access_token_lifetime_is_generous_and_reported_redt_5() {
     assert_eq!(token["expires_in"], 90 * 86400);
 }
 
+/// A configured lifetime shorter than the consent page's own choices (a
+/// minute at least) is kept as configured, not raised: tests and short-
+/// lived set-ups watch tokens expire (PRODUCT: short durations such as
+/// 6 seconds are accepted).
+#[tokio::test]
+async fn a_configured_lifetime_of_seconds_is_the_token_s_lifetime() {
+    let app = TestApp::spawn_with(|s| {
+        s.access_token_lifetime = std::time::Duration::from_secs(6);
+    })
+    .await;
+    let client = app.client();
+    let token = app.token_for(&client, "create").await;
+    assert_eq!(token["expires_in"], 6, "{token}");
+    let access = token["access_token"].as_str().unwrap();
+    app.clock.advance(5);
+    assert_eq!(app.verify_get(access, None).await.0, 200);
+    app.clock.advance(1);
+    assert_eq!(app.verify_get(access, None).await.0, 401);
+}
+
 #[tokio::test]
 async fn owner_chosen_lifetime_is_reported_and_enforced() {
     let app = TestApp::spawn().await;
