@@ -26,7 +26,15 @@ pub fn parse_filter(filter: &str) -> Result<Targets, String> {
     if parts.is_empty() {
         return Err("it is empty".into());
     }
-    parts.join(",").parse().map_err(|e| format!("{e}"))
+    let mut directives = parts.join(",");
+    // actix-http logs every malformed request a stranger sends (a bad
+    // request line, oversized headers) as an error: anyone could fill the
+    // journal and bury doorstep's own errors. Each is answered 400 or 431
+    // all the same; naming `actix_http` in the setting shows them again.
+    if !parts.iter().any(|p| p.starts_with("actix_http")) {
+        directives.push_str(",actix_http::h1::dispatcher=off");
+    }
+    directives.parse().map_err(|e| format!("{e}"))
 }
 
 /// Starts logging with the `log` setting's filter. `RUST_LOG` does not
@@ -81,6 +89,17 @@ mod tests {
         assert!(!f.would_enable("doorstep::http", &Level::INFO));
         assert!(f.would_enable("actix_server", &Level::WARN));
         assert!(parse_filter("off").unwrap().default_level() == Some(LevelFilter::OFF));
+    }
+
+    /// Strangers' malformed requests are not logged unless asked for.
+    #[test]
+    fn actix_s_parse_errors_are_quiet_unless_named() {
+        let f = parse_filter("info").unwrap();
+        assert!(!f.would_enable("actix_http::h1::dispatcher", &Level::ERROR));
+        assert!(f.would_enable("actix_http::h1::service", &Level::INFO));
+        assert!(f.would_enable("doorstep", &Level::INFO));
+        let f = parse_filter("info,actix_http=debug").unwrap();
+        assert!(f.would_enable("actix_http::h1::dispatcher", &Level::ERROR));
     }
 
     #[test]

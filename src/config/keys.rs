@@ -214,7 +214,9 @@ keys! {
     connections_per_address(Kind::Count { min: 1 }, Value("128"));
 
     /// What to log: `error`, `warn`, `info`, `debug`, or per module
-    /// (`info,doorstep::clients=debug`). `RUST_LOG` is ignored.
+    /// (`info,doorstep::clients=debug`). `RUST_LOG` is ignored. Malformed
+    /// requests are answered without a log line unless `actix_http` is
+    /// named (`info,actix_http=debug`).
     log(Kind::LogFilter, Value("info"));
 
     /// How log lines are written to standard error: `text` for people and

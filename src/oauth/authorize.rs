@@ -12,7 +12,9 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::clients::{ClientInfo, verify_redirect_uri};
 use crate::config::PkcePolicy;
-use crate::domain::{ClientId, CodeChallenge, PkceMethod, RedirectUri, ScopeSet, State, UrlError};
+use crate::domain::{
+    ClientId, CodeChallenge, PkceMethod, RedirectUri, ScopeSet, State, StateError, UrlError,
+};
 use serde::{Deserialize, Serialize};
 
 /// A problem that must be shown to the person, never sent to the client.
@@ -182,10 +184,11 @@ pub fn parse_request(
     policy: PkcePolicy,
 ) -> Result<AuthorizationRequest, Box<RedirectError>> {
     // State first, so that every later error can carry it back.
-    let state = match params.get("state") {
-        Ok(Some(s)) => State::parse(s).ok(),
+    let parsed_state = match params.get("state") {
+        Ok(Some(s)) => Some(State::parse(s)),
         _ => None,
     };
+    let state = parsed_state.clone().and_then(Result::ok);
     let fail = |redirect: VerifiedRedirect, state: Option<State>, error: OAuthError| {
         Box::new(RedirectError {
             redirect,
@@ -224,11 +227,11 @@ pub fn parse_request(
             ));
         }
         (Some(_), None) => {
-            return Err(fail(
-                redirect,
-                None,
-                OAuthError::invalid_request("state must be printable ASCII"),
-            ));
+            let why = match parsed_state {
+                Some(Err(StateError::TooLong)) => "state is too long (2,048 characters at most)",
+                _ => "state must be printable ASCII",
+            };
+            return Err(fail(redirect, None, OAuthError::invalid_request(why)));
         }
         (Some(_), Some(s)) => s,
     };
@@ -455,6 +458,37 @@ mod tests {
         let e = run(&happy().replace("state=1234567890&", ""), PkcePolicy::S256).unwrap_err();
         assert_eq!(e.error.code, ErrorCode::InvalidRequest);
         assert!(!e.location("https://a/").contains("state="));
+    }
+
+    /// AREQ-6: a state doorstep cannot return is refused in words that say
+    /// why, and is not sent back.
+    #[test]
+    fn a_state_too_long_or_not_ascii_is_refused_saying_which() {
+        let long = format!("state={}&", "a".repeat(2049));
+        let e = run(
+            &happy().replace("state=1234567890&", &long),
+            PkcePolicy::S256,
+        )
+        .unwrap_err();
+        assert_eq!(e.error.code, ErrorCode::InvalidRequest);
+        let why = e.error.description.as_deref().unwrap_or("");
+        assert!(why.contains("too long"), "{why}");
+        assert!(!e.location("https://a/").contains("state="));
+        let e = run(
+            &happy().replace("state=1234567890&", "state=%C3%A9&"),
+            PkcePolicy::S256,
+        )
+        .unwrap_err();
+        let why = e.error.description.as_deref().unwrap_or("");
+        assert!(why.contains("printable ASCII"), "{why}");
+        let fits = format!("state={}&", "a".repeat(2048));
+        assert!(
+            run(
+                &happy().replace("state=1234567890&", &fits),
+                PkcePolicy::S256
+            )
+            .is_ok()
+        );
     }
 
     #[test]
