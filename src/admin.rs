@@ -29,12 +29,12 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
                 .read_now(|c| tokens::active_grants(c, now, None))
                 .map_err(|e| error_chain(&e))?;
             if grants.is_empty() {
-                println!("No app holds a live token.");
+                crate::say!("No app holds a live token.");
                 return Ok(());
             }
-            println!("ID\tAPP\tSCOPE\tGRANTED\tLAST USED\tEXPIRES");
+            crate::say!("ID\tAPP\tSCOPE\tGRANTED\tLAST USED\tEXPIRES");
             for g in grants {
-                println!(
+                crate::say!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     g.id,
                     g.client_name.as_deref().unwrap_or(g.client_id.as_str()),
@@ -53,7 +53,7 @@ pub fn tokens(settings: &Settings, action: &TokensAction, now: UnixTime) -> Resu
                 .write_now(|tx| end_grant(tx, now, id, RevokedBy::CommandLine))
                 .map_err(|e| error_chain(&e))?;
             if revoked {
-                println!("Revoked grant {id}: its tokens no longer work.");
+                crate::say!("Revoked grant {id}: its tokens no longer work.");
                 Ok(())
             } else {
                 Err(format!(
@@ -91,7 +91,7 @@ pub fn resource_servers(
                  `Authorization: Bearer <secret>`.",
                 settings.endpoint("introspect")
             );
-            println!("{}", secret.expose());
+            crate::say!("{}", secret.expose());
             Ok(())
         }
         ResourceServerAction::List => {
@@ -99,12 +99,12 @@ pub fn resource_servers(
                 .read_now(resource_servers::list)
                 .map_err(|e| error_chain(&e))?;
             if all.is_empty() {
-                println!("No resource servers yet (`doorstep resource-server add NAME`).");
+                crate::say!("No resource servers yet (`doorstep resource-server add NAME`).");
                 return Ok(());
             }
-            println!("ID\tNAME\tCREATED\tLAST USED\tSTATUS");
+            crate::say!("ID\tNAME\tCREATED\tLAST USED\tSTATUS");
             for s in all {
-                println!(
+                crate::say!(
                     "{}\t{}\t{}\t{}\t{}",
                     s.id,
                     s.name,
@@ -131,7 +131,7 @@ pub fn resource_servers(
                 .map_err(|e| error_chain(&e))?;
             match name {
                 Some(n) => {
-                    println!("Revoked resource server {id} ({n}).");
+                    crate::say!("Revoked resource server {id} ({n}).");
                     Ok(())
                 }
                 None => Err(format!("no active resource server with id {id}")),

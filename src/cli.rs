@@ -7,6 +7,31 @@ use crate::config::{KEYS, KeySpec, Kind, RawValues};
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// Writes a command's output to standard output, as `print!` does; but a
+/// reader that went away (`doorstep tokens list | head -1`) ends the
+/// command quietly with status 141, as a Unix tool stopped by `SIGPIPE`
+/// does, instead of `print!`'s panic and its trace. Rust ignores `SIGPIPE`,
+/// and `serve` needs it ignored.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("doorstep: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` for the commands' output: see `cli::write_out`.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// How the configuration layers fit together, below the flags in `--help`.
 const AFTER_HELP: &str = "\
 Configuration: the defaults, then the TOML file (--config FILE or DOORSTEP_CONFIG; one line

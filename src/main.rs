@@ -139,14 +139,14 @@ fn serve(settings: Settings) -> Result<(), String> {
                 .write(move |tx| owner::create_setup_link(tx, &hash, expires))
                 .await
                 .map_err(|e| error_chain(&e))?;
-            println!(
+            doorstep::say!(
                 "\nNo password is set yet. Open this one-time link within an hour to set it:\n\n    {issuer}setup?token={}\n",
                 link.expose()
             );
         }
         if !settings.serves_homepage() {
             let tags = doorstep::http::link_tags(&settings);
-            println!("Add these to the <head> of your homepage:\n{tags}\n");
+            doorstep::say!("Add these to the <head> of your homepage:\n{tags}\n");
             tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&settings).await });
         }
         // The bound address, so `--listen 127.0.0.1:0` says which port.
@@ -212,7 +212,7 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
             )
         })
         .map_err(|e| error_chain(&e))?;
-    println!("Password set. Every signed-in browser was signed out.");
+    doorstep::say!("Password set. Every signed-in browser was signed out.");
     Ok(())
 }
 
@@ -269,11 +269,11 @@ fn doctor(settings: &Settings, json: bool) -> ExitCode {
 fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {
     if json {
         match serde_json::to_string_pretty(report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => doorstep::say!("{text}"),
             Err(e) => eprintln!("doorstep: {e}"),
         }
     } else {
-        print!("{}", report.text());
+        doorstep::cli::write_out(format_args!("{}", report.text()));
     }
     if report.failures() == 0 {
         ExitCode::SUCCESS
@@ -300,7 +300,7 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
             )
         })
         .map_err(|e| error_chain(&e))?;
-    println!(
+    doorstep::say!(
         "Sign-in is back to the password alone: passkeys, the authenticator app and the \
          recovery codes are forgotten, and every signed-in browser was signed out."
     );
@@ -320,7 +320,7 @@ fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
             doorstep::store::events::record(tx, now, EventKind::Backup, None, Some(&detail))
         })
         .map_err(|e| error_chain(&e))?;
-    println!(
+    doorstep::say!(
         "Backed up {} to {}",
         settings.database.display(),
         file.display()

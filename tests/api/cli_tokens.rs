@@ -118,3 +118,28 @@ async fn housekeeping_purges_expired_codes_sessions_and_dead_tokens() {
     assert_eq!(count("refresh_tokens").await, 0);
     drop(short);
 }
+
+/// PRODUCT "never a stack trace": output to a reader that went away
+/// (`doorstep tokens list | head -1`, `| true`) ends the command quietly
+/// with status 141, as a Unix tool stopped by SIGPIPE, instead of a panic.
+#[tokio::test]
+async fn output_to_a_closed_pipe_ends_quietly() {
+    let app = TestApp::spawn().await;
+    for args in [&["tokens", "list"][..], &["resource-server", "list"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_doorstep"))
+            .arg("--database")
+            .arg(&app.settings.database)
+            .args(args)
+            .env_remove("DOORSTEP_CONFIG")
+            .env("DOORSTEP_LOG", "warn")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run doorstep");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
