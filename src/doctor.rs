@@ -155,8 +155,9 @@ pub fn configuration_failed(message: &str) -> Report {
         checks: vec![Check::fail(
             "configuration",
             message,
-            "correct the key named above in the file given with --config (or DOORSTEP_CONFIG), \
-             or in the DOORSTEP_* environment variable",
+            "correct the key named above where the message says it was set: the file given \
+             with --config (or DOORSTEP_CONFIG), its DOORSTEP_* environment variable, or its \
+             command-line flag",
         )],
     }
 }

@@ -311,14 +311,8 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
 /// empty one and succeed. The copy is a new file, mode 0600.
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
     let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
-    store.backup_now(file).map_err(|e| error_chain(&e))?;
-    // `doorstep doctor` reports the age of the newest backup.
-    let now = Clock::system().now();
-    let detail = file.display().to_string();
     store
-        .write_now(move |tx| {
-            doorstep::store::events::record(tx, now, EventKind::Backup, None, Some(&detail))
-        })
+        .backup_now(file, Clock::system().now())
         .map_err(|e| error_chain(&e))?;
     doorstep::say!(
         "Backed up {} to {}",

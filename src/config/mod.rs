@@ -255,11 +255,15 @@ impl Settings {
         if issuer.scheme() == "http" {
             s.push_str(" IndieAuth requires https endpoints; this one is plain http.");
         }
-        if issuer.port().is_some() {
-            s.push_str(" A profile URL may not carry a port, and this one does.");
-        }
-        if matches!(issuer.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
-            s.push_str(" A profile URL must use a domain name, not an IP address.");
+        // The profile URL's rules matter only when the issuer is the
+        // profile URL (doorstep serving the homepage).
+        if self.serves_homepage() {
+            if issuer.port().is_some() {
+                s.push_str(" A profile URL may not carry a port, and this one does.");
+            }
+            if matches!(issuer.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
+                s.push_str(" A profile URL must use a domain name, not an IP address.");
+            }
         }
         s.push_str(" Set `issuer` (and `me`) to your public https URLs to go live.");
         s

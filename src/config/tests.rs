@@ -38,6 +38,11 @@ fn the_local_development_warning_says_what_is_true_of_the_issuer() {
         "{w}"
     );
     assert!(!w.contains("IP address"), "{w}");
+    // With its own `me`, the issuer is no profile URL: nothing said of one.
+    let own_me = Settings::from_raw(&raw(&[("me", "https://example.com/u/")])).unwrap();
+    let w = own_me.local_development_warning();
+    assert!(w.contains("plain http"), "{w}");
+    assert!(!w.contains("profile URL"), "{w}");
 }
 
 #[test]

@@ -110,6 +110,10 @@ fn public_routes(cfg: &mut web::ServiceConfig) {
             "/.well-known/oauth-authorization-server",
             web::get().to(discovery::metadata),
         )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            web::head().to(discovery::metadata),
+        )
         .route("/static/style.css", web::get().to(discovery::stylesheet))
         .route(
             "/static/webauthn.js",

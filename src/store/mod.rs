@@ -422,11 +422,30 @@ impl Store {
         }
     }
 
-    /// `VACUUM INTO`: a consistent copy of the live database, into a new
-    /// file created with mode 0600 (never over an existing one).
-    pub fn backup_now(&self, target: &Path) -> StoreResult<()> {
+    /// `doorstep backup`: a consistent copy of the live database (`VACUUM
+    /// INTO`), into a new file created with mode 0600 (never over an
+    /// existing one). The record `doorstep doctor` reads (the newest
+    /// backup's age) is written into the copy as well as into the live
+    /// database: a database restored from the copy would otherwise say
+    /// that no backup was ever made, or name the one before.
+    pub fn backup_now(&self, target: &Path, now: UnixTime) -> StoreResult<()> {
         self.refuse_if_lost()?;
-        self.copy_to(target)
+        self.copy_to(target)?;
+        let detail = target.display().to_string();
+        let record = |tx: &Transaction<'_>| {
+            events::record(tx, now, events::EventKind::Backup, None, Some(&detail))
+        };
+        // The copy as `VACUUM INTO` left it (its journal mode untouched);
+        // nothing else has it open yet.
+        let mut copy = Connection::open_with_flags(
+            target,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let tx = copy.transaction()?;
+        record(&tx)?;
+        tx.commit()?;
+        drop(copy);
+        self.write_now(|tx| record(tx))
     }
 
     /// Saves what this server still holds of a lost database (its
@@ -458,6 +477,13 @@ impl Store {
         file::create_private(target).map_err(|e| {
             unusable(match e.kind() {
                 std::io::ErrorKind::AlreadyExists => "it already exists; choose a new file".into(),
+                std::io::ErrorKind::NotFound => match target.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => format!(
+                        "cannot create it: the directory {} does not exist; create it first",
+                        dir.display()
+                    ),
+                    _ => format!("cannot create it: {}", file::reason(&e)),
+                },
                 _ => format!("cannot create it: {}", file::reason(&e)),
             })
         })?;

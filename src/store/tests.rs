@@ -67,7 +67,7 @@ fn a_replaced_file_is_noticed_and_every_read_and_write_is_refused() {
     let path = dir.path().join("t.db");
     let store = Store::open(&path).unwrap();
     let other = dir.path().join("other.db");
-    store.backup_now(&other).unwrap();
+    store.backup_now(&other, 1).unwrap();
     store.check_file().unwrap();
     std::fs::rename(&other, &path).unwrap();
     assert!(matches!(
@@ -181,12 +181,83 @@ fn backups_are_new_private_files_and_never_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
     let copy = dir.path().join("copy.db");
-    store.backup_now(&copy).unwrap();
+    store.backup_now(&copy, 1).unwrap();
     let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    match store.backup_now(&copy) {
+    match store.backup_now(&copy, 1) {
         Err(StoreError::Unusable { reason, .. }) => assert!(reason.contains("already exists")),
         other => panic!("expected a refusal, got {other:?}"),
     }
     Store::open_existing(&copy).unwrap();
+}
+
+/// A database restored from a backup knows that backup was made: the
+/// record `doorstep doctor` reads is in the copy too, and the copy is left
+/// as `VACUUM INTO` made it (no WAL beside it).
+#[test]
+fn a_backup_holds_the_record_of_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let copy = dir.path().join("copy.db");
+    store.backup_now(&copy, 1_000).unwrap();
+    let last = |s: &Store| {
+        s.read_now(|c| events::last_at(c, events::EventKind::Backup))
+            .unwrap()
+    };
+    assert_eq!(last(&store), Some(1_000));
+    for stale in file::sqlite_companions(&copy) {
+        assert!(!stale.exists(), "{}", stale.display());
+    }
+    let restored = Store::open_existing(&copy).unwrap();
+    assert_eq!(last(&restored), Some(1_000));
+}
+
+/// A database opened with permissive bits is narrowed to its owner's; a
+/// file that is no database at all (a mistyped `database` setting) is
+/// refused and keeps its mode.
+#[cfg(unix)]
+#[test]
+fn only_a_database_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let set = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    let db = dir.path().join("t.db");
+    drop(Store::open(&db).unwrap());
+    set(&db, 0o644);
+    drop(Store::open(&db).unwrap());
+    assert_eq!(mode(&db), 0o600);
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello, this is not a database\n").unwrap();
+    set(&text, 0o644);
+    match Store::open(&text) {
+        Err(StoreError::Unusable { reason, .. }) => {
+            assert!(reason.contains("not a database"), "{reason}")
+        }
+        Err(other) => panic!("expected a refusal in words, got {other}"),
+        Ok(_) => panic!("a text file opened as a database"),
+    }
+    assert_eq!(mode(&text), 0o644);
+    assert_eq!(
+        std::fs::read_to_string(&text).unwrap(),
+        "hello, this is not a database\n"
+    );
+}
+
+/// A backup into a directory that does not exist says so.
+#[test]
+fn a_backup_into_a_missing_directory_names_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let target = dir.path().join("nowhere").join("b.db");
+    match store.backup_now(&target, 1) {
+        Err(StoreError::Unusable { reason, .. }) => {
+            assert!(reason.contains("directory"), "{reason}");
+            assert!(reason.contains("nowhere"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

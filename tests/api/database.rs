@@ -400,7 +400,7 @@ async fn replacing_the_database_under_a_running_server_stops_it_and_leaves_the_r
     let db = app.settings.database.clone();
     let old = str_of(&app.token_for(&client, "create").await, "access_token");
     let backup = db.with_file_name("before.db");
-    app.store.backup_now(&backup).unwrap();
+    app.store.backup_now(&backup, 1).unwrap();
     let revoked = app.revoke(&[("token", &old)]).await;
     assert_eq!(revoked.status, 200);
     let current = str_of(&app.token_for(&client, "create").await, "access_token");

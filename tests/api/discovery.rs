@@ -215,6 +215,25 @@ async fn homepage_head_carries_the_same_link_headers_as_get() {
     assert_eq!(link_headers(&get), link_headers(&head));
 }
 
+/// HEAD wherever discovery GETs: some clients look before they fetch.
+#[tokio::test]
+async fn the_metadata_answers_head_as_get() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let path = "/.well-known/oauth-authorization-server";
+    let get = browser.get(path).await;
+    let head = browser.head(path).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    for name in [
+        "content-type",
+        "access-control-allow-origin",
+        "cache-control",
+    ] {
+        assert_eq!(head.header(name), get.header(name), "{name}");
+    }
+}
+
 #[tokio::test]
 async fn homepage_advertises_micropub_and_microsub_when_configured() {
     let app = TestApp::spawn_with(|s| {
