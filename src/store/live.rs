@@ -125,7 +125,7 @@ pub fn hold_reads_here() {
 /// of the access tokens' B-tree, keyed by 32-byte hashes: about a hundred
 /// inner pages for 100,000 tokens, and the leaf, read from the kernel's
 /// page cache with a `pread` (4 KiB copied). With 256 KiB (64 pages) the
-/// inner pages did not fit: 1.45–1.6 `pread`s per miss under strace with
+/// inner pages did not fit: 1.3–1.6 `pread`s per miss under strace with
 /// 100,000 tokens drawn at random; with 1 MiB 1.25, and 0.4–0.85 µs less
 /// kernel time per request in paired runs (issue 10). It costs resident
 /// memory only as pages are read: 0.6 MB more at the end of those runs,
