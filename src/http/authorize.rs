@@ -301,7 +301,13 @@ fn consent_page(
         .iter()
         .map(|sc: &Scope| ScopeChoice {
             name: sc.as_str().to_owned(),
-            description: sc.description(),
+            // PROF-2: without `profile`, `email` is left out of the grant.
+            description: if sc.as_str() == "email" && !request.scope.contains("profile") {
+                "See your email address (ignored: this app did not ask for profile, and \
+                 doorstep gives the email only with it)"
+            } else {
+                sc.description()
+            },
         })
         .collect();
     html(

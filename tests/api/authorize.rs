@@ -127,6 +127,22 @@ async fn email_without_profile_is_not_granted_prof_2() {
     let token = app.token_for(&client, "email create").await;
     assert_eq!(token["scope"], "create");
     assert!(token.get("profile").is_none(), "{token}");
+    // The consent page says so beside the (ticked) email box; with
+    // profile asked for too, it does not.
+    let browser = app.signed_in_browser().await;
+    for (scope, ignored) in [("email create", true), ("profile email", false)] {
+        let page = app
+            .auth_page(&browser, &client.auth_query(scope, "s"))
+            .await;
+        assert!(page.has("input[name='scope'][value='email'][checked]"));
+        assert_eq!(
+            page.body
+                .contains("ignored: this app did not ask for profile"),
+            ignored,
+            "{scope}: {}",
+            page.body
+        );
+    }
 }
 
 #[tokio::test]
