@@ -139,6 +139,15 @@ impl std::fmt::Display for BodyError {
     }
 }
 
+impl BodyError {
+    /// The OAuth JSON error whatever the request accepts: what the token,
+    /// introspection and revocation endpoints answer (ERR-4).
+    pub fn oauth_response(&self) -> HttpResponse {
+        let error = OAuthError::new(ErrorCode::InvalidRequest, self.message);
+        respond::json(self.status, &error.to_json())
+    }
+}
+
 impl ResponseError for BodyError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -152,10 +161,7 @@ impl ResponseError for BodyError {
                 message.push_str(". Go back and try again.");
                 respond::error_page(state, self.status, "The form was not read", &message)
             }
-            None => {
-                let error = OAuthError::new(ErrorCode::InvalidRequest, self.message);
-                respond::json(self.status, &error.to_json())
-            }
+            None => self.oauth_response(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! the token — go through one hot-path view check (`store::live`).
 
 use super::AppState;
-use super::body::Body;
+use super::body::{Body, BodyError};
 use super::respond::header_str;
 use super::respond::{
     bearer_refusal, body_text, failure_limited, is_form, json, json_body, oauth_error,
@@ -33,8 +33,15 @@ fn refused(r: Refused) -> HttpResponse {
 /// limit are answered 429; a call that succeeds is never refused, so a
 /// stranger cannot lock the owner's Micropub server out by sharing its
 /// address.
-pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> HttpResponse {
-    failure_limited(&req, &state, answer(&req, &state, &body)).await
+pub async fn post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<Body, BodyError>,
+) -> HttpResponse {
+    match body {
+        Ok(body) => failure_limited(&req, &state, answer(&req, &state, &body)).await,
+        Err(e) => e.oauth_response(),
+    }
 }
 
 async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpResponse {

@@ -35,7 +35,7 @@ use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
 use crate::store::usage::Usage;
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use body::{Body, BodyError};
 use std::sync::Arc;
 
@@ -259,7 +259,7 @@ async fn token_post(
 ) -> HttpResponse {
     allow_any_origin(match body {
         Ok(body) => token::post(req, state, body).await,
-        Err(e) => e.error_response(),
+        Err(e) => e.oauth_response(),
     })
 }
 
@@ -270,7 +270,7 @@ async fn revoke_post(
 ) -> HttpResponse {
     allow_any_origin(match body {
         Ok(body) => revoke::post(req, state, body).await,
-        Err(e) => e.error_response(),
+        Err(e) => e.oauth_response(),
     })
 }
 

@@ -186,6 +186,17 @@ async fn an_unreadable_body_gets_an_oauth_error_or_a_page() {
     let a = parse_raw(&app.raw_exchange(&[not_a_number.as_bytes()]).await);
     assert_eq!(a.status, 400, "{}", a.body);
 
+    // The OAuth endpoints answer JSON whatever the request accepts.
+    for path in ["/token", "/revoke", "/introspect"] {
+        let html_too = too_long.clone() + "Accept: text/html,*/*\r\n";
+        let a = parse_raw(
+            &app.raw_exchange(&[raw(path, &html_too, &big).as_bytes()])
+                .await,
+        );
+        assert_eq!(a.status, 413, "{path}: {}", a.body);
+        assert_eq!(a.header("content-type"), Some("application/json"), "{path}");
+    }
+
     // A browser's form, too large: the error page.
     let form = raw(
         "/login",
