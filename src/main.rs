@@ -139,14 +139,19 @@ fn serve(settings: Settings) -> Result<(), String> {
                 .write(move |tx| owner::create_setup_link(tx, &hash, expires))
                 .await
                 .map_err(|e| error_chain(&e))?;
-            doorstep::say!(
-                "\nNo password is set yet. Open this one-time link within an hour to set it:\n\n    {issuer}setup?token={}\n",
+            // Standard output only: the link is a secret, kept out of logs.
+            // Without a reader (started with stdout closed) the server
+            // serves on; `doorstep password` sets the password instead.
+            show(format_args!(
+                "\nNo password is set yet. Open this one-time link within an hour to set it:\n\n    {issuer}setup?token={}\n\n",
                 link.expose()
-            );
+            ));
         }
         if !settings.serves_homepage() {
             let tags = doorstep::http::link_tags(&settings);
-            doorstep::say!("Add these to the <head> of your homepage:\n{tags}\n");
+            show(format_args!(
+                "Add these to the <head> of your homepage:\n{tags}\n\n"
+            ));
             tokio::spawn(async move { doorstep::selfcheck::log_homepage_check(&settings).await });
         }
         // The bound address, so `--listen 127.0.0.1:0` says which port.
@@ -264,6 +269,16 @@ fn doctor(settings: &Settings, json: bool) -> ExitCode {
         &doorstep::doctor::Limits::default(),
     ));
     print_doctor(&report, json)
+}
+
+/// What `serve` prints at start-up; unlike `say!`, a missing reader does
+/// not stop the server (it is noted in the log).
+fn show(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        tracing::warn!(error = %e, "could not write to standard output");
+    }
 }
 
 fn print_doctor(report: &doorstep::doctor::Report, json: bool) -> ExitCode {

@@ -27,10 +27,13 @@ pub fn parse_filter(filter: &str) -> Result<Targets, String> {
         return Err("it is empty".into());
     }
     let mut directives = parts.join(",");
-    // actix-http logs every malformed request a stranger sends (a bad
-    // request line, oversized headers) as an error: anyone could fill the
-    // journal and bury doorstep's own errors. Each is answered 400 or 431
-    // all the same; naming `actix_http` in the setting shows them again.
+    // actix-http's connection handling logs every malformed request a
+    // stranger sends (a bad request line, oversized headers; answered 400
+    // or 431 all the same) as an error: anyone could fill the journal and
+    // bury doorstep's own errors. The same target also reports
+    // connections that break mid-request and a response body that fails
+    // while being sent; those go quiet with it. Naming `actix_http` in the
+    // setting shows all of them again.
     if !parts.iter().any(|p| p.starts_with("actix_http")) {
         directives.push_str(",actix_http::h1::dispatcher=off");
     }

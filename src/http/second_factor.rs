@@ -176,7 +176,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
     let put_back = |attempts: u32| {
         state.pending.put_back(
             key,
-            StartedBy::address(addr),
+            StartedBy::Trusted,
             expires,
             Pending::SecondFactor {
                 continue_to: continue_to.clone(),

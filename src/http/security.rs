@@ -210,7 +210,7 @@ pub async fn totp_new(
     let secret = totp::new_secret();
     state.pending.put(
         owner.pending_key(TOTP_PENDING),
-        StartedBy::Owner,
+        StartedBy::Trusted,
         state.now(),
         ENROLMENT_SECONDS,
         Pending::TotpEnrolment {
@@ -248,7 +248,7 @@ pub async fn totp_confirm(
     let Some(step) = totp::matching_step(&secret, &code, now) else {
         state.pending.put_back(
             key,
-            StartedBy::Owner,
+            StartedBy::Trusted,
             expires,
             Pending::TotpEnrolment {
                 secret: secret.clone(),

@@ -5,16 +5,21 @@
 //! twice — and expires. A restart forgets them all, which only means
 //! starting that step again.
 //!
-//! The map is bounded, and a stranger's steps can only push out that
-//! stranger's own: anyone can start a passkey sign-in (a login cookie is
-//! free), so a flood of challenges from one address once pushed the
-//! owner's pending challenge out of a map shared by all, and the owner's
-//! passkey "did not work" (SEC-16; PRODUCT: a passkey owner is never
-//! locked out by strangers). Each address (an IPv6 /64 counting as one)
-//! keeps at most `PER_ADDRESS` steps, its oldest dropped for a newer one;
-//! when the whole map is full, the step dropped is the oldest of the
-//! address holding the most. Steps the signed-in owner starts on the
-//! dashboard are counted apart and only ever give way to each other.
+//! The map is bounded, and strangers must not be able to push the owner's
+//! steps out of it: anyone can start a passkey sign-in (a login cookie is
+//! free), and a flood of challenges once pushed the owner's pending one
+//! out, so that the owner's passkey "did not work" (SEC-16; PRODUCT: a
+//! passkey owner is never locked out by strangers). So each step says who
+//! started it (`StartedBy`), and only when the map is full does a step
+//! give way: the newcomer's own oldest if a stranger's address already
+//! holds some, else the oldest of the address holding the most; steps
+//! only the owner can start, or started from a browser the owner has
+//! signed in with before, give way only to each other. Below the bound
+//! nothing is dropped, so visitors sharing one address (a proxy without
+//! `trusted_proxies`, a carrier's NAT) do not push each other out.
+//! What is left: a stranger holding more addresses (IPv6 /64s) than the
+//! map holds steps, within the five minutes a challenge lives, can still
+//! reach a new browser's step.
 
 use crate::clock::UnixTime;
 use crate::domain::SecretHash;
@@ -31,10 +36,6 @@ pub const CHALLENGE_SECONDS: i64 = 5 * 60;
 /// Scanning a QR code and typing a code may take longer.
 pub const ENROLMENT_SECONDS: i64 = 15 * 60;
 const MAX_ENTRIES: usize = 1024;
-/// Steps one address holds at once: a few tabs of the login page, each
-/// with its passkey challenge, and a password waiting for its second
-/// factor.
-const PER_ADDRESS: usize = 8;
 
 /// What a browser has in progress.
 pub enum Pending {
@@ -59,9 +60,12 @@ pub enum Pending {
 /// Who started a step, for the bounds above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StartedBy {
-    /// The signed-in owner, on the dashboard (keyed by the session).
-    Owner,
-    /// A browser signing in, from this client address.
+    /// Someone strangers cannot be: the signed-in owner (dashboard steps),
+    /// one who gave the right password (a second factor is awaited), or a
+    /// browser holding a known-device cookie (the owner signed in with it
+    /// before).
+    Trusted,
+    /// Anyone else, by client address (an IPv6 /64 counting as one).
     Address(IpAddr),
 }
 
@@ -98,15 +102,11 @@ impl PendingSteps {
             return;
         };
         map.retain(|_, step| step.expires > now);
-        if !map.contains_key(&key) {
-            if map.values().filter(|step| step.by == by).count() >= PER_ADDRESS
-                && matches!(by, StartedBy::Address(_))
-            {
-                remove_oldest_of(&mut map, by);
-            } else if map.len() >= MAX_ENTRIES {
-                let busiest = busiest(&map);
-                remove_oldest_of(&mut map, busiest);
-            }
+        if map.len() >= MAX_ENTRIES
+            && !map.contains_key(&key)
+            && let Some(victim) = victim(&map, by)
+        {
+            map.remove(&victim);
         }
         map.insert(
             key,
@@ -140,28 +140,31 @@ impl PendingSteps {
     }
 }
 
-/// Who holds the most steps; strangers' addresses before the owner, who
-/// only gives way when nothing else is held.
-fn busiest(map: &HashMap<SecretHash, Step>) -> StartedBy {
+/// The step that gives way to one `by` starts in a full map (module
+/// comment): the newcomer's own oldest, if a stranger's address holds
+/// some; else the oldest of the stranger's address holding the most; else
+/// (only trusted steps held) the oldest of all.
+fn victim(map: &HashMap<SecretHash, Step>, by: StartedBy) -> Option<SecretHash> {
+    let oldest_of = |who: StartedBy| {
+        map.iter()
+            .filter(|(_, step)| step.by == who)
+            .min_by_key(|(_, step)| step.expires)
+            .map(|(k, _)| *k)
+    };
+    if matches!(by, StartedBy::Address(_))
+        && let Some(own) = oldest_of(by)
+    {
+        return Some(own);
+    }
     let mut counts: HashMap<StartedBy, usize> = HashMap::new();
     for step in map.values() {
-        *counts.entry(step.by).or_default() += 1;
+        if step.by != StartedBy::Trusted {
+            *counts.entry(step.by).or_default() += 1;
+        }
     }
-    counts
-        .into_iter()
-        .max_by_key(|(by, n)| (matches!(by, StartedBy::Address(_)), *n))
-        .map_or(StartedBy::Owner, |(by, _)| by)
-}
-
-/// Drops the step of `by` closest to expiry.
-fn remove_oldest_of(map: &mut HashMap<SecretHash, Step>, by: StartedBy) {
-    if let Some(oldest) = map
-        .iter()
-        .filter(|(_, step)| step.by == by)
-        .min_by_key(|(_, step)| step.expires)
-        .map(|(k, _)| *k)
-    {
-        map.remove(&oldest);
+    match counts.into_iter().max_by_key(|(_, n)| *n) {
+        Some((busiest, _)) => oldest_of(busiest),
+        None => oldest_of(StartedBy::Trusted),
     }
 }
 
@@ -181,6 +184,10 @@ mod tests {
         StartedBy::address(IpAddr::from([203, 0, 113, last]))
     }
 
+    fn len(p: &PendingSteps) -> usize {
+        p.inner.lock().unwrap().len()
+    }
+
     #[test]
     fn a_step_is_taken_once_and_expires() {
         let p = PendingSteps::default();
@@ -192,61 +199,93 @@ mod tests {
         assert!(p.take(&k, 110).is_none());
     }
 
-    /// SEC-16: one address's flood never pushes out another's step.
+    /// Visitors behind one address (a proxy, a carrier's NAT) keep every
+    /// step while the map has room.
     #[test]
-    fn an_address_holds_a_few_steps_and_drops_its_own_oldest() {
+    fn below_the_bound_nothing_is_dropped() {
+        let p = PendingSteps::default();
+        for i in 0..MAX_ENTRIES {
+            p.put(key(i), from(1), 100, 300, enrol());
+        }
+        assert_eq!(len(&p), MAX_ENTRIES);
+        assert!(p.take(&key(0), 101).is_some());
+    }
+
+    /// SEC-16: one address's flood, however long, only pushes out its own.
+    #[test]
+    fn a_full_map_drops_the_newcomer_s_own_oldest() {
         let p = PendingSteps::default();
         let owner = SecretHash::of("owner");
         p.put(owner, from(1), 100, 300, enrol());
-        for i in 0..(MAX_ENTRIES * 2) {
-            p.put(key(i), from(2), 100, 300 + i as i64, enrol());
+        for i in 0..(MAX_ENTRIES * 3) {
+            p.put(key(i), from(2), 100 + (i / 100) as i64, 300, enrol());
         }
-        assert_eq!(p.inner.lock().unwrap().len(), 1 + PER_ADDRESS);
+        assert_eq!(len(&p), MAX_ENTRIES);
         assert!(p.take(&owner, 101).is_some());
-        // The stranger's newest steps survive, its oldest went first.
-        assert!(p.take(&key(MAX_ENTRIES * 2 - 1), 101).is_some());
+        assert!(p.take(&key(MAX_ENTRIES * 3 - 1), 101).is_some());
         assert!(p.take(&key(0), 101).is_none());
     }
 
     #[test]
     fn an_ipv6_64_counts_as_one_address() {
         let p = PendingSteps::default();
-        for i in 0..(PER_ADDRESS * 3) {
+        let owner = SecretHash::of("owner");
+        p.put(owner, from(1), 100, 300, enrol());
+        for i in 0..(MAX_ENTRIES * 2) {
             let addr = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i as u16 + 1]);
             p.put(key(i), StartedBy::address(addr), 100, 300, enrol());
         }
-        assert_eq!(p.inner.lock().unwrap().len(), PER_ADDRESS);
+        assert!(p.take(&owner, 101).is_some());
     }
 
-    /// Many addresses fill the map: the busiest gives way, not the owner's
-    /// dashboard step nor an address with a single step.
+    /// Many addresses, a few steps each: the busiest gives way, not a
+    /// lone step nor a trusted one; trusted steps give way only to each
+    /// other.
     #[test]
-    fn a_full_map_drops_from_the_busiest_address() {
+    fn a_full_map_drops_from_the_busiest_address_and_keeps_trusted_steps() {
         let p = PendingSteps::default();
-        let enrolment = SecretHash::of("enrolment");
+        let trusted = SecretHash::of("trusted");
         let lone = SecretHash::of("lone");
-        p.put(enrolment, StartedBy::Owner, 100, 10, enrol());
+        p.put(trusted, StartedBy::Trusted, 100, 10, enrol());
         p.put(lone, from(1), 100, 10, enrol());
         let mut i = 0;
-        for host in 0..=u8::MAX {
-            for _ in 0..PER_ADDRESS {
+        for round in 0..3 {
+            for host in 0..=u8::MAX {
                 let by = StartedBy::address(IpAddr::from([198, 51, host, 7]));
-                p.put(key(i), by, 100, 300, enrol());
-                i += 1;
+                // Each address holds a few more than the lone one.
+                for _ in 0..(2 + round) {
+                    p.put(key(i), by, 100, 300, enrol());
+                    i += 1;
+                }
             }
         }
-        assert_eq!(p.inner.lock().unwrap().len(), MAX_ENTRIES);
-        assert!(p.take(&enrolment, 101).is_some());
+        assert_eq!(len(&p), MAX_ENTRIES);
+        assert!(p.take(&trusted, 101).is_some());
         assert!(p.take(&lone, 101).is_some());
     }
 
+    /// Even strangers at as many addresses as the map holds steps do not
+    /// reach a trusted step (a known device's challenge).
     #[test]
-    fn the_owner_s_steps_give_way_only_to_each_other() {
+    fn strangers_at_many_addresses_never_reach_a_trusted_step() {
+        let p = PendingSteps::default();
+        let owner = SecretHash::of("owner");
+        p.put(owner, StartedBy::Trusted, 100, 300, enrol());
+        for i in 0..(MAX_ENTRIES * 4) {
+            let addr = IpAddr::from([0x2001, 0xdb8, 0, i as u16, 0, 0, 0, 1]);
+            p.put(key(i), StartedBy::address(addr), 100, 300, enrol());
+        }
+        assert_eq!(len(&p), MAX_ENTRIES);
+        assert!(p.take(&owner, 101).is_some());
+    }
+
+    #[test]
+    fn trusted_steps_give_way_only_to_each_other() {
         let p = PendingSteps::default();
         for i in 0..(MAX_ENTRIES + 50) {
-            p.put(key(i), StartedBy::Owner, 100, 10 + i as i64, enrol());
+            p.put(key(i), StartedBy::Trusted, 100, 10 + i as i64, enrol());
         }
-        assert_eq!(p.inner.lock().unwrap().len(), MAX_ENTRIES);
+        assert_eq!(len(&p), MAX_ENTRIES);
         assert!(p.take(&key(MAX_ENTRIES + 49), 101).is_some());
         assert!(p.take(&key(0), 101).is_none());
     }

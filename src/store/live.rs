@@ -126,11 +126,11 @@ pub fn hold_reads_here() {
 /// inner pages for 100,000 tokens, and the leaf, read from the kernel's
 /// page cache with a `pread` (4 KiB copied). With 256 KiB (64 pages) the
 /// inner pages did not fit: 1.3–1.6 `pread`s per miss under strace with
-/// 100,000 tokens drawn at random; with 1 MiB 1.25, and 0.4–1.0 µs less
-/// kernel time per request in paired runs (6–9% of such a verification's
-/// CPU; issue 10). It costs resident memory only as pages are read: 0.6–1.7
-/// MB more at the end of those runs (`bench/verify.sh`: 11.9 MB, the
-/// target 16), nothing for a single owner's few dozen tokens.
+/// 100,000 tokens drawn at random; with 1 MiB 1.25, and 0.8–1.0 µs less
+/// kernel time per request in the last paired runs (6–9% of such a
+/// verification's CPU; issue 10). It costs resident memory only as pages
+/// are read: 1.7 MB more at the end of those runs (`bench/verify.sh`: 11.9
+/// MB, the target 16), nothing for a single owner's few dozen tokens.
 const VIEW_CACHE_KIB: i64 = 1024;
 
 /// Tokens each thread's map holds at most: hashbrown's table of 2,048

@@ -435,16 +435,24 @@ impl Store {
         let record = |tx: &Transaction<'_>| {
             events::record(tx, now, events::EventKind::Backup, None, Some(&detail))
         };
-        // The copy as `VACUUM INTO` left it (its journal mode untouched);
-        // nothing else has it open yet.
-        let mut copy = Connection::open_with_flags(
+        // The copy as `VACUUM INTO` left it (a rollback journal, its mode
+        // 0600); nothing else has it open yet. If it cannot take the
+        // record, it is taken away, so that the command can be run again.
+        let recorded = Connection::open_with_flags(
             target,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let tx = copy.transaction()?;
-        record(&tx)?;
-        tx.commit()?;
-        drop(copy);
+        )
+        .map_err(StoreError::from)
+        .and_then(|mut copy| {
+            let tx = copy.transaction()?;
+            record(&tx)?;
+            tx.commit()?;
+            Ok(())
+        });
+        if let Err(e) = recorded {
+            let _ = std::fs::remove_file(target);
+            return Err(e);
+        }
         self.write_now(|tx| record(tx))
     }
 

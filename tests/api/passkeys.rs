@@ -68,14 +68,21 @@ async fn a_passkey_challenge_is_single_use_bound_to_the_browser_and_expires() {
     assert_eq!(replay.status, 400, "{}", replay.body);
     assert!(!is_signed_in(&c).await);
 
-    // Another browser's challenge: signed for browser D, sent by browser E.
+    // Another browser's challenge: signed for browser D, sent by browser E
+    // while E has a challenge of its own pending. The answer is held
+    // under E's cookie and D's challenge: nothing there.
     let d = app.browser();
     let page_d = d.get("/login").await;
     let cred = key.sign(&passkey_options(&d, &page_d, false).await);
     let e = app.browser();
-    let stolen = submit_passkey(&e, &e.get("/login").await, &cred).await;
+    let page_e = e.get("/login").await;
+    let own = passkey_options(&e, &page_e, false).await;
+    let stolen = submit_passkey(&e, &page_e, &cred).await;
     assert_eq!(stolen.status, 400, "{}", stolen.body);
     assert!(!is_signed_in(&e).await);
+    // E's own challenge was left alone.
+    let ok = submit_passkey(&e, &page_e, &key.sign(&own)).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
 
     // Five minutes later the challenge is gone.
     let cred = key.sign(&passkey_options(&d, &page_d, false).await);
@@ -124,15 +131,24 @@ async fn strangers_filling_the_global_password_cap_do_not_keep_a_passkey_owner_o
 #[tokio::test]
 async fn failed_passkey_sign_ins_are_rate_limited_per_address() {
     let app = localhost_app().await;
-    let (owner, _key) = owner_with_passkey(&app, "key").await;
+    let (owner, mut key) = owner_with_passkey(&app, "key").await;
     let b = app.browser();
     let page = b.get("/login").await;
     let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
+    // Real challenges, answered with a signature that does not check out:
+    // a failure that counts (an unreadable answer, or one naming no
+    // pending challenge, checks nothing and does not).
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        // A challenge, answered with nonsense: a failure that counts.
-        let (started, _) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
-        let answered = submit_passkey(&b, &page, "{}").await.status;
+        let (started, options) = post_json(&b, "/login/passkey/options", &[("csrf", &csrf)]).await;
+        let answer = if started == 200 {
+            let mut cred: serde_json::Value = serde_json::from_str(&key.sign(&options)).unwrap();
+            cred["response"]["signature"] = serde_json::json!("AAAA");
+            cred.to_string()
+        } else {
+            "{}".to_owned()
+        };
+        let answered = submit_passkey(&b, &page, &answer).await.status;
         statuses.push((started, answered));
     }
     assert!(
@@ -417,4 +433,28 @@ async fn strangers_starting_sign_ins_neither_push_out_the_owner_s_challenge_nor_
     let done = submit_passkey(&owner, &page, &key.sign(&options)).await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert!(is_signed_in(&owner).await);
+}
+
+/// Every login page starts a challenge (for autofill), so a browser with
+/// two login tabs holds two: each answers its own, neither replaces the
+/// other.
+#[tokio::test]
+async fn two_tabs_each_keep_their_challenge() {
+    let app = localhost_app().await;
+    let (_, mut key) = owner_with_passkey(&app, "phone").await;
+    let b = app.browser();
+    let first = b.get("/login").await;
+    let first_options = passkey_options(&b, &first, false).await;
+    let second = b.get("/login").await;
+    let second_options = passkey_options(&b, &second, false).await;
+    // The first tab answers after the second one asked.
+    let done = submit_passkey(&b, &first, &key.sign(&first_options)).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    // The second tab's challenge is still held, for this browser only.
+    let signed = key.sign(&second_options);
+    let c = app.browser();
+    let elsewhere = submit_passkey(&c, &c.get("/login").await, &signed).await;
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    let done = submit_passkey(&b, &second, &signed).await;
+    assert_eq!(done.status, 303, "{}", done.body);
 }

@@ -154,7 +154,8 @@ async fn pkce_optional_accepts_a_client_without_pkce_and_the_consent_page_says_s
     let code = query_map(&resp.location_url())["code"].clone();
     let resp = app.redeem_at("/token", &client, &code).await;
     assert_eq!(resp.status, 200, "{}", resp.body);
-    // DISC-8: `plain` is accepted under this policy, so it is advertised.
+    // PKCE-2, PKCE-3 and SPEC's PKCE decision: `plain` is accepted under
+    // this policy, so it is advertised.
     let plain = plain_client(app.unused_port());
     let code = app.code_for(&plain, "create").await;
     assert_eq!(app.redeem_at("/token", &plain, &code).await.status, 200);
