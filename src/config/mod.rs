@@ -136,9 +136,6 @@ fn parse_issuer(given: &str) -> Result<Url, ConfigError> {
                 .into(),
         ));
     }
-    if !given.ends_with('/') {
-        return Err(bad(format!("must end with a slash: {given}/")));
-    }
     // DISC-3, DISC-4: doorstep answers at the root of its address, and the
     // metadata URL (RFC 8414 §3) must start with the issuer; with a path
     // after the host neither holds, and no app could sign in.
@@ -150,6 +147,9 @@ fn parse_issuer(given: &str) -> Result<Url, ConfigError> {
              (https://indieauth.spec.indieweb.org/#indieauth-server-metadata)"
                 .into(),
         ));
+    }
+    if !given.ends_with('/') {
+        return Err(bad(format!("must end with a slash: {}", issuer.as_str())));
     }
     if issuer.as_str() != given {
         return Err(bad(format!(

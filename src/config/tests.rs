@@ -182,6 +182,17 @@ fn an_issuer_with_a_path_is_refused() {
         assert!(e.contains("root of a host"), "{issuer}: {e}");
         assert!(e.contains("https://auth.example.com/"), "{issuer}: {e}");
     }
+    // Without its slash, too: the message to follow is the same.
+    let e = parse_issuer("https://auth.example.com/indieauth")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("root of a host"), "{e}");
+    // A dot segment is the root: the slash message suggests the root.
+    let e = parse_issuer("http://localhost:8080/.")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("slash: http://localhost:8080/"), "{e}");
+    assert!(!e.contains("/./"), "{e}");
     let ok = parse_issuer("https://auth.example.com/").unwrap();
     assert_eq!(ok.path(), "/");
 }

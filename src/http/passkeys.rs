@@ -67,9 +67,12 @@ pub async fn sign_in_options(
     if session::login_pending_key(&req, &state, SIGN_IN).is_none() {
         return json_error(StatusCode::FORBIDDEN, "Signing in needs cookies.");
     }
-    // A browser the owner signed in with before: strangers' challenges can
-    // never push its out (`pending`).
-    let by = if session::known_device(&req, &state).await {
+    // A browser that gave the right password (the passkey is its second
+    // factor), or one the owner signed in with before: strangers'
+    // challenges can never push its out (`pending`).
+    let password_given = session::login_pending_key(&req, &state, super::second_factor::PENDING)
+        .is_some_and(|k| state.pending.awaits_second_factor(&k, now));
+    let by = if password_given || session::known_device(&req, &state).await {
         StartedBy::Trusted
     } else {
         StartedBy::address(addr)

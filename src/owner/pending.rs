@@ -12,14 +12,17 @@
 //! passkey owner is never locked out by strangers). So each step says who
 //! started it (`StartedBy`), and only when the map is full does a step
 //! give way: the newcomer's own oldest if a stranger's address already
-//! holds some, else the oldest of the address holding the most; steps
+//! holds several, else the oldest of the address holding the most; steps
 //! only the owner can start, or started from a browser the owner has
 //! signed in with before, give way only to each other. Below the bound
 //! nothing is dropped, so visitors sharing one address (a proxy without
 //! `trusted_proxies`, a carrier's NAT) do not push each other out.
-//! What is left: a stranger holding more addresses (IPv6 /64s) than the
-//! map holds steps, within the five minutes a challenge lives, can still
-//! reach a new browser's step.
+//! Among strangers' addresses holding equally many, the oldest step goes
+//! first, so a new browser's step outlives the next thousand strangers'
+//! started after it. What is left: a stranger with more addresses (IPv6
+//! /64s) than that, within the five minutes a challenge lives, can still
+//! reach the step of a browser that neither gave the password nor signed
+//! in before.
 
 use crate::clock::UnixTime;
 use crate::domain::SecretHash;
@@ -36,6 +39,10 @@ pub const CHALLENGE_SECONDS: i64 = 5 * 60;
 /// Scanning a QR code and typing a code may take longer.
 pub const ENROLMENT_SECONDS: i64 = 15 * 60;
 const MAX_ENTRIES: usize = 1024;
+/// Steps an address may hold before, in a full map, its newest push out
+/// its own oldest rather than the busiest address's: a browser's few tabs
+/// (each login page starts a passkey challenge) keep theirs.
+const OWN_SHARE: usize = 8;
 
 /// What a browser has in progress.
 pub enum Pending {
@@ -61,9 +68,9 @@ pub enum Pending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StartedBy {
     /// Someone strangers cannot be: the signed-in owner (dashboard steps),
-    /// one who gave the right password (a second factor is awaited), or a
-    /// browser holding a known-device cookie (the owner signed in with it
-    /// before).
+    /// one who gave the right password (the second factor awaited, and a
+    /// passkey challenge for it), or a browser holding a known-device
+    /// cookie (the owner signed in with it before).
     Trusted,
     /// Anyone else, by client address (an IPv6 /64 counting as one).
     Address(IpAddr),
@@ -130,6 +137,16 @@ impl PendingSteps {
         }
     }
 
+    /// Whether a second factor is awaited under `key`: the browser gave
+    /// the right password (its passkey challenge is then trusted too).
+    pub fn awaits_second_factor(&self, key: &SecretHash, now: UnixTime) -> bool {
+        self.inner.lock().is_ok_and(|map| {
+            map.get(key).is_some_and(|step| {
+                step.expires > now && matches!(step.value, Pending::SecondFactor { .. })
+            })
+        })
+    }
+
     /// Takes the value with its expiry (for steps that may be retried).
     pub fn take_with_expiry(&self, key: &SecretHash, now: UnixTime) -> Option<(UnixTime, Pending)> {
         let mut map = self.inner.lock().ok()?;
@@ -141,9 +158,9 @@ impl PendingSteps {
 }
 
 /// The step that gives way to one `by` starts in a full map (module
-/// comment): the newcomer's own oldest, if a stranger's address holds
-/// some; else the oldest of the stranger's address holding the most; else
-/// (only trusted steps held) the oldest of all.
+/// comment): the newcomer's own oldest, if a stranger's address already
+/// holds `OWN_SHARE`; else the oldest step of the strangers' addresses
+/// holding the most; else (only trusted steps held) the oldest of all.
 fn victim(map: &HashMap<SecretHash, Step>, by: StartedBy) -> Option<SecretHash> {
     let oldest_of = |who: StartedBy| {
         map.iter()
@@ -152,9 +169,9 @@ fn victim(map: &HashMap<SecretHash, Step>, by: StartedBy) -> Option<SecretHash> 
             .map(|(k, _)| *k)
     };
     if matches!(by, StartedBy::Address(_))
-        && let Some(own) = oldest_of(by)
+        && map.values().filter(|step| step.by == by).count() >= OWN_SHARE
     {
-        return Some(own);
+        return oldest_of(by);
     }
     let mut counts: HashMap<StartedBy, usize> = HashMap::new();
     for step in map.values() {
@@ -162,10 +179,15 @@ fn victim(map: &HashMap<SecretHash, Step>, by: StartedBy) -> Option<SecretHash> 
             *counts.entry(step.by).or_default() += 1;
         }
     }
-    match counts.into_iter().max_by_key(|(_, n)| *n) {
-        Some((busiest, _)) => oldest_of(busiest),
-        None => oldest_of(StartedBy::Trusted),
-    }
+    // Among addresses holding equally many, the oldest step goes: a
+    // browser that starts while strangers keep the map full then outlives
+    // every stranger's step started before it.
+    let most = counts.values().copied().max();
+    map.iter()
+        .filter(|(_, step)| most.is_some_and(|m| counts.get(&step.by) == Some(&m)))
+        .min_by_key(|(_, step)| step.expires)
+        .map(|(k, _)| *k)
+        .or_else(|| oldest_of(StartedBy::Trusted))
 }
 
 #[cfg(test)]
@@ -262,6 +284,46 @@ mod tests {
         assert_eq!(len(&p), MAX_ENTRIES);
         assert!(p.take(&trusted, 101).is_some());
         assert!(p.take(&lone, 101).is_some());
+    }
+
+    /// Strangers at many addresses, one step each, keep the map full: a
+    /// step started among them outlives every stranger's started before it,
+    /// and the next 1,023 after it.
+    #[test]
+    fn among_equals_the_oldest_step_goes_first() {
+        let p = PendingSteps::default();
+        let stranger = |i: usize| {
+            StartedBy::address(IpAddr::from([10, 9, (i / 250) as u8, (i % 250) as u8 + 1]))
+        };
+        for i in 0..MAX_ENTRIES {
+            p.put(key(i), stranger(i), 100, 300, enrol());
+        }
+        let owner = SecretHash::of("owner");
+        p.put(owner, from(1), 101, 300, enrol());
+        for i in MAX_ENTRIES..(2 * MAX_ENTRIES - 1) {
+            p.put(key(i), stranger(i), 102, 300, enrol());
+        }
+        assert!(p.take(&owner, 103).is_some());
+    }
+
+    /// A browser's two tabs keep their steps while a flood from another
+    /// address fills the map.
+    #[test]
+    fn a_few_steps_of_one_address_survive_a_full_map() {
+        let p = PendingSteps::default();
+        for i in 0..MAX_ENTRIES {
+            p.put(key(i), from(2), 100, 300, enrol());
+        }
+        let tabs = [SecretHash::of("tab 1"), SecretHash::of("tab 2")];
+        for tab in tabs {
+            p.put(tab, from(1), 100, 300, enrol());
+        }
+        for i in MAX_ENTRIES..(MAX_ENTRIES + 100) {
+            p.put(key(i), from(2), 100, 300, enrol());
+        }
+        for tab in &tabs {
+            assert!(p.take(tab, 101).is_some());
+        }
     }
 
     /// Even strangers at as many addresses as the map holds steps do not

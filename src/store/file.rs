@@ -198,16 +198,10 @@ pub(super) fn diagnose_unwritable(path: &Path) -> Option<String> {
 /// `-wal` and `-shm` files, if any are set (a database made by an older
 /// doorstep, or copied in with a permissive umask). Never adds a bit: a
 /// file made read-only stays read-only.
-///
-/// Only a SQLite database (or an empty file, about to become one) is
-/// touched: a `database` setting that names some other file by mistake is
-/// refused by the open that follows, and that file keeps its mode.
+/// Called once the file is known to be doorstep's database (`Store::open`).
 #[cfg(unix)]
 pub(super) fn make_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if !is_sqlite_or_empty(path) {
-        return;
-    }
     for p in std::iter::once(path.to_owned()).chain(sqlite_companions(path)) {
         let Ok(meta) = std::fs::metadata(&p) else {
             continue;
@@ -234,21 +228,6 @@ pub(super) fn make_private(path: &Path) {
 
 #[cfg(not(unix))]
 pub(super) fn make_private(_: &Path) {}
-
-/// Whether the file starts as every SQLite database does, or is empty.
-#[cfg(unix)]
-fn is_sqlite_or_empty(path: &Path) -> bool {
-    use std::io::Read;
-    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut head = Vec::with_capacity(MAGIC.len());
-    match f.by_ref().take(MAGIC.len() as u64).read_to_end(&mut head) {
-        Ok(_) => head.is_empty() || head == MAGIC,
-        Err(_) => false,
-    }
-}
 
 /// An I/O error about a database path, in plain words.
 pub(super) fn reason(e: &io::Error) -> String {

@@ -102,13 +102,15 @@ impl Store {
             path: path.to_owned(),
             reason,
         })?;
-        file::make_private(path);
         let opened = Self::open_file(path, true).and_then(|store| {
             store.probe_write()?;
             Ok(store)
         });
         match opened {
             Ok(store) => {
+                // Only once it is known to be doorstep's: a mistyped path
+                // to another file keeps its mode.
+                file::make_private(path);
                 if created {
                     tracing::info!(database = %path.display(), "created a new database");
                 }
@@ -161,13 +163,27 @@ impl Store {
             path: path.to_owned(),
             reason: file::reason(&e),
         })?;
-        if !fresh_ok && migrate::version(&writer)? == 0 {
-            return Err(StoreError::Unusable {
-                path: path.to_owned(),
-                reason: "it holds no doorstep data (an empty database); is this the path \
-                         `serve` uses? Point to it with `--database PATH` or `--config FILE`"
-                    .into(),
-            });
+        if migrate::version(&writer)? == 0 {
+            if !fresh_ok {
+                return Err(StoreError::Unusable {
+                    path: path.to_owned(),
+                    reason: "it holds no doorstep data (an empty database); is this the path \
+                             `serve` uses? Point to it with `--database PATH` or `--config FILE`"
+                        .into(),
+                });
+            }
+            // Tables but no doorstep version: another program's database,
+            // which doorstep's tables must not be written into.
+            let tables: i64 =
+                writer.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            if tables > 0 {
+                return Err(StoreError::Unusable {
+                    path: path.to_owned(),
+                    reason: "it is a SQLite database of another program (it has tables, but \
+                             not doorstep's); give doorstep a file of its own"
+                        .into(),
+                });
+            }
         }
         configure(&writer)?;
         writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;

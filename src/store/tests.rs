@@ -261,3 +261,43 @@ fn a_backup_into_a_missing_directory_names_the_directory() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Another program's SQLite database named by mistake is refused, and
+/// nothing of doorstep's is written into it.
+#[test]
+fn another_program_s_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.sqlite");
+    {
+        let c = Connection::open(&other).unwrap();
+        c.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
+            .unwrap();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    match Store::open(&other) {
+        Err(StoreError::Unusable { reason, .. }) => {
+            assert!(reason.contains("another program"), "{reason}")
+        }
+        Err(other) => panic!("expected a refusal in words, got {other}"),
+        Ok(_) => panic!("another program's database was taken"),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&other).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "its mode is left as it was");
+    }
+    let c = Connection::open(&other).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(tables, ["notes"]);
+}

@@ -376,47 +376,7 @@ async fn strangers_starting_sign_ins_neither_push_out_the_owner_s_challenge_nor_
     // The strangers come after: the owner's challenge is the oldest held.
     app.clock.advance(1);
 
-    let stranger = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let mut flood = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (stranger, login, options) = (
-            stranger.clone(),
-            app.url("/login"),
-            app.url("/login/passkey/options"),
-        );
-        flood.spawn(async move {
-            for _ in 0..140 {
-                let get = stranger
-                    .get(&login)
-                    .header("X-Forwarded-For", "203.0.113.9")
-                    .send()
-                    .await
-                    .expect("get");
-                let page = Response::read(get).await;
-                let cookies: Vec<String> = page
-                    .set_cookies()
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
-                let started = stranger
-                    .post(&options)
-                    .header("X-Forwarded-For", "203.0.113.9")
-                    .header("Cookie", cookies.join("; "))
-                    .form(&[("csrf", csrf)])
-                    .send()
-                    .await
-                    .expect("post");
-                assert_eq!(started.status(), 200);
-            }
-        });
-    }
-    while let Some(done) = flood.join_next().await {
-        done.expect("stranger");
-    }
+    strangers_start_sign_ins(&app, 1_120, |_| "203.0.113.9".to_owned()).await;
 
     // More answers without a challenge than the failures allowed (10).
     for _ in 0..12 {
@@ -457,4 +417,72 @@ async fn two_tabs_each_keep_their_challenge() {
     assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
     let done = submit_passkey(&b, &second, &signed).await;
     assert_eq!(done.status, 303, "{}", done.body);
+}
+
+/// `n` strangers each load the login page (a fresh login cookie) and start
+/// a passkey sign-in, from `address(i)` (`X-Forwarded-For`; the app must
+/// trust 127.0.0.1 as its proxy), eight at a time.
+async fn strangers_start_sign_ins(app: &TestApp, n: usize, address: fn(usize) -> String) {
+    let stranger = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut flood = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (stranger, login, options) = (
+            stranger.clone(),
+            app.url("/login"),
+            app.url("/login/passkey/options"),
+        );
+        flood.spawn(async move {
+            for i in (worker..n).step_by(8) {
+                let from = address(i);
+                let get = stranger
+                    .get(&login)
+                    .header("X-Forwarded-For", &from)
+                    .send()
+                    .await
+                    .expect("get");
+                let page = Response::read(get).await;
+                let cookies: Vec<String> = page
+                    .set_cookies()
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let csrf = fields_of(&page, "form#passkey-login")["csrf"].clone();
+                let started = stranger
+                    .post(&options)
+                    .header("X-Forwarded-For", &from)
+                    .header("Cookie", cookies.join("; "))
+                    .form(&[("csrf", csrf)])
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(started.status(), 200);
+            }
+        });
+    }
+    while let Some(done) = flood.join_next().await {
+        done.expect("stranger");
+    }
+}
+
+/// SEC-16: a browser that gave the right password holds a trusted step,
+/// and so does its passkey challenge for the second factor: strangers at
+/// more addresses than the map holds steps do not push it out.
+#[tokio::test]
+async fn a_second_factor_passkey_challenge_survives_strangers_at_many_addresses() {
+    let app = localhost_app_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
+    align_to_step(&app);
+    let (owner, mut key) = owner_with_passkey(&app, "key").await;
+    enrol_app(&app, &owner).await;
+    let b = app.browser();
+    let step = password_step(&b).await;
+    assert!(step.has("form#second-factor"), "{}", step.body);
+    let options = passkey_options(&b, &step, false).await;
+    app.clock.advance(1);
+    strangers_start_sign_ins(&app, 1_100, |i| format!("10.9.{}.{}", i / 250, i % 250 + 1)).await;
+    let done = submit_passkey(&b, &step, &key.sign(&options)).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(is_signed_in(&b).await);
 }
