@@ -13,15 +13,20 @@ use std::path::PathBuf;
 /// does, instead of `print!`'s panic and its trace. Rust ignores `SIGPIPE`,
 /// and `serve` needs it ignored.
 pub fn write_out(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+    if let Err(e) = try_write_out(args) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(141);
         }
         eprintln!("doorstep: cannot write to standard output: {e}");
         std::process::exit(1);
     }
+}
+
+/// Writes to standard output and flushes, saying whether it could.
+pub fn try_write_out(args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args).and_then(|()| out.flush())
 }
 
 /// `println!` for the commands' output: see `cli::write_out`.

@@ -274,9 +274,7 @@ fn doctor(settings: &Settings, json: bool) -> ExitCode {
 /// What `serve` prints at start-up; unlike `say!`, a missing reader does
 /// not stop the server (it is noted in the log).
 fn show(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+    if let Err(e) = doorstep::cli::try_write_out(args) {
         tracing::warn!(error = %e, "could not write to standard output");
     }
 }

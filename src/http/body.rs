@@ -3,9 +3,9 @@
 //! or a declared `Content-Length`, past `LIMIT`; 400 for a `Content-Length`
 //! that is not a number, which actix-http's parser refuses itself before
 //! this sees it — kept as a defence; the connection's own errors as they
-//! come, the body deadline's included, `connection::TimedBody`), without that extractor's
-//! work on every request: a lookup of its configuration, an 8 KiB buffer
-//! and a copy of the body into it. A body that arrives in one piece, as
+//! come, the body deadline's included, `connection::TimedBody`), without
+//! that extractor's work on every request: a lookup of its configuration,
+//! an 8 KiB buffer and a copy of the body into it. A body that arrives in one piece, as
 //! nearly every form does, is handed on as the piece the connection read
 //! (sharing the connection's read buffer until the handler is done);
 //! introspection reads one on every Micropub request (issue 10).
@@ -122,6 +122,13 @@ impl BodyError {
             page,
         }
     }
+
+    /// The OAuth JSON error whatever the request accepts: what the token,
+    /// introspection and revocation endpoints answer (ERR-4).
+    pub fn oauth_response(&self) -> HttpResponse {
+        let error = OAuthError::new(ErrorCode::InvalidRequest, self.message);
+        respond::json(self.status, &error.to_json())
+    }
 }
 
 impl std::fmt::Debug for BodyError {
@@ -137,15 +144,6 @@ impl std::fmt::Debug for BodyError {
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.message)
-    }
-}
-
-impl BodyError {
-    /// The OAuth JSON error whatever the request accepts: what the token,
-    /// introspection and revocation endpoints answer (ERR-4).
-    pub fn oauth_response(&self) -> HttpResponse {
-        let error = OAuthError::new(ErrorCode::InvalidRequest, self.message);
-        respond::json(self.status, &error.to_json())
     }
 }
 
@@ -224,7 +222,7 @@ impl Future for ReadBody {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let fail = |this: &mut ReadBody, e: PayloadError| {
+        let fail = |this: &ReadBody, e: PayloadError| {
             Poll::Ready(Err(BodyError::new(&e, wants_page(&this.req))))
         };
         if let Some(e) = this.refused.take() {

@@ -9,9 +9,10 @@
 //! minutes. A sign-in challenge is held under the browser's login cookie
 //! and the challenge itself, which the answer names in its signed client
 //! data: every login page starts one for autofill, and two tabs' must not
-//! replace each other. A passkey sign-in never meets the password throttle's global
-//! cap — that is what keeps strangers' guessing from locking a passkey
-//! owner out — but failed assertions are rate-limited per address.
+//! replace each other. A passkey sign-in never meets the password
+//! throttle's global cap — that is what keeps strangers' guessing from
+//! locking a passkey owner out — but failed assertions are rate-limited
+//! per address.
 
 use super::AppState;
 use super::body::Body;

@@ -168,16 +168,14 @@ fn victim(map: &HashMap<SecretHash, Step>, by: StartedBy) -> Option<SecretHash> 
             .min_by_key(|(_, step)| step.expires)
             .map(|(k, _)| *k)
     };
-    if matches!(by, StartedBy::Address(_))
-        && map.values().filter(|step| step.by == by).count() >= OWN_SHARE
-    {
-        return oldest_of(by);
-    }
     let mut counts: HashMap<StartedBy, usize> = HashMap::new();
     for step in map.values() {
         if step.by != StartedBy::Trusted {
             *counts.entry(step.by).or_default() += 1;
         }
+    }
+    if counts.get(&by).is_some_and(|n| *n >= OWN_SHARE) {
+        return oldest_of(by);
     }
     // Among addresses holding equally many, the oldest step goes: a
     // browser that starts while strangers keep the map full then outlives
