@@ -10,11 +10,10 @@
 use crate::cli::{ResourceServerAction, TokensAction};
 use crate::clock::UnixTime;
 use crate::config::Settings;
-use crate::domain::Secret;
 use crate::errors::error_chain;
+use crate::oauth::introspect::{add_resource_server, resource_server_name, revoke_resource_server};
 use crate::oauth::revoke::{RevokedBy, end_grant};
-use crate::store::events::EventKind;
-use crate::store::{Store, events, resource_servers, tokens};
+use crate::store::{Store, resource_servers, tokens};
 use crate::views::format_time;
 
 fn or_dash(t: Option<UnixTime>, none: &str) -> String {
@@ -72,18 +71,9 @@ pub fn resource_servers(
     let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
     match action {
         ResourceServerAction::Add { name } => {
-            let name = name.trim();
-            if name.is_empty() {
-                return Err("give the resource server a name".into());
-            }
-            let secret = Secret::generate();
-            let hash = secret.hash();
-            let id = store
-                .write_now(|tx| {
-                    let id = resource_servers::create(tx, name, &hash, now)?;
-                    events::record(tx, now, EventKind::ResourceServerAdded, None, Some(name))?;
-                    Ok(id)
-                })
+            let name = resource_server_name(name).ok_or("give the resource server a name")?;
+            let (id, secret) = store
+                .write_now(|tx| add_resource_server(tx, &name, now))
                 .map_err(|e| error_chain(&e))?;
             eprintln!(
                 "Created resource server {id} ({name}). Its secret is printed once, below; \
@@ -121,13 +111,7 @@ pub fn resource_servers(
         ResourceServerAction::Revoke { id } => {
             let id = *id;
             let name = store
-                .write_now(|tx| {
-                    let name = resource_servers::revoke(tx, id, now)?;
-                    if let Some(n) = &name {
-                        events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(n))?;
-                    }
-                    Ok(name)
-                })
+                .write_now(|tx| revoke_resource_server(tx, id, now))
                 .map_err(|e| error_chain(&e))?;
             match name {
                 Some(n) => {

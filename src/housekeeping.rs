@@ -3,9 +3,10 @@
 //! used" notes every `usage::FLUSH_EVERY`, and once an hour purge what can
 //! no longer matter — expired codes and their replay tombstones (kept a day
 //! past the code's expiry, CODE-3), sessions, pending requests, cached
-//! client information, tokens expired or revoked more than a day ago, and
-//! events older than `EVENTS_KEPT`. Every write goes through `Store::write`
-//! (off the async workers); a failure is logged and retried next time.
+//! client information, tokens expired or revoked more than a day ago,
+//! known devices unseen for a year, and events older than `EVENTS_KEPT`.
+//! Every write goes through `Store::write` (off the async workers); a
+//! failure is logged and retried next time.
 //!
 //! Every `WATCH_EVERY` it also looks at the database file (issue 11,
 //! item 5). If the file was deleted or replaced, the store already refuses

@@ -15,7 +15,8 @@
 //! since its URL is a stranger's choice — and caches what it may. `clock`
 //! reads the wall clock for everything that takes `now`; `housekeeping`
 //! runs the periodic chores (flushing batched "last used" times, purging
-//! what has expired); `errors` writes an error and its causes on one line;
+//! what has expired); `ratelimit` counts failed requests per address;
+//! `errors` writes an error and its causes on one line;
 //! `cli`, `admin` (the owner's token and resource-server commands),
 //! `doctor` (the outside-in health check), `selfcheck` and `telemetry`
 //! serve the binary.

@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 
-/// The unit limited: an IPv4 address, or an IPv6 /64 (one customer
-/// usually owns the whole /64).
+/// The unit every per-address rule counts (these buckets, the login
+/// throttle, the pending sign-in steps, the connection cap): an IPv4
+/// address (an IPv4-mapped IPv6 address is its IPv4 address), or an IPv6
+/// /64 (one customer usually owns the whole /64).
 pub fn address_key(addr: IpAddr) -> IpAddr {
     match addr {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -176,5 +178,18 @@ mod tests {
             address_key("::ffff:192.0.2.9".parse().unwrap()),
             "192.0.2.9".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn an_ipv6_64_counts_as_one_address_and_mapped_ipv4_as_ipv4() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(address_key(ip("2001:db8:1:2::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:ffff:1:2:3")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(address_key(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
+        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 }

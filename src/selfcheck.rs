@@ -6,6 +6,7 @@
 
 use crate::clients::{html, link_header};
 use crate::config::Settings;
+use crate::errors::error_chain;
 use std::time::Duration;
 use url::Url;
 
@@ -65,11 +66,22 @@ pub async fn check_homepage(settings: &Settings) -> Result<Finding, String> {
         ))
         .build()
         .map_err(|e| e.to_string())?;
-    let resp = client
-        .get(settings.me.url().clone())
+    fetch_and_judge(&client, settings, settings.me.url().clone()).await
+}
+
+/// Fetches `url` (the owner's homepage) with `client` and judges what it
+/// says: its `Link` headers and the first MiB of its page. Errors come back
+/// as words with their causes, for a log line or `doctor`'s report.
+pub async fn fetch_and_judge(
+    client: &reqwest::Client,
+    settings: &Settings,
+    url: Url,
+) -> Result<Finding, String> {
+    let mut resp = client
+        .get(url)
         .send()
         .await
-        .map_err(|e| format!("could not fetch it ({e})"))?;
+        .map_err(|e| format!("could not fetch it ({})", error_chain(&e)))?;
     let page_url = resp.url().clone();
     let headers: Vec<String> = resp
         .headers()
@@ -78,14 +90,13 @@ pub async fn check_homepage(settings: &Settings) -> Result<Finding, String> {
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
     let mut body = Vec::new();
-    let mut resp = resp;
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| format!("could not read it ({e})"))?
+        .map_err(|e| format!("could not read it ({})", error_chain(&e)))?
     {
         body.extend_from_slice(&chunk);
-        if body.len() > 1024 * 1024 {
+        if body.len() > PAGE_LIMIT {
             break;
         }
     }
@@ -93,6 +104,9 @@ pub async fn check_homepage(settings: &Settings) -> Result<Finding, String> {
     let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     Ok(judge(settings, &page_url, &refs, &text))
 }
+
+/// How much of the homepage is read: its `<head>` is near the top.
+const PAGE_LIMIT: usize = 1024 * 1024;
 
 /// Runs the check and logs the outcome; for `serve`.
 pub async fn log_homepage_check(settings: &Settings) {

@@ -237,6 +237,8 @@ pub struct Dashboard<'a> {
     pub passkey_note: Option<String>,
     pub totp: bool,
     pub recovery_codes_left: i64,
+    /// The shortest password accepted (`owner::password::MIN_LEN`).
+    pub min_len: usize,
 }
 
 /// Shown once, right after the owner creates a resource-server secret.

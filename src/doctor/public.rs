@@ -160,21 +160,7 @@ async fn metadata_and_clock(
 async fn homepage(settings: &Settings, client: &reqwest::Client) -> Check {
     let me = settings.me.as_str();
     let finding = if settings.serves_homepage() {
-        match client.get(me).send().await {
-            Ok(resp) => {
-                let url = resp.url().clone();
-                let links: Vec<String> = resp
-                    .headers()
-                    .get_all(reqwest::header::LINK)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                    .collect();
-                let body = resp.text().await.unwrap_or_default();
-                let refs: Vec<&str> = links.iter().map(String::as_str).collect();
-                Ok(crate::selfcheck::judge(settings, &url, &refs, &body))
-            }
-            Err(e) => Err(error_chain(&e)),
-        }
+        crate::selfcheck::fetch_and_judge(client, settings, settings.me.url().clone()).await
     } else {
         crate::selfcheck::check_homepage(settings).await
     };
@@ -190,7 +176,7 @@ async fn homepage(settings: &Settings, client: &reqwest::Client) -> Check {
         ),
         Err(why) => Check::fail(
             "homepage links",
-            format!("could not fetch {me}: {why}"),
+            format!("{me}: {why}"),
             "make sure your homepage is online at exactly the configured `me` URL",
         ),
     }

@@ -37,6 +37,11 @@ use std::task::{Context, Poll, ready};
 /// The largest body doorstep reads: its forms are a few hundred bytes, a
 /// passkey's attestation a few kilobytes.
 pub const LIMIT: usize = 64 * 1024;
+// `BodyError`'s message names the limit in words.
+const _: () = assert!(
+    LIMIT == 64 * 1024,
+    "say the new limit in BodyError's message"
+);
 
 /// The whole body of a request.
 #[derive(Debug)]

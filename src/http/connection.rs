@@ -27,6 +27,7 @@
 use super::respond;
 use crate::config::{ConnectionLimits, TrustedProxies};
 use crate::oauth::{ErrorCode, OAuthError};
+use crate::ratelimit::address_key;
 use actix_http::error::DispatchError;
 use actix_http::{BoxedPayloadStream, Protocol};
 use actix_web::body::EitherBody;
@@ -44,7 +45,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::{Future, Ready, ready};
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -75,18 +76,6 @@ impl Drop for Slot {
         if let Some(gate) = &self.gate {
             gate.release(self.key);
         }
-    }
-}
-
-/// The address a connection counts against: IPv4 as it is (an IPv4-mapped
-/// IPv6 address is its IPv4 address), IPv6 by its /64.
-pub fn address_key(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 => v4,
     }
 }
 
@@ -591,18 +580,6 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn an_ipv6_64_counts_as_one_address_and_mapped_ipv4_as_ipv4() {
-        assert_eq!(address_key(ip("2001:db8:1:2::1")), ip("2001:db8:1:2::"));
-        assert_eq!(
-            address_key(ip("2001:db8:1:2:ffff:1:2:3")),
-            ip("2001:db8:1:2::")
-        );
-        assert_ne!(address_key(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
-        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

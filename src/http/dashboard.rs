@@ -12,9 +12,8 @@ use super::AppState;
 use super::forms::{FreshOwnerForm, OwnerForm};
 use super::respond::{html, internal_error_page, see_other};
 use super::session;
-use crate::domain::Secret;
-use crate::oauth::Params;
 use crate::oauth::revoke::{RevokedBy, end_grant};
+use crate::oauth::{Params, introspect};
 use crate::owner::factors::SignInMode;
 use crate::store::events::EventKind;
 use crate::store::identity::{self, Identity};
@@ -172,6 +171,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
                 .then(|| crate::owner::passkeys::unavailable_reason(&state.settings.issuer)),
             totp: loaded.sign_in.totp,
             recovery_codes_left: loaded.sign_in.recovery_codes_left,
+            min_len: crate::owner::password::MIN_LEN,
         },
     );
     if passkeys_available {
@@ -458,33 +458,23 @@ pub async fn add_resource_server(
     FreshOwnerForm { params, .. }: FreshOwnerForm,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    // The form's field is required; a name of spaces gets a plain label.
     let name = params
         .get("name")
         .ok()
         .flatten()
-        .map(|n| n.trim().chars().take(100).collect::<String>())
-        .filter(|n| !n.is_empty())
+        .and_then(introspect::resource_server_name)
         .unwrap_or_else(|| "resource server".to_owned());
-    let secret = Secret::generate();
-    let hash = secret.hash();
     let now = state.now();
     let stored_name = name.clone();
-    let result = state
+    let secret = match state
         .store
-        .write(move |tx| {
-            resource_servers::create(tx, &stored_name, &hash, now)?;
-            events::record(
-                tx,
-                now,
-                EventKind::ResourceServerAdded,
-                None,
-                Some(&stored_name),
-            )
-        })
-        .await;
-    if let Err(e) = result {
-        return internal_error_page(&state, &e);
-    }
+        .write(move |tx| introspect::add_resource_server(tx, &stored_name, now))
+        .await
+    {
+        Ok((_, secret)) => secret,
+        Err(e) => return internal_error_page(&state, &e),
+    };
     let introspection_endpoint = state.settings.endpoint("introspect");
     html(
         StatusCode::OK,
@@ -506,10 +496,7 @@ pub async fn revoke_resource_server(
     };
     let now = state.now();
     back_to_dashboard(&state, move |tx| {
-        if let Some(name) = resource_servers::revoke(tx, id, now)? {
-            events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(&name))?;
-        }
-        Ok(())
+        introspect::revoke_resource_server(tx, id, now).map(drop)
     })
     .await
 }

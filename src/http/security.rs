@@ -239,13 +239,8 @@ pub async fn totp_confirm(
             "Adding the authenticator app took too long. Start again from the dashboard.",
         );
     };
-    let code = params
-        .get("code")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .replace(' ', "");
-    let Some(step) = totp::matching_step(&secret, &code, now) else {
+    let code = params.get("code").ok().flatten().unwrap_or("");
+    let Some(step) = totp::matching_step(&secret, code, now) else {
         state.pending.put_back(
             key,
             StartedBy::Trusted,

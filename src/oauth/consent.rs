@@ -27,7 +27,7 @@ use rusqlite::{Connection, Transaction};
 pub const PENDING_LIFETIME: i64 = 30 * 60;
 
 /// Shortest and longest access-token lifetime the owner may choose.
-const LIFETIME_BOUNDS: (i64, i64) = (60, 10 * 365 * 86400);
+const LIFETIME_BOUNDS: (i64, i64) = (60, crate::config::keys::TEN_YEARS as i64);
 
 /// Where answering a pending request leads.
 #[derive(Debug, Clone, PartialEq, Eq)]

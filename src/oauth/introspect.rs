@@ -13,8 +13,11 @@
 use super::error::OAuthError;
 use super::params::Params;
 use crate::clock::UnixTime;
-use crate::domain::{ScopeSet, SecretHash, constant_time_eq};
+use crate::domain::{ScopeSet, Secret, SecretHash, constant_time_eq};
+use crate::store::events::EventKind;
 use crate::store::tokens::ActiveToken;
+use crate::store::{StoreResult, events, resource_servers};
+use rusqlite::Transaction;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
@@ -147,6 +150,47 @@ impl<'a> Introspection<'a> {
     }
 }
 
+/// The longest resource-server name kept, in characters: it is a label on
+/// the dashboard and in `doorstep resource-server list`.
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// A resource server's name as the owner typed it, trimmed and cut to
+/// `NAME_MAX_CHARS`; `None` when nothing is left. One rule for the
+/// dashboard and the command line.
+pub fn resource_server_name(typed: &str) -> Option<String> {
+    let name: String = typed.trim().chars().take(NAME_MAX_CHARS).collect();
+    let name = name.trim_end().to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Creates a resource server and its secret (VER-4 a) and records the
+/// event; returns its id and the secret, to be shown once (only the hash
+/// is stored).
+pub fn add_resource_server(
+    tx: &Transaction<'_>,
+    name: &str,
+    now: UnixTime,
+) -> StoreResult<(i64, Secret)> {
+    let secret = Secret::generate();
+    let id = resource_servers::create(tx, name, &secret.hash(), now)?;
+    events::record(tx, now, EventKind::ResourceServerAdded, None, Some(name))?;
+    Ok((id, secret))
+}
+
+/// Revokes a resource server's secret and records the event; returns its
+/// name, or `None` when there was no active one with this id.
+pub fn revoke_resource_server(
+    tx: &Transaction<'_>,
+    id: i64,
+    now: UnixTime,
+) -> StoreResult<Option<String>> {
+    let name = resource_servers::revoke(tx, id, now)?;
+    if let Some(n) = &name {
+        events::record(tx, now, EventKind::ResourceServerRevoked, None, Some(n))?;
+    }
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +239,25 @@ mod tests {
     fn ver_6_inactive_is_exactly_active_false() {
         let j = serde_json::to_string(&Introspection::INACTIVE).unwrap();
         assert_eq!(j, r#"{"active":false}"#);
+    }
+
+    #[test]
+    fn a_resource_server_name_is_trimmed_and_bounded() {
+        assert_eq!(
+            resource_server_name("  micropub  ").as_deref(),
+            Some("micropub")
+        );
+        assert_eq!(resource_server_name(" \t "), None);
+        let long = "m".repeat(150);
+        assert_eq!(
+            resource_server_name(&long).map(|n| n.chars().count()),
+            Some(NAME_MAX_CHARS)
+        );
+        // Cut at a character, never inside one.
+        let wide = "é".repeat(150);
+        assert_eq!(
+            resource_server_name(&wide),
+            Some("é".repeat(NAME_MAX_CHARS))
+        );
     }
 }

@@ -42,8 +42,11 @@ fn totp(secret: &[u8], account: &str) -> Result<TOTP, TotpError> {
 
 /// The time step (`now / 30`) whose code `code` is, if it is the code of
 /// the current step or one step either side. Compared in constant time.
+/// Spaces anywhere are ignored: authenticator apps show the code as
+/// "123 456", and the owner types what they see, on the enrolment page and
+/// at sign-in alike.
 pub fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
-    let code = code.trim();
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -81,6 +81,27 @@ async fn resource_server_add_prints_a_secret_once_that_introspects() {
     assert_eq!(a.status, 401);
 }
 
+/// The command line keeps a name as the dashboard does: trimmed, at most
+/// 100 characters; a blank one is refused.
+#[tokio::test]
+async fn resource_server_names_follow_the_dashboard_s_rule() {
+    let app = TestApp::spawn().await;
+    let long = "m".repeat(150);
+    stdout(&app.cli(&["resource-server", "add", &format!("  {long} ")]));
+    let name: String = app
+        .store
+        .read(|c| Ok(c.query_row("SELECT name FROM resource_servers", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(name, "m".repeat(100));
+    let blank = app.cli(&["resource-server", "add", "   "]);
+    assert!(!blank.status.success());
+    assert!(
+        String::from_utf8_lossy(&blank.stderr).contains("give the resource server a name"),
+        "{blank:?}"
+    );
+}
+
 #[tokio::test]
 async fn housekeeping_purges_expired_codes_sessions_and_dead_tokens() {
     let app = TestApp::spawn().await;

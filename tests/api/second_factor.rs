@@ -48,6 +48,22 @@ async fn an_app_code_is_never_accepted_twice() {
     assert!(!is_signed_in(&c).await);
 }
 
+/// Authenticator apps show the code as "123 456"; it is typed as shown at
+/// sign-in as on the enrolment page (which always took the space).
+#[tokio::test]
+async fn an_app_code_typed_with_its_space_signs_in() {
+    let app = TestApp::spawn().await;
+    let (_, key, _) = owner_with_app(&app).await;
+    app.clock.advance(30);
+    let code = app_code(&key, app.clock.now());
+    let shown = format!("{} {}", &code[..3], &code[3..]);
+    let b = app.browser();
+    let step = password_step(&b).await;
+    let done = enter_code(&b, &step, &shown).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(is_signed_in(&b).await);
+}
+
 #[tokio::test]
 async fn app_codes_one_step_either_side_are_accepted_and_two_steps_are_not() {
     let app = TestApp::spawn().await;
