@@ -206,16 +206,7 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
     let store = Store::open(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
-        .write_now(|tx| {
-            owner::set_password_hash(tx, &hashed, now)?;
-            doorstep::store::events::record(
-                tx,
-                now,
-                EventKind::PasswordSet,
-                None,
-                Some("from the command line"),
-            )
-        })
+        .write_now(|tx| owner::set_password(tx, &hashed, now, "from the command line"))
         .map_err(|e| error_chain(&e))?;
     doorstep::say!("Password set. Every signed-in browser was signed out.");
     Ok(())

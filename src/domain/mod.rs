@@ -19,4 +19,4 @@ pub use pkce::{CodeChallenge, CodeVerifier, PkceError, PkceMethod};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::{Secret, SecretHash, constant_time_eq};
 pub use state::{State, StateError};
-pub use urls::{ClientId, ProfileUrl, RedirectUri, UrlError};
+pub use urls::{ClientId, ProfileUrl, RedirectUri, UrlError, host_and_port};

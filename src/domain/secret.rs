@@ -42,6 +42,15 @@ impl Secret {
         bytes
     }
 
+    /// The length of every secret `generate` makes: 32 bytes in base64url.
+    pub const LEN: usize = 43;
+
+    /// Whether `value` could be one of ours: the right length. A cookie or
+    /// parameter of any other length is refused without a lookup.
+    pub fn is_well_formed(value: &str) -> bool {
+        value.len() == Self::LEN
+    }
+
     /// Wrap a value received from a client (it may be anything).
     pub fn from_presented(value: &str) -> Self {
         Secret(value.to_owned())

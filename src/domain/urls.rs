@@ -140,6 +140,12 @@ impl ClientId {
         self.0.host_str().unwrap_or_default()
     }
 
+    /// The host as the owner is shown it, with its port if it has one:
+    /// `app.example.com:8443` is not `app.example.com`.
+    pub fn display_host(&self) -> String {
+        host_and_port(&self.0).unwrap_or_default()
+    }
+
     /// IA §4.2 / CID-7: loopback clients are never fetched.
     pub fn is_loopback(&self) -> bool {
         is_loopback_url(&self.0)
@@ -265,13 +271,7 @@ impl RedirectUri {
     /// Human-readable "where the code goes": the host, or the scheme for
     /// app-specific schemes such as `com.example.app:/callback`.
     pub fn display_host(&self) -> String {
-        match self.url.host_str() {
-            Some(h) => match self.url.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_owned(),
-            },
-            None => format!("{}:", self.url.scheme()),
-        }
+        host_and_port(&self.url).unwrap_or_else(|| format!("{}:", self.url.scheme()))
     }
 
     pub fn is_insecure_http(&self) -> bool {
@@ -306,6 +306,16 @@ impl fmt::Debug for RedirectUri {
     }
 }
 
+/// `host` or `host:port` (a port other than the scheme's default), as the
+/// owner is shown where an app lives or sends codes; `None` without a host.
+pub fn host_and_port(url: &Url) -> Option<String> {
+    let h = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{h}:{p}"),
+        None => h.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +344,19 @@ mod tests {
         ] {
             assert_eq!(ClientId::parse(raw), Err(err), "{raw}");
         }
+    }
+
+    /// The consent page and the dashboard show an app's host the same way,
+    /// with a port that is not the scheme's default.
+    #[test]
+    fn an_app_is_shown_with_its_port() {
+        let shown = |raw: &str| ClientId::parse(raw).unwrap().display_host();
+        assert_eq!(
+            shown("https://app.example.com:8443/"),
+            "app.example.com:8443"
+        );
+        assert_eq!(shown("https://app.example.com:443/"), "app.example.com");
+        assert_eq!(shown("https://app.example.com/"), "app.example.com");
     }
 
     /// CID-2: a missing path is `/`; a query and a port are allowed.

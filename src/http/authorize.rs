@@ -231,7 +231,7 @@ async fn present(
                     footer_host: state.footer_host(),
                     app_name: &app_name(request, client),
                     client_id: request.redirect.client_id().as_str(),
-                    client_host: request.redirect.client_id().host(),
+                    client_host: &request.redirect.client_id().display_host(),
                     redirect_host: &request.redirect.redirect_uri().display_host(),
                     csrf: &owner.csrf(),
                     request_id,
@@ -248,7 +248,7 @@ fn app_name(request: &AuthorizationRequest, client: &ClientInfo) -> String {
     client
         .name
         .clone()
-        .unwrap_or_else(|| request.redirect.client_id().host().to_owned())
+        .unwrap_or_else(|| request.redirect.client_id().display_host())
 }
 
 fn lifetime_choices(default_secs: i64) -> Vec<LifetimeChoice> {
@@ -318,7 +318,7 @@ fn consent_page(
             source_label: consent::source_label(client),
             logo_url,
             client_id: client_id.as_str(),
-            client_host: client_id.host(),
+            client_host: &client_id.display_host(),
             client_uri: client.client_uri.as_deref(),
             redirect_uri: redirect.as_str(),
             redirect_host: &redirect.display_host(),

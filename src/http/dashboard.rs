@@ -48,14 +48,10 @@ pub fn link_tags(s: &crate::config::Settings) -> String {
 
 /// `app.example.com` (with a port if it has one) for a client id.
 fn client_host(client_id: &str) -> String {
-    match url::Url::parse(client_id) {
-        Ok(u) => match (u.host_str(), u.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            _ => client_id.to_owned(),
-        },
-        Err(_) => client_id.to_owned(),
-    }
+    url::Url::parse(client_id)
+        .ok()
+        .and_then(|u| crate::domain::host_and_port(&u))
+        .unwrap_or_else(|| client_id.to_owned())
 }
 
 /// Apps the dashboard and the "revoke every app" page list at most, the

@@ -13,6 +13,7 @@ use super::second_factor;
 use super::session;
 use crate::clock::UnixTime;
 use crate::domain::SecretHash;
+use crate::errors::error_chain;
 use crate::oauth::Params;
 use crate::owner::factors::SignInMode;
 use crate::owner::password;
@@ -253,7 +254,10 @@ pub(super) async fn signed_in(
 ) -> HttpResponse {
     if let Ok(Some(old)) = session::owner(req, state).await {
         let h = old.hash();
-        let _ = state.store.write(move |tx| sessions::delete(tx, &h)).await;
+        // The new session is started anyway; the old one expires on its own.
+        if let Err(e) = state.store.write(move |tx| sessions::delete(tx, &h)).await {
+            tracing::warn!("could not end the old session: {}", error_chain(&e));
+        }
     }
     let started = match session::start(state).await {
         Ok(cookie) => cookie,
@@ -430,14 +434,7 @@ pub async fn setup(req: HttpRequest, state: web::Data<AppState>, body: Body) -> 
             if !owner::take_setup_link(tx, &link, now)? {
                 return Ok(false);
             }
-            owner::set_password_hash(tx, &hashed, now)?;
-            crate::store::events::record(
-                tx,
-                now,
-                EventKind::PasswordSet,
-                None,
-                Some("through the setup link"),
-            )?;
+            owner::set_password(tx, &hashed, now, "through the setup link")?;
             Ok(true)
         })
         .await;

@@ -22,6 +22,7 @@ use super::login::{render_login, safe_continue, signed_in};
 use super::respond::{body_text, internal_error_page, json, log_chain, see_other};
 use super::security::clean_label;
 use super::session;
+use crate::errors::error_chain;
 use crate::oauth::Params;
 use crate::owner::passkeys::parse_all;
 use crate::owner::pending::{CHALLENGE_SECONDS, Pending, StartedBy};
@@ -222,12 +223,18 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
         Ok(Err(why)) => {
             tracing::warn!(%addr, reason = %why, "failed passkey sign-in");
             let detail = why.to_string();
-            let _ = state
+            if let Err(e) = state
                 .store
                 .write(move |tx| {
                     events::record(tx, now, EventKind::PasskeyFailed, None, Some(&detail))
                 })
-                .await;
+                .await
+            {
+                tracing::warn!(
+                    "could not record a failed passkey sign-in: {}",
+                    error_chain(&e)
+                );
+            }
             let (status, message) = failure_message(spent);
             render_login(&req, &state, status, cont_field, None, Some(&message)).await
         }

@@ -359,16 +359,7 @@ pub async fn change_password(
     let now = state.now();
     let saved = state
         .store
-        .write(move |tx| {
-            crate::store::owner::set_password_hash(tx, &hashed, now)?;
-            events::record(
-                tx,
-                now,
-                EventKind::PasswordSet,
-                None,
-                Some("on the dashboard"),
-            )
-        })
+        .write(move |tx| crate::store::owner::set_password(tx, &hashed, now, "on the dashboard"))
         .await;
     match saved {
         Ok(()) => {

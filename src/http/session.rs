@@ -4,6 +4,7 @@
 use super::AppState;
 use crate::config::TrustedProxies;
 use crate::domain::{Secret, SecretHash};
+use crate::errors::error_chain;
 use crate::owner::session::{
     csrf_matches, csrf_token, device_cookie_name, login_cookie_name, session_cookie_name,
 };
@@ -57,7 +58,7 @@ pub async fn owner(req: &HttpRequest, state: &AppState) -> StoreResult<Option<Ow
         return Ok(None);
     };
     let secret = cookie.value().to_owned();
-    if secret.len() != 43 {
+    if !Secret::is_well_formed(&secret) {
         return Ok(None);
     }
     let hash = SecretHash::of(&secret);
@@ -116,7 +117,7 @@ pub fn clear(state: &AppState) -> Cookie<'static> {
 /// The hash of this browser's device cookie, if it carries a well-formed one.
 fn device_hash(req: &HttpRequest, state: &AppState) -> Option<SecretHash> {
     req.cookie(device_cookie_name(state.settings.secure_cookies()))
-        .filter(|c| c.value().len() == 43)
+        .filter(|c| Secret::is_well_formed(c.value()))
         .map(|c| SecretHash::of(c.value()))
 }
 
@@ -149,7 +150,11 @@ pub async fn known_device(req: &HttpRequest, state: &AppState) -> bool {
         .store
         .read(move |conn| owner_store::is_known_device(conn, &hash))
         .await
-        .unwrap_or(false)
+        .unwrap_or_else(|e| {
+            // Not known, then: the browser is asked for the second factor.
+            tracing::warn!("could not look up a known device: {}", error_chain(&e));
+            false
+        })
 }
 
 /// Remembers this browser after a successful sign-in: refreshes its device
@@ -157,7 +162,9 @@ pub async fn known_device(req: &HttpRequest, state: &AppState) -> bool {
 pub async fn remember_device(req: &HttpRequest, state: &AppState) -> StoreResult<Cookie<'static>> {
     let secure = state.settings.secure_cookies();
     let secret = match req.cookie(device_cookie_name(secure)) {
-        Some(c) if c.value().len() == 43 && known_device(req, state).await => c.value().to_owned(),
+        Some(c) if Secret::is_well_formed(c.value()) && known_device(req, state).await => {
+            c.value().to_owned()
+        }
         _ => Secret::generate().expose().to_owned(),
     };
     let hash = SecretHash::of(&secret);
@@ -167,7 +174,7 @@ pub async fn remember_device(req: &HttpRequest, state: &AppState) -> StoreResult
         .write(move |tx| owner_store::remember_device(tx, &hash, now))
         .await?;
     let mut c = base_cookie(device_cookie_name(secure), secret, state);
-    c.set_max_age(CookieDuration::days(365));
+    c.set_max_age(CookieDuration::seconds(owner_store::DEVICE_LIFETIME));
     Ok(c)
 }
 
@@ -177,7 +184,7 @@ pub async fn remember_device(req: &HttpRequest, state: &AppState) -> StoreResult
 pub fn login_secret(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
     let name = login_cookie_name(state.settings.secure_cookies());
     if let Some(c) = req.cookie(name)
-        && c.value().len() == 43
+        && Secret::is_well_formed(c.value())
     {
         return (c.value().to_owned(), None);
     }
@@ -193,7 +200,7 @@ pub fn login_secret(req: &HttpRequest, state: &AppState) -> (String, Option<Cook
 pub fn login_pending_key(req: &HttpRequest, state: &AppState, purpose: &str) -> Option<SecretHash> {
     let name = login_cookie_name(state.settings.secure_cookies());
     req.cookie(name)
-        .filter(|c| c.value().len() == 43)
+        .filter(|c| Secret::is_well_formed(c.value()))
         .map(|c| SecretHash::of(&format!("{purpose}\0{}", c.value())))
 }
 

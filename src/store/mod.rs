@@ -42,8 +42,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub enum StoreError {
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
+    /// The blocking task running the database work panicked or was
+    /// cancelled (at shutdown); the cause says which.
     #[error("database task failed")]
-    Task,
+    Task(#[source] tokio::task::JoinError),
     #[error("database lock poisoned")]
     Poisoned,
     #[error(
@@ -190,7 +192,7 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|_| StoreError::Task)?
+            .map_err(StoreError::Task)?
     }
 
     /// `write` for a batch (the hourly purge, the last-used flush): after

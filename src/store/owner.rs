@@ -1,6 +1,7 @@
 //! The owner's password hash and the one-time setup links.
 
 use super::StoreResult;
+use super::events::{self, EventKind};
 use crate::clock::UnixTime;
 use crate::domain::SecretHash;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -14,8 +15,10 @@ pub fn password_hash(conn: &Connection) -> StoreResult<Option<String>> {
 }
 
 /// Sets the password and, as a security event (REF-10), signs out every
-/// browser session and spends every outstanding setup link.
-pub fn set_password_hash(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> StoreResult<()> {
+/// browser session, spends every outstanding setup link, forgets every
+/// known device and records the change in the activity log, saying `how`
+/// ("on the dashboard").
+pub fn set_password(tx: &Transaction<'_>, hash: &str, now: UnixTime, how: &str) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO owner (id, password_hash, changed_at) VALUES (1, ?1, ?2)
          ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,
@@ -25,7 +28,7 @@ pub fn set_password_hash(tx: &Transaction<'_>, hash: &str, now: UnixTime) -> Sto
     tx.execute("DELETE FROM sessions", [])?;
     tx.execute("DELETE FROM setup_links", [])?;
     tx.execute("DELETE FROM known_devices", [])?;
-    Ok(())
+    events::record(tx, now, EventKind::PasswordSet, None, Some(how))
 }
 
 /// A new setup link replaces any earlier one: only the last printed URL works.
@@ -98,10 +101,14 @@ pub fn forget_device(tx: &Transaction<'_>, hash: &SecretHash) -> StoreResult<()>
     Ok(())
 }
 
-/// Devices unseen for a year are forgotten.
+/// How long a known device is remembered after it was last seen, in
+/// seconds: its cookie lives as long, and the hourly purge forgets it then.
+pub const DEVICE_LIFETIME: i64 = 365 * 86_400;
+
+/// Devices unseen for `DEVICE_LIFETIME` are forgotten.
 pub fn purge_old_devices(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<usize> {
     Ok(tx.execute(
         "DELETE FROM known_devices WHERE last_seen_at < ?1",
-        [now - 365 * 86_400],
+        [now - DEVICE_LIFETIME],
     )?)
 }

@@ -220,7 +220,7 @@ impl TestApp {
         let hashed = password::hash(pw).expect("hash");
         let now = self.clock.now();
         self.store
-            .write(move |tx| owner::set_password_hash(tx, &hashed, now))
+            .write(move |tx| owner::set_password(tx, &hashed, now, "from the command line"))
             .await
             .expect("set password");
     }
