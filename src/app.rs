@@ -10,7 +10,6 @@
 //! that each accepted connection passes the per-address cap and gets its
 //! guarded socket (`http::connection`) before any HTTP state exists for it.
 
-use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clients::{ClientFetcher, FetchPolicy};
 use crate::clock::{Clock, UnixTime};
@@ -334,7 +333,6 @@ fn app_state(
         pending: Default::default(),
         // 10 failed passkey sign-ins in a burst, then one every 10 s.
         passkey_failures: FailureLimiter::new(10, 0.1),
-        client_failures: FailureCache::default(),
     })
 }
 

@@ -1,14 +1,16 @@
 //! Client information discovery as the authorization endpoint uses it:
-//! the SQLite cache of valid documents in front (CID-13), then the brief
-//! memory of failures (`failure_cache`), and only then a fetch (CID-11,
-//! AREQ-13).
+//! the SQLite cache of valid documents in front (CID-13), then a fetch
+//! (CID-11, AREQ-13). A failed or invalid discovery is never remembered
+//! (CID-13): an app whose developer has just fixed its page, or whose
+//! server failed once, is read again on the next visit. What bounds the
+//! fetches is that only the signed-in owner's browser causes them
+//! (AREQ-17), each within the fetch limits (CID-10).
 //!
 //! It never fails: a failed fetch is an `Unavailable` info, and a cache
 //! that cannot be read or written only costs a fetch. Only what the
 //! document's own headers allow is cached, for as long as they allow
 //! (`cache_policy`).
 
-use super::failure_cache::FailureCache;
 use super::{ClientFetcher, ClientInfo};
 use crate::clock::UnixTime;
 use crate::domain::ClientId;
@@ -19,7 +21,6 @@ use crate::store::{Store, clients as client_store};
 pub async fn discover(
     store: &Store,
     fetcher: &ClientFetcher,
-    failures: &FailureCache,
     client_id: &ClientId,
     now: UnixTime,
 ) -> ClientInfo {
@@ -31,11 +32,7 @@ pub async fn discover(
     {
         return info;
     }
-    if let Some(failed) = failures.get(client_id.as_str(), now) {
-        return failed;
-    }
     let (info, ttl) = fetcher.discover_with_ttl(client_id.url()).await;
-    failures.remember(client_id.as_str(), &info, now);
     if let Some(ttl) = ttl
         && let Ok(text) = serde_json::to_string(&info)
     {

@@ -18,14 +18,12 @@
 //! Map: `fetch` (guarded HTTP, private), [`addr`] (address filter), [`metadata`]
 //! (JSON), [`html`] (microformats), [`html_budget`] (CPU bounds of the
 //! HTML parse), [`link_header`] (RFC 8288), [`redirect`] (verification),
-//! [`cache_policy`] (TTL), [`failure_cache`] (failures for a minute),
-//! [`info_cache`] (discovery behind the SQLite cache and the failure
-//! memory), [`canon`] (URL canonicalisation and name cleaning).
+//! [`cache_policy`] (TTL), [`info_cache`] (discovery behind the SQLite
+//! cache), [`canon`] (URL canonicalisation and name cleaning).
 
 pub mod addr;
 pub mod cache_policy;
 pub mod canon;
-pub mod failure_cache;
 mod fetch;
 pub mod html;
 pub mod html_budget;

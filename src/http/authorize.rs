@@ -150,7 +150,6 @@ async fn authorization_request(
     let client = info_cache::discover(
         &state.store,
         &state.fetcher,
-        &state.client_failures,
         &client_id,
         state.now(),
     )

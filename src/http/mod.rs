@@ -24,7 +24,6 @@ mod token;
 mod userinfo;
 
 use crate::clients::ClientFetcher;
-use crate::clients::failure_cache::FailureCache;
 use crate::clients::logo_cache::LogoCache;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -67,8 +66,6 @@ pub struct AppState {
     /// Failed passkey sign-ins, per address (they never touch the password
     /// throttle's global cap).
     pub passkey_failures: FailureLimiter,
-    /// Failed discoveries, not retried for a minute.
-    pub client_failures: FailureCache,
 }
 
 impl AppState {
