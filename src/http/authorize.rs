@@ -147,13 +147,7 @@ async fn authorization_request(
         )
         .await;
     };
-    let client = info_cache::discover(
-        &state.store,
-        &state.fetcher,
-        &client_id,
-        state.now(),
-    )
-    .await;
+    let client = info_cache::discover(&state.store, &state.fetcher, &client_id, state.now()).await;
     if let InfoSource::Refused { reason } = &client.source {
         // CID-18: a confidential client, which doorstep cannot authenticate.
         return error_page(
@@ -390,7 +384,7 @@ pub async fn consent(
     let Some(answer) = ConsentAnswer::parse(&params, default_lifetime) else {
         return unexpected_answer(&state, "Choose Allow or Deny.");
     };
-    settle(&state, &params, move |tx, now, settings| {
+    settle(&state, &params, id, move |tx, now, settings| {
         consent::answer_consent(tx, now, settings, &id, &answer)
     })
     .await
@@ -405,7 +399,7 @@ pub async fn pkce_decision(
     let Some(answer) = PkceAnswer::parse(&params) else {
         return unexpected_answer(&state, "Choose Allow or Refuse.");
     };
-    settle(&state, &params, move |tx, now, settings| {
+    settle(&state, &params, id, move |tx, now, settings| {
         consent::answer_pkce(tx, now, settings, &id, answer)
     })
     .await
@@ -434,9 +428,9 @@ impl FromRequest for AnswerForm {
     }
 }
 
-/// Runs an answer in one write transaction and sends the browser where it
-/// leads.
-async fn settle<F>(state: &AppState, params: &Params, answer: F) -> HttpResponse
+/// Runs an answer to the pending request `id` in one write transaction and
+/// sends the browser where it leads.
+async fn settle<F>(state: &AppState, params: &Params, id: SecretHash, answer: F) -> HttpResponse
 where
     F: FnOnce(&rusqlite::Transaction<'_>, UnixTime, &Settings) -> StoreResult<Outcome>
         + Send
@@ -455,7 +449,22 @@ where
             url::form_urlencoded::byte_serialize(request_id(params).as_bytes()).collect::<String>()
         )),
         Ok(Outcome::Gone) => request_gone(state),
-        Err(e) => internal_error_page(state, &e),
+        Err(e) => {
+            // AREQ-16: the request was validated when it was opened, so the
+            // client hears of the failure (`server_error`) rather than
+            // waiting for an answer that never comes. The write failed, so
+            // the request is still there to read (a read needs no lock a
+            // writer holds); when even that fails, the owner gets the page.
+            let policy = state.settings.pkce;
+            let pending = state
+                .store
+                .read(move |c| consent::find_pending(c, &id, now, policy))
+                .await;
+            match pending {
+                Ok(Some((request, _))) => redirect_server_error(state, &request, &e),
+                _ => internal_error_page(state, &e),
+            }
+        }
     }
 }
 

@@ -479,3 +479,44 @@ async fn short_and_reused_state_is_accepted_areq_6() {
         assert_eq!(query_map(&redirect)["state"], "1");
     }
 }
+
+/// AREQ-16: a request already validated (the owner is answering its
+/// consent page) whose answer cannot be saved goes back to the client as
+/// `server_error`, with `state` and `iss`, rather than a page the client
+/// never hears of. Another process holds the database's write lock for
+/// longer than doorstep waits for it.
+#[tokio::test]
+async fn an_answer_that_cannot_be_saved_is_a_server_error_for_the_client_areq_16() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let browser = app.signed_in_browser().await;
+    let page = browser
+        .get(&format!("/auth?{}", client.auth_query("create", "st-16")))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+
+    let db = app.settings.database.clone();
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(db).expect("open");
+        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        locked_tx.send(()).expect("tell");
+        let _ = released.recv();
+        conn.execute_batch("ROLLBACK").expect("unlock");
+    });
+    locked.recv().expect("locked");
+    let answer = browser
+        .submit(&page, "form#consent", &[], Some(("action", "approve")))
+        .await;
+    release.send(()).expect("release");
+    holder.join().expect("holder");
+    assert_error_redirect(
+        &app,
+        &answer,
+        &client.redirect_uri,
+        "server_error",
+        Some("st-16"),
+        "write lock held",
+    );
+}
