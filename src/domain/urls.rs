@@ -18,6 +18,8 @@ pub enum UrlError {
     Missing,
     #[error("contains spaces, control characters or backslashes")]
     BadCharacters,
+    #[error("must be written in ASCII (a non-ASCII domain name in its xn-- form)")]
+    NotAscii,
     #[error("is not an absolute URL")]
     NotAbsolute,
     #[error("must use http or https")]
@@ -227,6 +229,9 @@ impl RedirectUri {
             return Err(UrlError::Missing);
         }
         // Printable ASCII only: it goes into a Location header verbatim.
+        if !raw.is_ascii() {
+            return Err(UrlError::NotAscii);
+        }
         if !raw.bytes().all(|b| (0x21..=0x7e).contains(&b)) || raw.contains('\\') {
             return Err(UrlError::BadCharacters);
         }
@@ -440,6 +445,12 @@ mod tests {
             Err(UrlError::DangerousScheme)
         );
         assert_eq!(RedirectUri::parse("/relative"), Err(UrlError::NotAbsolute));
+        // Said as it is, not as "spaces or control characters".
+        assert_eq!(
+            RedirectUri::parse("http://\u{2603}.example/cb"),
+            Err(UrlError::NotAscii)
+        );
+        assert!(RedirectUri::parse("http://xn--n3h.example/cb").is_ok());
         assert_eq!(RedirectUri::parse("https:evil"), Err(UrlError::NotAbsolute));
         for userinfo in [
             "https://paypal.com@app.example/cb",
