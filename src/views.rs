@@ -121,6 +121,9 @@ pub struct ConsentPage<'a> {
     pub client_uri: Option<&'a str>,
     pub redirect_uri: &'a str,
     pub redirect_host: &'a str,
+    /// The redirect is an app-specific scheme (`com.example.app:/cb`), not
+    /// a web host.
+    pub redirect_app_scheme: bool,
     pub me: &'a str,
     pub warnings: Vec<String>,
     pub csrf: &'a str,

@@ -279,6 +279,12 @@ impl RedirectUri {
         host_and_port(&self.url).unwrap_or_else(|| format!("{}:", self.url.scheme()))
     }
 
+    /// An app-specific scheme (`com.example.app:/callback`, RFC 8252
+    /// §7.1), which has no web host.
+    pub fn is_app_scheme(&self) -> bool {
+        !matches!(self.url.scheme(), "http" | "https")
+    }
+
     pub fn is_insecure_http(&self) -> bool {
         self.url.scheme() == "http" && !is_loopback_url(&self.url)
     }

@@ -315,6 +315,7 @@ fn consent_page(
             client_uri: client.client_uri.as_deref(),
             redirect_uri: redirect.as_str(),
             redirect_host: &redirect.display_host(),
+            redirect_app_scheme: redirect.is_app_scheme(),
             me: s.me.as_str(),
             warnings: consent::warnings(&s.me, request, client),
             csrf: &owner.csrf(),

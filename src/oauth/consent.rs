@@ -306,7 +306,12 @@ pub fn warnings(
     if redirect.is_insecure_http() {
         warnings.push("The code will travel back over plain http, where it can be read or changed on the way.".into());
     }
-    if !redirect.same_origin_as(client_id) {
+    if redirect.is_app_scheme() {
+        warnings.push(format!(
+            "The app returns you through {}, an address an app on your device handles; the app publishes that address as its own.",
+            redirect.display_host()
+        ));
+    } else if !redirect.same_origin_as(client_id) {
         warnings.push(format!(
             "The app returns you to {}, a different site from the app itself; the app publishes that address as its own.",
             redirect.display_host()

@@ -106,6 +106,35 @@ async fn json_metadata_names_the_app_and_verifies_a_listed_cross_origin_redirect
     assert_eq!(status, 200, "{token}");
 }
 
+/// CONS-3: an app-specific scheme the app publishes is named as what it
+/// is (an app on the owner's device), not as a web host or "a different
+/// site".
+#[tokio::test]
+async fn an_app_scheme_redirect_is_named_as_an_app_on_the_device_cons_3() {
+    let app = TestApp::spawn().await;
+    let fx = json_app(json!({"redirect_uris": ["com.example.app:/callback"]})).await;
+    let client = client_at(&fx, "com.example.app:/callback");
+    let page = consent(&app, &client).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("the app on your device that handles <strong>com.example.app:</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("an app on your device handles"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("different site"), "{}", page.body);
+    assert!(
+        !page.body.contains("(host <strong>com.example.app:"),
+        "{}",
+        page.body
+    );
+}
+
 #[tokio::test]
 async fn unlisted_cross_origin_redirect_gets_an_error_page_never_a_redirect_cid_24_tv7_i() {
     let app = TestApp::spawn().await;
