@@ -112,9 +112,26 @@ pub async fn not_found(state: actix_web::web::Data<AppState>) -> HttpResponse {
     )
 }
 
-/// Logs the whole cause once and shows nothing of it (STYLE habit 4).
-pub fn internal_error_page(state: &AppState, err: &dyn std::error::Error) -> HttpResponse {
+/// Logs the whole cause once and shows nothing of it (STYLE habit 4) —
+/// but a full disk is named: the owner reading the page is also the one
+/// who can free space.
+pub fn internal_error_page(
+    state: &AppState,
+    err: &(dyn std::error::Error + 'static),
+) -> HttpResponse {
     log_chain(err);
+    let disk_full = err
+        .downcast_ref::<crate::store::StoreError>()
+        .is_some_and(crate::store::StoreError::is_disk_full);
+    if disk_full {
+        return error_page(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server's disk is full",
+            "doorstep cannot save anything until space is freed on the disk that holds its \
+             database. Free some space, then try again.",
+        );
+    }
     error_page(
         state,
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,7 +7,7 @@ use super::AppState;
 use super::body::Body;
 use super::respond::{
     bearer_answer, body_text, failure_limited, header_str, is_form, json, json_body, log_chain,
-    oauth_error, token_answer,
+    oauth_error, token_answer, unavailable,
 };
 use crate::domain::{Scope, ScopeSet};
 use crate::oauth::params::FormWriter;
@@ -71,6 +71,9 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8]) -> HttpRespons
     match result {
         Ok(Ok(t)) => json(StatusCode::OK, &t),
         Ok(Err(e)) => oauth_error(&e),
+        // The database busy or its disk full: try again, as `/revoke` says
+        // (RFC 7009 §2.2.1's 503); anything else is the server's fault.
+        Err(e) if e.is_temporary() => unavailable(&e),
         Err(e) => {
             log_chain(&e);
             oauth_error(&OAuthError::server_error())

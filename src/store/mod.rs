@@ -139,6 +139,26 @@ fn is_disk_full(e: &StoreError) -> bool {
     }
 }
 
+impl StoreError {
+    /// A failure that passes on its own: the disk is full, or another
+    /// process held the database longer than the busy timeout. Endpoints
+    /// answer these "try again" (503, `Retry-After`) rather than as a
+    /// server error.
+    pub fn is_temporary(&self) -> bool {
+        is_disk_full(self)
+            || matches!(
+                self,
+                StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                    if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            )
+    }
+
+    /// Whether the disk is full, for the owner's error page.
+    pub fn is_disk_full(&self) -> bool {
+        is_disk_full(self)
+    }
+}
+
 impl Store {
     /// The database path (the hot-path views find its WAL index by it).
     pub fn path(&self) -> &Path {

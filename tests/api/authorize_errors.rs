@@ -495,22 +495,11 @@ async fn an_answer_that_cannot_be_saved_is_a_server_error_for_the_client_areq_16
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
 
-    let db = app.settings.database.clone();
-    let (locked_tx, locked) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(db).expect("open");
-        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-        locked_tx.send(()).expect("tell");
-        let _ = released.recv();
-        conn.execute_batch("ROLLBACK").expect("unlock");
-    });
-    locked.recv().expect("locked");
+    let lock = app.hold_write_lock();
     let answer = browser
         .submit(&page, "form#consent", &[], Some(("action", "approve")))
         .await;
-    release.send(()).expect("release");
-    holder.join().expect("holder");
+    drop(lock);
     assert_error_redirect(
         &app,
         &answer,

@@ -358,3 +358,25 @@ async fn missing_refresh_token_is_invalid_request_ref_2() {
         .await;
     assert_oauth_error(&a, "invalid_request");
 }
+
+/// A refresh the database cannot take (another process holds its write
+/// lock past the busy timeout) is "try again" — 503 `temporarily_unavailable`
+/// with `Retry-After`, as at the revocation endpoint — not a server error,
+/// and nothing is spent: the same refresh token works once the lock is
+/// gone.
+#[tokio::test]
+async fn a_refresh_while_the_database_is_locked_is_try_again_and_spends_nothing() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let t = app.token_for(&client, "create").await;
+    let refresh = str_of(&t, "refresh_token");
+    let lock = app.hold_write_lock();
+    let r = app.refresh(&client.client_id, &refresh, None).await;
+    drop(lock);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let again = app.refresh(&client.client_id, &refresh, None).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+}

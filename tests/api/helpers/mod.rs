@@ -288,3 +288,40 @@ impl TestApp {
             .expect("run doorstep")
     }
 }
+
+/// Another process's write lock on the app's database (`BEGIN EXCLUSIVE`
+/// on a connection of its own), held until dropped: doorstep's writes wait
+/// out their busy timeout and fail; reads go on (WAL).
+pub struct WriteLock {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    holder: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub fn hold_write_lock(&self) -> WriteLock {
+        let db = self.settings.database.clone();
+        let (locked_tx, locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(db).expect("open");
+            conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+            locked_tx.send(()).expect("tell");
+            let _ = released.recv();
+            conn.execute_batch("ROLLBACK").expect("unlock");
+        });
+        locked.recv().expect("locked");
+        WriteLock {
+            release: Some(release),
+            holder: Some(holder),
+        }
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(h) = self.holder.take() {
+            let _ = h.join();
+        }
+    }
+}
