@@ -14,9 +14,9 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::errors::error_chain;
 use crate::store::events::EventKind;
-use crate::store::{Store, events, identity, tokens};
+use crate::store::{Store, StoreError, events, identity, tokens};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod public;
@@ -221,22 +221,42 @@ fn database_checks(
     let path = settings.database.as_path();
     let shown = path.display();
     if !path.is_file() {
-        checks.push(Check::fail(
-            "database",
-            format!("there is no database at {shown}"),
-            "point doorstep at the right file with --database or `database` in the \
-             configuration, or run `doorstep serve` once to create it",
-        ));
+        checks.push(match Store::missing_with_leftovers(path) {
+            // The server's own words: a copy saved when the file went away,
+            // or a -wal left of it, which `serve` will not start over.
+            Some(trouble) => Check::fail(
+                "database",
+                format!("there is no database at {shown}: {trouble}"),
+                "keep or remove what is left, as said, then start `doorstep serve`",
+            ),
+            None => Check::fail(
+                "database",
+                format!("there is no database at {shown}"),
+                "point doorstep at the right file with --database or `database` in the \
+                 configuration, or run `doorstep serve` once to create it",
+            ),
+        });
         return None;
     }
     checks.push(file_mode(path));
     let store = match Store::open_existing(path) {
         Ok(s) => s,
         Err(e) => {
+            let fix = match &e {
+                StoreError::TooOld { .. } => {
+                    "the server running now is older than this doctor: restart it with this \
+                     version (`systemctl restart doorstep`), which upgrades the database"
+                }
+                StoreError::TooNew { .. } => {
+                    "run the newer doorstep that upgraded it, or restore a backup made before \
+                     the upgrade"
+                }
+                _ => "check that the file is a doorstep database and that this user may write it",
+            };
             checks.push(Check::fail(
                 "database",
                 format!("cannot open {shown}: {}", error_chain(&e)),
-                "check that the file is a doorstep database and that this user may write it",
+                fix,
             ));
             return None;
         }
@@ -256,8 +276,8 @@ fn database_checks(
             "stop doorstep and restore the latest backup (see README, Backups)",
         ),
     });
-    checks.push(match store.write_now(|_tx| Ok(())) {
-        Ok(()) => Check::pass("database writable", "a write transaction succeeded"),
+    checks.push(match store.probe_write() {
+        Ok(()) => Check::pass("database writable", "a write was committed"),
         Err(e) => Check::fail(
             "database writable",
             format!("cannot write to {shown}: {}", error_chain(&e)),
@@ -318,7 +338,34 @@ fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check
 fn file_mode(path: &Path) -> Check {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // Files another user owns: `chmod 600` alone would lock doorstep's
+        // own user out of them, so the fix gives them back first. (Root may
+        // write anything, and SQLite gives the -wal and -shm files it
+        // creates as root to the database's owner.)
+        let me = rustix::process::geteuid().as_raw();
+        let foreign: Vec<PathBuf> = std::iter::once(path.to_path_buf())
+            .chain(["-wal", "-shm"].iter().map(|suffix| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                PathBuf::from(p)
+            }))
+            .filter(|p| me != 0 && std::fs::metadata(p).is_ok_and(|m| m.uid() != me))
+            .collect();
+        if !foreign.is_empty() {
+            let names: Vec<String> = foreign.iter().map(|p| p.display().to_string()).collect();
+            return Check::fail(
+                "database permissions",
+                format!(
+                    "{} belong to another user than this one (uid {me}), which doorstep may not be able to write",
+                    names.join(", ")
+                ),
+                format!(
+                    "run doctor as the user doorstep runs as; if that is this user, `chown {me} {}` and then `chmod 600` them",
+                    names.join(" ")
+                ),
+            );
+        }
         let mut loose = Vec::new();
         let mut candidates = vec![path.to_path_buf()];
         for suffix in ["-wal", "-shm"] {

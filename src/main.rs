@@ -314,7 +314,9 @@ fn reset_second_factors(settings: &Settings) -> Result<(), String> {
 /// Never creates a database: from the wrong directory it would copy a new
 /// empty one and succeed. The copy is a new file, mode 0600.
 fn backup(settings: &Settings, file: &std::path::Path) -> Result<(), String> {
-    let store = Store::open_existing(&settings.database).map_err(|e| error_chain(&e))?;
+    // As found: a database from an older doorstep is copied without being
+    // upgraded, so the copy can go back under the older binary.
+    let store = Store::open_as_found(&settings.database).map_err(|e| error_chain(&e))?;
     store
         .backup_now(file, Clock::system().now())
         .map_err(|e| error_chain(&e))?;

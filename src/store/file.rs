@@ -96,28 +96,8 @@ pub(super) fn create_or_open(path: &Path) -> Result<bool, String> {
         }
         Err(e) => return Err(format!("cannot reach {}: {}", dir.display(), reason(&e))),
     }
-    if !path.exists()
-        && let Some(copy) = rescued_copy(path)
-    {
-        return Err(format!(
-            "it does not exist, and doorstep saved {} when the database went away under it. \
-             Move that copy to {} to keep what it holds, or remove it to start with a new, empty \
-             database",
-            copy.display(),
-            path.display()
-        ));
-    }
-    let wal = companion(path, "-wal");
-    if !path.exists() && std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-        return Err(format!(
-            "it does not exist, but {} does: that belongs to a database that is gone, and SQLite \
-             would mix it into a new one. Restore the database (when doorstep notices a deletion \
-             it saves a copy named {}.rescued-TIME), or remove {} and {} to start afresh",
-            wal.display(),
-            path.display(),
-            wal.display(),
-            companion(path, "-shm").display()
-        ));
+    if let Some(trouble) = missing_with_leftovers(path) {
+        return Err(trouble);
     }
     match create_private(path) {
         Ok(_) => Ok(true),
@@ -131,6 +111,37 @@ pub(super) fn create_or_open(path: &Path) -> Result<bool, String> {
 /// The name of the copy saved when the database went away at `now`.
 pub(super) fn rescue_path(path: &Path, now: i64) -> PathBuf {
     companion(path, &format!("{RESCUED}{now}"))
+}
+
+/// Why a database that is not there must not simply be created anew: a
+/// copy saved when it went away under the server, or a -wal file of the
+/// database that is gone. `None` when the file exists or nothing is left.
+pub(super) fn missing_with_leftovers(path: &Path) -> Option<String> {
+    if path.exists() {
+        return None;
+    }
+    if let Some(copy) = rescued_copy(path) {
+        return Some(format!(
+            "it does not exist, and doorstep saved {} when the database went away under it. \
+             Move that copy to {} to keep what it holds, or remove it to start with a new, empty \
+             database",
+            copy.display(),
+            path.display()
+        ));
+    }
+    let wal = companion(path, "-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Some(format!(
+            "it does not exist, but {} does: that belongs to a database that is gone, and SQLite \
+             would mix it into a new one. Restore the database (when doorstep notices a deletion \
+             it saves a copy named {}.rescued-TIME), or remove {} and {} to start afresh",
+            wal.display(),
+            path.display(),
+            wal.display(),
+            companion(path, "-shm").display()
+        ));
+    }
+    None
 }
 
 const RESCUED: &str = ".rescued-";
@@ -191,7 +202,22 @@ pub(super) fn diagnose_unwritable(path: &Path) -> Option<String> {
             .map_err(|e| reason(&e)),
     };
     let _ = std::fs::remove_file(&probe);
-    written.err().or_else(|| open_for_writing(path).err())
+    written
+        .err()
+        .or_else(|| open_for_writing(path).err())
+        .or_else(|| {
+            // A -wal or -shm left read-only (by a process of another user,
+            // or with another umask) keeps the database read-only even
+            // once the database file itself is writable.
+            sqlite_companions(path)
+                .iter()
+                .find_map(|p| match std::fs::metadata(p) {
+                    Ok(_) => open_for_writing(p).err().map(|why| {
+                        format!("{} ({why}); SQLite needs to write it too", p.display())
+                    }),
+                    Err(_) => None,
+                })
+        })
 }
 
 /// Removes the group and other permission bits of the database and of its

@@ -21,7 +21,25 @@ pub(super) fn version(conn: &Connection) -> StoreResult<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
 }
 
-pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
+/// What to do with a database from an older doorstep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Upgrade {
+    /// Migrate it: `serve` and `password`, which the owner runs to upgrade.
+    Apply,
+    /// Refuse it, saying how to upgrade: the other commands, which may run
+    /// beside a still-running older server (a backup timer, an admin
+    /// command between installing a binary and restarting the service) and
+    /// must not upgrade its database under it, nor make a rollback
+    /// impossible.
+    Refuse,
+    /// Use it as it is: `backup`, whose copy of an older database is what
+    /// a rollback needs.
+    AsFound,
+}
+
+/// Brings the database to this version's schema, or refuses it, as
+/// `upgrade` says; a database from a newer doorstep is always refused.
+pub(super) fn apply(conn: &mut Connection, path: &Path, upgrade: Upgrade) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;
     let found = version(conn)?;
     if found > known {
@@ -30,6 +48,17 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> StoreResult<()> {
             found,
             known,
         });
+    }
+    match upgrade {
+        Upgrade::Apply => {}
+        Upgrade::Refuse if found < known && found > 0 => {
+            return Err(StoreError::TooOld {
+                path: path.to_owned(),
+                found,
+                known,
+            });
+        }
+        Upgrade::Refuse | Upgrade::AsFound => return Ok(()),
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = index as i64 + 1;
@@ -51,10 +80,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
-        apply(&mut conn, &path).unwrap();
-        apply(&mut conn, &path).unwrap();
+        apply(&mut conn, &path, Upgrade::Apply).unwrap();
+        apply(&mut conn, &path, Upgrade::Apply).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
-        match apply(&mut conn, &path) {
+        match apply(&mut conn, &path, Upgrade::Apply) {
             Err(StoreError::TooNew { found: 99, .. }) => {}
             other => panic!("expected TooNew, got {other:?}"),
         }

@@ -56,6 +56,14 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "the database {path} has schema version {found}, from an older doorstep (this one uses {known}); start this version's `doorstep serve` once to upgrade it, then run this again"
+    )]
+    TooOld {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database (or a backup) cannot be used, for a reason in plain

@@ -4,6 +4,7 @@
 //! and saying in plain words why a file cannot be used. All of it runs at
 //! start-up or for a command, before anything is served.
 
+use super::migrate::Upgrade;
 use super::{Inner, Store, StoreError, StoreResult, file, is_disk_full, migrate};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use std::path::Path;
@@ -102,7 +103,7 @@ impl Store {
             path: path.to_owned(),
             reason,
         })?;
-        let opened = Self::open_file(path, true).and_then(|store| {
+        let opened = Self::open_file(path, true, Upgrade::Apply).and_then(|store| {
             store.probe_write()?;
             Ok(store)
         });
@@ -131,8 +132,14 @@ impl Store {
     /// Opens an existing database, for the commands beside `serve` and
     /// `password`, which never create one: run from the wrong directory,
     /// `doorstep backup` would otherwise copy a new empty database and
-    /// succeed. Nor do they change its mode; `serve` does that.
+    /// succeed. Nor do they change its mode; `serve` does that. Nor do they
+    /// upgrade a database from an older doorstep (`Upgrade::Refuse`): it
+    /// may be in use by the older server still running.
     pub fn open_existing(path: &Path) -> StoreResult<Store> {
+        Self::open_existing_with(path, Upgrade::Refuse)
+    }
+
+    fn open_existing_with(path: &Path, upgrade: Upgrade) -> StoreResult<Store> {
         match std::fs::metadata(path) {
             Ok(_) => {}
             Err(e)
@@ -154,10 +161,16 @@ impl Store {
                 });
             }
         }
-        Self::open_file(path, false).map_err(|e| explain(path, e))
+        Self::open_file(path, false, upgrade).map_err(|e| explain(path, e))
     }
 
-    fn open_file(path: &Path, fresh_ok: bool) -> StoreResult<Store> {
+    /// `open_existing` for `backup`, which copies a database from an older
+    /// doorstep as it is, without upgrading it: the copy a rollback needs.
+    pub fn open_as_found(path: &Path) -> StoreResult<Store> {
+        Self::open_existing_with(path, Upgrade::AsFound)
+    }
+
+    fn open_file(path: &Path, fresh_ok: bool, upgrade: Upgrade) -> StoreResult<Store> {
         let mut writer = open_unconfigured(path)?;
         let file = file::identify(path).map_err(|e| StoreError::Unusable {
             path: path.to_owned(),
@@ -187,7 +200,7 @@ impl Store {
         }
         configure(&writer)?;
         writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
-        migrate::apply(&mut writer, path)?;
+        migrate::apply(&mut writer, path, upgrade)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 id: next_store_id(),
@@ -203,10 +216,17 @@ impl Store {
         })
     }
 
+    /// Why the missing database at `path` must not be created anew, if
+    /// something of an earlier one is left beside it (`doctor` says so).
+    pub fn missing_with_leftovers(path: &Path) -> Option<String> {
+        file::missing_with_leftovers(path)
+    }
+
     /// One real commit, as every later write will need: it rewrites the
     /// schema version with its own value, which puts a page in the WAL. A
-    /// read-only file or directory, or a full disk, fails here.
-    fn probe_write(&self) -> StoreResult<()> {
+    /// read-only file or directory, or a full disk, fails here (an empty
+    /// transaction would not: it writes nothing).
+    pub fn probe_write(&self) -> StoreResult<()> {
         let mut conn = self.inner.writer.lock().map_err(|_| StoreError::Poisoned)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = migrate::version(&tx)?;

@@ -289,6 +289,23 @@ async fn serve_refuses_a_read_only_directory_or_file_naming_the_path() {
     );
     assert_eq!(listing(&fixed_dir), ["doorstep.db"]);
 
+    // A writable database in a writable directory, beside a -shm file left
+    // read-only (by a command run as another user, say): the file that
+    // keeps the database read-only is named.
+    let shm_dir = base.path().join("stale-shm-dir");
+    std::fs::create_dir(&shm_dir).unwrap();
+    give_to_doorstep(&shm_dir);
+    let db = shm_dir.join("doorstep.db");
+    make_database(&db);
+    let shm = shm_dir.join("doorstep.db-shm");
+    std::fs::write(&shm, vec![0u8; 32 * 1024]).unwrap();
+    chmod(&shm, 0o400);
+    let err = stderr(&serve_refusal(&db, uid).await);
+    assert!(
+        err.contains(&format!("{} (the file is not writable", shm.display())),
+        "{err}"
+    );
+
     for d in [&ro_dir, &fixed_dir] {
         chmod(d, 0o755);
     }
@@ -490,4 +507,76 @@ async fn an_idle_worker_ends_its_read_transaction_so_the_wal_can_be_truncated() 
     .unwrap();
     assert_eq!((busy, log, moved), (0, 0, 0), "checkpointed and truncated");
     assert!(verifies(&app, &second).await);
+}
+
+/// Only `serve` and `password` upgrade a database from an older doorstep.
+/// The other commands may run beside the older server still using it (a
+/// backup timer, a command between installing the new binary and
+/// restarting the service): they refuse it, saying how to upgrade, and
+/// `backup` copies it as it is, which is what a rollback needs.
+#[tokio::test]
+async fn only_serve_and_password_upgrade_an_older_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("doorstep.db");
+    drop(Store::open(&db).unwrap());
+    let version = |p: &Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    };
+    let current = version(&db);
+    // As a database from before the identity table looks.
+    let older = current - 1;
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(&format!(
+            "DROP TABLE identity; PRAGMA user_version = {older};"
+        ))
+        .unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_doorstep"))
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .env_remove("DOORSTEP_CONFIG")
+            .env("DOORSTEP_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+
+    for args in [
+        &["tokens", "list"][..],
+        &["resource-server", "add", "micropub"],
+        &["second-factor", "reset"],
+    ] {
+        let out = run(args, None);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("from an older doorstep") && err.contains("doorstep serve"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(version(&db), older, "{args:?} upgraded it");
+    }
+
+    let copy = dir.path().join("before-upgrade.db");
+    let out = run(&["backup", copy.to_str().unwrap()], None);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(version(&db), older);
+    assert_eq!(version(&copy), older, "the copy is as it was");
+
+    let out = run(&["password", "--stdin"], Some("a new password\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(version(&db), current, "password upgrades, as serve does");
 }
