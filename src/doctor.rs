@@ -295,17 +295,22 @@ fn database_checks(
 fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check {
     let name = "database identity";
     let configured = identity::Identity::new(settings.issuer_str(), settings.me.as_str());
+    let me = configured.me.clone();
     let found = store.read_now(move |c| {
         let recorded = identity::recorded(c)?;
         let live_apps = tokens::count_active_grants(c, now)?;
-        Ok((recorded, live_apps))
+        let other = match recorded {
+            Some(_) => None,
+            None => tokens::live_grants_issued_as_another(c, &me, now)?,
+        };
+        Ok((recorded, live_apps, other))
     });
     match found {
-        Ok((Some(recorded), _)) if recorded == configured => Check::pass(
+        Ok((Some(recorded), _, _)) if recorded == configured => Check::pass(
             name,
             format!("made for {}, as configured", identity::describe(&recorded)),
         ),
-        Ok((Some(recorded), 0)) => Check::fail(
+        Ok((Some(recorded), 0, _)) => Check::fail(
             name,
             format!(
                 "the database was made for {}, but the configuration names {}; no app holds a \
@@ -317,12 +322,17 @@ fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check
              addresses at start-up. If the server runs with another configuration than this \
              command read, run `doorstep doctor` with the server's --config",
         ),
-        Ok((Some(recorded), live_apps)) => Check::fail(
+        Ok((Some(recorded), live_apps, _)) => Check::fail(
             name,
             identity::mismatch_message(&recorded, &configured, live_apps),
             identity::MISMATCH_FIX,
         ),
-        Ok((None, _)) => Check::warn(
+        Ok((None, _, Some((me, live_apps)))) => Check::fail(
+            name,
+            identity::issued_as_another_message(&me, &configured, live_apps),
+            identity::MISMATCH_FIX,
+        ),
+        Ok((None, _, None)) => Check::warn(
             name,
             "not recorded yet: `doorstep serve` records the issuer and profile URL the database \
              belongs to when it next starts",

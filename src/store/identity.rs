@@ -50,6 +50,14 @@ pub enum Standing {
         recorded: Identity,
         live_apps: usize,
     },
+    /// Nothing was recorded (a database from before schema 7), but
+    /// `live_apps` apps hold tokens issued as another profile URL, `me`:
+    /// the configuration is not the one the database was served under.
+    /// Nothing is recorded until it is.
+    IssuedAsAnother {
+        me: String,
+        live_apps: usize,
+    },
 }
 
 pub fn recorded(conn: &Connection) -> StoreResult<Option<Identity>> {
@@ -81,6 +89,14 @@ pub fn reconcile(
     now: UnixTime,
 ) -> StoreResult<Standing> {
     let Some(found) = recorded(tx)? else {
+        // Only the grants can tell whose a database from before schema 7
+        // was (they keep `me`, not the issuer): recording the configured
+        // addresses over theirs would make the mix permanent.
+        if let Some((me, live_apps)) =
+            tokens::live_grants_issued_as_another(tx, &configured.me, now)?
+        {
+            return Ok(Standing::IssuedAsAnother { me, live_apps });
+        }
         record(tx, configured, now)?;
         return Ok(Standing::Recorded);
     };
@@ -155,7 +171,30 @@ pub fn report(standing: &Standing, configured: &Identity, database: &Path) {
             mismatch_message(recorded, configured, *live_apps),
             MISMATCH_FIX
         ),
+        Standing::IssuedAsAnother { me, live_apps } => tracing::warn!(
+            %database,
+            database_me = %me,
+            configured_issuer = %configured.issuer,
+            configured_me = %configured.me,
+            "WRONG ADDRESSES FOR THIS DATABASE: {} What to do: {}",
+            issued_as_another_message(me, configured, *live_apps),
+            MISMATCH_FIX
+        ),
     }
+}
+
+/// What the owner reads when a database from before schema 7 holds live
+/// grants issued as another profile URL than the configured one.
+pub fn issued_as_another_message(me: &str, configured: &Identity, live_apps: usize) -> String {
+    let apps = match live_apps {
+        1 => "1 app holds a token".to_owned(),
+        n => format!("{n} apps hold tokens"),
+    };
+    format!(
+        "the configuration names {}, but {apps} issued as the profile URL {me}, so token checks \
+         would answer with one identity while new sign-ins use the other.",
+        describe(configured)
+    )
 }
 
 /// The two ways out of a mismatch.
@@ -237,6 +276,39 @@ mod tests {
         assert_eq!(reconcile_with(&new), Standing::Adopted { was: old });
         assert_eq!(store.read_now(recorded).unwrap(), Some(new.clone()));
         assert_eq!(reconcile_with(&new), Standing::Matches);
+    }
+
+    /// A database from before schema 7 has no identity recorded; its live
+    /// grants say which `me` it was served as, and a configuration naming
+    /// another is not recorded over them.
+    #[test]
+    fn an_older_database_s_grants_decide_before_anything_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let old = id("https://auth.old.example/", "https://old.example/");
+        let new = id("https://auth.new.example/", "https://new.example/");
+        live_grant(&store, &old.me, 100);
+        live_grant(&store, &old.me, 100);
+        let reconcile_with = |i: &Identity| {
+            let i = i.clone();
+            store.write_now(move |tx| reconcile(tx, &i, 100)).unwrap()
+        };
+        assert_eq!(
+            reconcile_with(&new),
+            Standing::IssuedAsAnother {
+                me: old.me.clone(),
+                live_apps: 2
+            }
+        );
+        assert_eq!(store.read_now(recorded).unwrap(), None, "nothing recorded");
+        // Started again under the database's own addresses: recorded.
+        assert_eq!(reconcile_with(&old), Standing::Recorded);
+        assert_eq!(store.read_now(recorded).unwrap(), Some(old));
+        let m = issued_as_another_message("https://old.example/", &new, 2);
+        assert!(
+            m.contains("2 apps hold tokens issued as the profile URL https://old.example/"),
+            "{m}"
+        );
     }
 
     #[test]

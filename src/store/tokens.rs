@@ -204,6 +204,27 @@ pub fn active_grants(
 }
 
 /// How many grants `active_grants` would list without a limit.
+/// The profile URL most live grants were issued as, when it is not `me`,
+/// with how many grants hold tokens under it: how a database from before
+/// the identity table (schema 7) says whose it was.
+pub fn live_grants_issued_as_another(
+    conn: &Connection,
+    me: &str,
+    now: UnixTime,
+) -> StoreResult<Option<(String, usize)>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT g.me, COUNT(*) AS n FROM grants g WHERE g.me != ?2 AND ",
+        active_grant!(),
+        " GROUP BY g.me ORDER BY n DESC LIMIT 1"
+    ))?;
+    Ok(stmt
+        .query_row(params![now, me], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?
+        .map(|(me, n)| (me, usize::try_from(n).unwrap_or(0))))
+}
+
 pub fn count_active_grants(conn: &Connection, now: UnixTime) -> StoreResult<usize> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT COUNT(*) FROM grants g WHERE ",
