@@ -29,7 +29,15 @@ struct Inner {
     by_addr: HashMap<IpAddr, Entry>,
     window_start: UnixTime,
     window_failures: u32,
+    /// Attempts refused since the operator was last told (`begin`).
+    refused_unreported: u32,
+    last_report: Option<UnixTime>,
 }
+
+/// The log says at most once a minute how many sign-in attempts the
+/// lockout refused: a sustained guessing run leaves a trace without one
+/// line per refused attempt.
+const REPORT_EVERY: i64 = 60;
 
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
@@ -83,7 +91,20 @@ impl LoginThrottle {
         let Ok(mut inner) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
-        Self::check_locked(&inner, addr, now, known_device)?;
+        if let Err(t) = Self::check_locked(&inner, addr, now, known_device) {
+            inner.refused_unreported += 1;
+            if inner.last_report.is_none_or(|at| now - at >= REPORT_EVERY) {
+                tracing::warn!(
+                    %addr,
+                    refused = inner.refused_unreported,
+                    "sign-in attempts refused after too many failed ones (the lockout holds; \
+                     this is said at most once a minute)"
+                );
+                inner.refused_unreported = 0;
+                inner.last_report = Some(now);
+            }
+            return Err(t);
+        }
         Self::record_locked(&mut inner, addr, now);
         Ok(())
     }

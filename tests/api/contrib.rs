@@ -142,6 +142,11 @@ async fn the_daily_backup_keeps_the_newest_copies_readable_only_by_their_owner()
             "{}",
             String::from_utf8_lossy(&run.stderr)
         );
+        let said = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            !said.contains(".partial"),
+            "it names the final copy: {said}"
+        );
         let now = files_in(&dir);
         made.extend(
             now.iter()
@@ -149,8 +154,14 @@ async fn the_daily_backup_keeps_the_newest_copies_readable_only_by_their_owner()
                 .cloned()
                 .collect::<Vec<_>>(),
         );
+        let newest = made.last().expect("a copy");
+        assert!(
+            said.contains(&format!("backed up to {}/{newest}", dir.display())),
+            "{said}"
+        );
     }
     assert_eq!(made.len(), 3, "each run made a new copy: {made:?}");
+
     // The oldest went; the two newest stayed, and nothing half-written.
     assert_eq!(files_in(&dir), made[1..].to_vec());
     for name in &made[1..] {
