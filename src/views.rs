@@ -151,11 +151,16 @@ pub struct Homepage<'a> {
     pub name: &'a str,
     pub url: &'a str,
     pub photo: Option<&'a str>,
-    pub metadata: &'a str,
-    pub authorization_endpoint: &'a str,
-    pub token_endpoint: &'a str,
-    pub micropub: Option<&'a str>,
-    pub microsub: Option<&'a str>,
+    /// `oauth::metadata::homepage_links`: (rel, href).
+    pub links: &'a [(&'static str, String)],
+}
+
+/// The `<link>` tags the owner copies onto their homepage: shown on the
+/// dashboard and printed by `serve`.
+#[derive(Template)]
+#[template(path = "link_tags.html")]
+pub struct LinkTags<'a> {
+    pub links: &'a [(&'static str, String)],
 }
 
 pub struct ExemptionRow {

@@ -29,21 +29,11 @@ use std::collections::HashMap;
 /// Activity entries shown.
 const RECENT_EVENTS: usize = 30;
 
-/// The `<link>` tags the owner puts on their homepage (DISC-13, DISC-14).
+/// The `<link>` tags the owner puts on their homepage (DISC-13, DISC-14),
+/// one per line.
 pub fn link_tags(s: &crate::config::Settings) -> String {
-    let mut out = format!(
-        "<link rel=\"indieauth-metadata\" href=\"{}\">\n<link rel=\"authorization_endpoint\" href=\"{}\">\n<link rel=\"token_endpoint\" href=\"{}\">",
-        s.metadata_url(),
-        s.endpoint("auth"),
-        s.endpoint("token")
-    );
-    if let Some(m) = &s.micropub {
-        out.push_str(&format!("\n<link rel=\"micropub\" href=\"{m}\">"));
-    }
-    if let Some(m) = &s.microsub {
-        out.push_str(&format!("\n<link rel=\"microsub\" href=\"{m}\">"));
-    }
-    out
+    let links = crate::oauth::metadata::homepage_links(s);
+    askama::Template::render(&crate::views::LinkTags { links: &links }).unwrap_or_default()
 }
 
 /// `app.example.com` (with a port if it has one) for a client id.

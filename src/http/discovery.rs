@@ -15,11 +15,7 @@ use actix_web::{HttpResponse, web};
 /// "Compatibility"). All hrefs are absolute (DISC-15).
 pub async fn homepage(state: web::Data<AppState>) -> HttpResponse {
     let s = &state.settings;
-    let metadata_url = s.metadata_url();
-    let auth = s.endpoint("auth");
-    let token = s.endpoint("token");
-    let micropub = s.micropub.as_ref().map(|u| u.to_string());
-    let microsub = s.microsub.as_ref().map(|u| u.to_string());
+    let links = metadata::homepage_links(s);
     let photo = s.photo.as_ref().map(|u| u.to_string());
     let mut resp = html(
         StatusCode::OK,
@@ -27,24 +23,9 @@ pub async fn homepage(state: web::Data<AppState>) -> HttpResponse {
             name: &s.name,
             url: s.me.as_str(),
             photo: photo.as_deref(),
-            metadata: &metadata_url,
-            authorization_endpoint: &auth,
-            token_endpoint: &token,
-            micropub: micropub.as_deref(),
-            microsub: microsub.as_deref(),
+            links: &links,
         },
     );
-    let mut links = vec![
-        format!("<{metadata_url}>; rel=\"indieauth-metadata\""),
-        format!("<{auth}>; rel=\"authorization_endpoint\""),
-        format!("<{token}>; rel=\"token_endpoint\""),
-    ];
-    if let Some(m) = &micropub {
-        links.push(format!("<{m}>; rel=\"micropub\""));
-    }
-    if let Some(m) = &microsub {
-        links.push(format!("<{m}>; rel=\"microsub\""));
-    }
     let headers = resp.headers_mut();
     // The homepage is public and changes only with the configuration.
     headers.insert(
@@ -58,8 +39,8 @@ pub async fn homepage(state: web::Data<AppState>) -> HttpResponse {
     {
         headers.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    for l in links {
-        if let Ok(v) = header::HeaderValue::from_str(&l) {
+    for (rel, href) in &links {
+        if let Ok(v) = header::HeaderValue::from_str(&format!("<{href}>; rel=\"{rel}\"")) {
             headers.append(header::LINK, v);
         }
     }

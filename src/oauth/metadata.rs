@@ -9,6 +9,27 @@ pub const SCOPES_SUPPORTED: &[&str] = &[
     "follow", "mute", "block", "channels",
 ];
 
+/// The rels a homepage carries to lead clients here (DISC-13, DISC-14):
+/// the metadata document, the legacy endpoints, and the owner's Micropub and
+/// Microsub endpoints when configured (PRODUCT "Compatibility"). One list
+/// for the homepage doorstep serves (`<link>` elements and `Link` headers)
+/// and for the tags the owner copies onto their own. Every href is
+/// absolute (DISC-15).
+pub fn homepage_links(settings: &Settings) -> Vec<(&'static str, String)> {
+    let mut links = vec![
+        ("indieauth-metadata", settings.metadata_url()),
+        ("authorization_endpoint", settings.endpoint("auth")),
+        ("token_endpoint", settings.endpoint("token")),
+    ];
+    if let Some(m) = &settings.micropub {
+        links.push(("micropub", m.to_string()));
+    }
+    if let Some(m) = &settings.microsub {
+        links.push(("microsub", m.to_string()));
+    }
+    links
+}
+
 pub fn document(settings: &Settings) -> Value {
     // What the authorization endpoint accepts, exactly: `optional` takes
     // `plain` as `any` does (it only adds requests without PKCE).
