@@ -8,6 +8,7 @@ mod host;
 mod pkce;
 mod scope;
 mod secret;
+mod sign_in;
 mod state;
 mod urls;
 
@@ -18,5 +19,6 @@ pub use host::{
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError, PkceMethod};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secret::{Secret, SecretHash, constant_time_eq};
+pub use sign_in::SignInMode;
 pub use state::{State, StateError};
 pub use urls::{ClientId, ProfileUrl, RedirectUri, UrlError, host_and_port};

@@ -133,7 +133,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     };
     let tags = link_tags(&state.settings);
     let introspection_endpoint = state.settings.endpoint("introspect");
-    let mode = SignInMode::parse(&loaded.sign_in.mode).unwrap_or(SignInMode::Password);
+    let mode = loaded.sign_in.mode;
     let passkeys_available = state.webauthn.is_some();
     let page = html(
         StatusCode::OK,

@@ -32,7 +32,7 @@ pub struct SignIn {
 pub async fn load(state: &AppState) -> StoreResult<SignIn> {
     let s = state.store.read(factors::summary).await?;
     Ok(SignIn {
-        mode: SignInMode::parse(&s.mode).unwrap_or(SignInMode::Password),
+        mode: s.mode,
         factors: Factors {
             passkeys: s.passkeys,
             totp: s.totp,

@@ -34,7 +34,7 @@ fn locked_out(state: &AppState, why: LockOut) -> HttpResponse {
 /// The current sign-in mode and the factors it may depend on: what every
 /// change here is checked against, inside the change's own transaction.
 fn standing(s: &factors::Summary) -> (SignInMode, rules::Factors) {
-    let mode = SignInMode::parse(&s.mode).unwrap_or(SignInMode::Password);
+    let mode = s.mode;
     let f = rules::Factors {
         passkeys: s.passkeys,
         totp: s.totp,
@@ -131,14 +131,11 @@ pub async fn set_mode(
             // between must not leave a mode that nobody can sign in with.
             let s = factors::summary(tx)?;
             let (_, f) = standing(&s);
-            if let Err(why) = rules::check_mode(mode, f) {
+            if let Err(why) = rules::check_switch(mode, f, s.recovery_codes_left) {
                 return Ok(Err(why));
             }
-            if mode != SignInMode::Password && s.recovery_codes_left == 0 {
-                return Ok(Err(LockOut::NoRecoveryCodes));
-            }
-            if s.mode != mode.as_str() {
-                factors::set_mode(tx, mode.as_str())?;
+            if s.mode != mode {
+                factors::set_mode(tx, mode)?;
                 events::record(
                     tx,
                     now,
@@ -291,8 +288,8 @@ fn save_totp(
     factors::set_totp(tx, secret, step, now)?;
     events::record(tx, now, EventKind::TotpAdded, None, None)?;
     let s = factors::summary(tx)?;
-    if s.mode == SignInMode::Password.as_str() {
-        factors::set_mode(tx, SignInMode::SecondFactor.as_str())?;
+    if s.mode == SignInMode::Password {
+        factors::set_mode(tx, SignInMode::SecondFactor)?;
         events::record(
             tx,
             now,

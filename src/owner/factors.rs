@@ -2,45 +2,7 @@
 //! out: a mode that needs a factor is refused while that factor is missing,
 //! and the last factor a mode needs cannot be removed.
 
-/// How the owner signs in, chosen on the dashboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInMode {
-    /// A password; a passkey, if the owner has one, works too.
-    Password,
-    /// A password and then a second factor (an authenticator-app code or a
-    /// passkey); a passkey alone also signs in, being two factors itself.
-    SecondFactor,
-    /// Passkeys only; a password with a recovery code is the way back in.
-    PasskeyOnly,
-}
-
-impl SignInMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignInMode::Password => "password",
-            SignInMode::SecondFactor => "second_factor",
-            SignInMode::PasskeyOnly => "passkey_only",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SignInMode> {
-        match s {
-            "password" => Some(SignInMode::Password),
-            "second_factor" => Some(SignInMode::SecondFactor),
-            "passkey_only" => Some(SignInMode::PasskeyOnly),
-            _ => None,
-        }
-    }
-
-    /// For the owner's eyes.
-    pub fn describe(self) -> &'static str {
-        match self {
-            SignInMode::Password => "password",
-            SignInMode::SecondFactor => "password plus a second factor",
-            SignInMode::PasskeyOnly => "passkey only",
-        }
-    }
-}
+pub use crate::domain::SignInMode;
 
 /// The factors the owner has besides the password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +30,17 @@ pub fn check_mode(mode: SignInMode, f: Factors) -> Result<(), LockOut> {
         SignInMode::PasskeyOnly if f.passkeys == 0 => Err(LockOut::NoPasskey),
         _ => Ok(()),
     }
+}
+
+/// May the owner switch to `mode`? Its factors must be there, and a mode
+/// beyond the password needs recovery codes left: they are the way back in
+/// when a factor is lost.
+pub fn check_switch(mode: SignInMode, f: Factors, recovery_codes_left: i64) -> Result<(), LockOut> {
+    check_mode(mode, f)?;
+    if mode != SignInMode::Password && recovery_codes_left == 0 {
+        return Err(LockOut::NoRecoveryCodes);
+    }
+    Ok(())
 }
 
 /// May one passkey be removed? Not the last one a mode depends on.
@@ -165,6 +138,25 @@ mod tests {
                 }
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn switching_beyond_the_password_needs_recovery_codes_left() {
+        let with_passkey = Factors {
+            passkeys: 1,
+            totp: false,
+        };
+        assert!(check_switch(SignInMode::Password, NONE, 0).is_ok());
+        assert_eq!(
+            check_switch(SignInMode::PasskeyOnly, with_passkey, 0),
+            Err(LockOut::NoRecoveryCodes)
+        );
+        assert!(check_switch(SignInMode::PasskeyOnly, with_passkey, 1).is_ok());
+        // A missing factor is said first.
+        assert_eq!(
+            check_switch(SignInMode::SecondFactor, NONE, 0),
+            Err(LockOut::NoSecondFactor)
         );
     }
 }

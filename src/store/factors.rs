@@ -4,9 +4,9 @@
 //! switched or removed without locking the owner out — live in
 //! `owner::factors`; this module only reads and writes.
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::clock::UnixTime;
-use crate::domain::SecretHash;
+use crate::domain::{SecretHash, SignInMode};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// The single settings row exists from the first write on.
@@ -15,17 +15,23 @@ fn ensure_row(tx: &Transaction<'_>) -> StoreResult<()> {
     Ok(())
 }
 
-/// The mode as stored (`password` when nothing was ever chosen).
-pub fn mode(conn: &Connection) -> StoreResult<String> {
-    Ok(conn
+/// The mode as stored (`password` when nothing was ever chosen). A value
+/// this version does not know is `Corrupt`, never read as `password`: that
+/// would quietly drop a second factor.
+pub fn mode(conn: &Connection) -> StoreResult<SignInMode> {
+    let stored: Option<String> = conn
         .query_row("SELECT mode FROM sign_in WHERE id = 1", [], |r| r.get(0))
-        .optional()?
-        .unwrap_or_else(|| "password".to_owned()))
+        .optional()?;
+    match stored {
+        None => Ok(SignInMode::Password),
+        Some(s) => SignInMode::parse(&s)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown sign-in mode {s:?}"))),
+    }
 }
 
-pub fn set_mode(tx: &Transaction<'_>, mode: &str) -> StoreResult<()> {
+pub fn set_mode(tx: &Transaction<'_>, mode: SignInMode) -> StoreResult<()> {
     ensure_row(tx)?;
-    tx.execute("UPDATE sign_in SET mode = ?1 WHERE id = 1", [mode])?;
+    tx.execute("UPDATE sign_in SET mode = ?1 WHERE id = 1", [mode.as_str()])?;
     Ok(())
 }
 
@@ -242,7 +248,7 @@ pub fn reset(tx: &Transaction<'_>) -> StoreResult<()> {
 /// What the sign-in pages and the dashboard need to know at once.
 #[derive(Debug, Clone)]
 pub struct Summary {
-    pub mode: String,
+    pub mode: SignInMode,
     pub totp: bool,
     pub passkeys: i64,
     pub recovery_codes_left: i64,
@@ -255,4 +261,36 @@ pub fn summary(conn: &Connection) -> StoreResult<Summary> {
         passkeys: passkey_count(conn)?,
         recovery_codes_left: recovery_codes_left(conn)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// An unknown stored mode (a newer doorstep's, or damage) is an error,
+    /// never read as "password": that would drop a second factor unseen.
+    #[test]
+    fn an_unknown_mode_is_corrupt_not_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        assert_eq!(store.read_now(mode).unwrap(), SignInMode::Password);
+        store
+            .write_now(|tx| set_mode(tx, SignInMode::PasskeyOnly))
+            .unwrap();
+        assert_eq!(store.read_now(mode).unwrap(), SignInMode::PasskeyOnly);
+        store
+            .write_now(|tx| {
+                // The table's CHECK allows only the three modes; a newer
+                // doorstep's (or a damaged file's) value is simulated.
+                tx.execute_batch(
+                    "PRAGMA ignore_check_constraints = ON;
+                     UPDATE sign_in SET mode = 'hardware_key_only';
+                     PRAGMA ignore_check_constraints = OFF;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(matches!(store.read_now(summary), Err(StoreError::Corrupt(_))));
+    }
 }
