@@ -19,7 +19,6 @@ use doorstep::app::{Application, StartError};
 use doorstep::cli::{Cli, Command, SecondFactorAction};
 use doorstep::clock::Clock;
 use doorstep::config::{self, Settings};
-use doorstep::domain::Secret;
 use doorstep::errors::error_chain;
 use doorstep::owner::password;
 use doorstep::store::events::EventKind;
@@ -132,11 +131,9 @@ fn serve(settings: Settings) -> Result<(), String> {
         let issuer = settings.issuer_str().to_owned();
         let store = app.store().clone();
         if store.read(owner::password_hash).await.map_err(|e| error_chain(&e))?.is_none() {
-            let link = Secret::generate();
-            let hash = link.hash();
-            let expires = Clock::system().now() + 3600;
-            store
-                .write(move |tx| owner::create_setup_link(tx, &hash, expires))
+            let now = Clock::system().now();
+            let link = store
+                .write(move |tx| owner::issue_setup_link(tx, now))
                 .await
                 .map_err(|e| error_chain(&e))?;
             // Standard output only: the link is a secret, kept out of logs.

@@ -291,6 +291,9 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert!(matches!(store.read_now(summary), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            store.read_now(summary),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -3,7 +3,7 @@
 use super::StoreResult;
 use super::events::{self, EventKind};
 use crate::clock::UnixTime;
-use crate::domain::SecretHash;
+use crate::domain::{Secret, SecretHash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub fn password_hash(conn: &Connection) -> StoreResult<Option<String>> {
@@ -31,18 +31,21 @@ pub fn set_password(tx: &Transaction<'_>, hash: &str, now: UnixTime, how: &str) 
     events::record(tx, now, EventKind::PasswordSet, None, Some(how))
 }
 
-/// A new setup link replaces any earlier one: only the last printed URL works.
-pub fn create_setup_link(
-    tx: &Transaction<'_>,
-    hash: &SecretHash,
-    expires_at: UnixTime,
-) -> StoreResult<()> {
+/// How long a printed setup link works, in seconds. The words "within an
+/// hour" on the setup page and in `serve`'s output say it.
+pub const SETUP_LINK_LIFETIME: i64 = 3600;
+
+/// A new one-time setup link, valid for `SETUP_LINK_LIFETIME` from `now`;
+/// it replaces any earlier one (only the last printed URL works). Returns
+/// the secret to print once; only its hash is kept.
+pub fn issue_setup_link(tx: &Transaction<'_>, now: UnixTime) -> StoreResult<Secret> {
+    let link = Secret::generate();
     tx.execute("DELETE FROM setup_links", [])?;
     tx.execute(
         "INSERT INTO setup_links (token_hash, expires_at) VALUES (?1, ?2)",
-        params![hash.as_bytes(), expires_at],
+        params![link.hash().as_bytes(), now + SETUP_LINK_LIFETIME],
     )?;
-    Ok(())
+    Ok(link)
 }
 
 pub fn setup_link_valid(conn: &Connection, hash: &SecretHash, now: UnixTime) -> StoreResult<bool> {

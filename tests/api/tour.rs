@@ -5,7 +5,6 @@
 
 use crate::fixtures::{Fixture, Reply};
 use crate::helpers::*;
-use doorstep::domain::Secret;
 use doorstep::store::owner;
 use serde_json::json;
 
@@ -109,11 +108,10 @@ pub async fn visit_every_page() -> Tour {
             .get("/auth?client_id=https%3A%2F%2Fapp.example%2F")
             .await,
     ));
-    let link = Secret::generate();
-    let hash = link.hash();
-    let expires = app.clock.now() + 3600;
-    app.store
-        .write(move |tx| owner::create_setup_link(tx, &hash, expires))
+    let now = app.clock.now();
+    let link = app
+        .store
+        .write(move |tx| owner::issue_setup_link(tx, now))
         .await
         .expect("setup link");
     pages.push(shown(
