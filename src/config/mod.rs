@@ -255,15 +255,27 @@ impl Settings {
         if issuer.scheme() == "http" {
             s.push_str(" IndieAuth requires https endpoints; this one is plain http.");
         }
-        // The profile URL's rules matter only when the issuer is the
-        // profile URL (doorstep serving the homepage).
-        if self.serves_homepage() {
-            if issuer.port().is_some() {
-                s.push_str(" A profile URL may not carry a port, and this one does.");
-            }
-            if matches!(issuer.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
-                s.push_str(" A profile URL must use a domain name, not an IP address.");
-            }
+        // The profile URL's own rules (IndieAuth §3.2), which local
+        // development lets `me` break: whether it is the issuer (doorstep
+        // serving the homepage) or a page of its own.
+        let me = self.me.url();
+        let which = if self.serves_homepage() {
+            "this one (the issuer)"
+        } else {
+            "`me`"
+        };
+        if me.port().is_some() {
+            s.push_str(&format!(
+                " A profile URL may not carry a port, and {which} does."
+            ));
+        }
+        if matches!(me.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
+            s.push_str(&format!(
+                " A profile URL must use a domain name, not an IP address, as {which} does."
+            ));
+        }
+        if !self.serves_homepage() && me.scheme() == "http" {
+            s.push_str(" `me` is plain http; apps expect your homepage on https.");
         }
         s.push_str(" Set `issuer` (and `me`) to your public https URLs to go live.");
         s

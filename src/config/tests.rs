@@ -43,6 +43,13 @@ fn the_local_development_warning_says_what_is_true_of_the_issuer() {
     let w = own_me.local_development_warning();
     assert!(w.contains("plain http"), "{w}");
     assert!(!w.contains("profile URL"), "{w}");
+    // A `me` of its own that breaks the profile URL's rules is named.
+    let local_me = Settings::from_raw(&raw(&[("me", "http://localhost:19201/")])).unwrap();
+    let w = local_me.local_development_warning();
+    assert!(
+        w.contains("may not carry a port, and `me` does") && w.contains("`me` is plain http"),
+        "{w}"
+    );
 }
 
 #[test]
