@@ -115,6 +115,18 @@ impl ScopeSet {
         )
     }
 
+    /// What granting `scope`, one of this request's, means: for the consent
+    /// page. PROF-2: `email` without `profile` is said to be ignored, as
+    /// `without_orphan_email` drops it from the grant.
+    pub fn description_of(&self, scope: &Scope) -> &'static str {
+        if scope.as_str() == "email" && !self.contains("profile") {
+            "See your email address (ignored: this app did not ask for profile, and doorstep \
+             gives the email only with it)"
+        } else {
+            scope.description()
+        }
+    }
+
     /// PROF-2: `email` means nothing without `profile`, so it is dropped.
     pub fn without_orphan_email(mut self) -> ScopeSet {
         if !self.contains("profile") {

@@ -20,10 +20,10 @@ use crate::clock::UnixTime;
 use crate::config::Settings;
 use crate::domain::{Scope, Secret, SecretHash};
 use crate::oauth::authorize::{self, AuthorizationRequest, PageError, PendingRequest};
-use crate::oauth::consent::{self, ConsentAnswer, Outcome, PENDING_LIFETIME, PkceAnswer};
+use crate::oauth::consent::{self, ConsentAnswer, Outcome, PkceAnswer};
 use crate::oauth::token::{self, CodeRedemption};
 use crate::oauth::{ErrorCode, OAuthError, Params};
-use crate::store::{StoreError, StoreResult, pending};
+use crate::store::{StoreError, StoreResult};
 use crate::views::{ConsentPage, LifetimeChoice, NoPkcePage, ScopeChoice};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -167,15 +167,12 @@ async fn authorization_request(
     };
     let id = Secret::generate();
     let stored = PendingRequest::from_request(&request, client);
-    let json_text = match serde_json::to_string(&stored) {
-        Ok(j) => j,
-        Err(e) => return internal_error_page(state, &e),
-    };
     let hash = id.hash();
     let now = state.now();
+    let kept = stored.clone();
     if let Err(e) = state
         .store
-        .write(move |tx| pending::insert(tx, &hash, &json_text, now, now + PENDING_LIFETIME))
+        .write(move |tx| consent::open(tx, &hash, &kept, now))
         .await
     {
         return redirect_server_error(state, &request, &e);
@@ -294,13 +291,7 @@ fn consent_page(
         .iter()
         .map(|sc: &Scope| ScopeChoice {
             name: sc.as_str().to_owned(),
-            // PROF-2: without `profile`, `email` is left out of the grant.
-            description: if sc.as_str() == "email" && !request.scope.contains("profile") {
-                "See your email address (ignored: this app did not ask for profile, and \
-                 doorstep gives the email only with it)"
-            } else {
-                sc.description()
-            },
+            description: request.scope.description_of(sc),
         })
         .collect();
     html(

@@ -20,7 +20,7 @@ use crate::config::{PkcePolicy, Settings};
 use crate::domain::{ProfileUrl, Scope, ScopeSet, SecretHash};
 use crate::store::events::EventKind;
 use crate::store::tokens::Grant;
-use crate::store::{StoreResult, clients as client_store, events, pending};
+use crate::store::{StoreError, StoreResult, clients as client_store, events, pending};
 use rusqlite::{Connection, Transaction};
 
 /// How long a consent page stays answerable, in seconds.
@@ -62,6 +62,19 @@ pub fn needs_pkce_exemption(
     }
     let client_id = request.redirect.client_id().as_str();
     Ok(!client_store::is_pkce_exempt(conn, client_id)?)
+}
+
+/// Keeps a validated request for the owner's answer, under the hash of the
+/// id its page carries, for `PENDING_LIFETIME`; `restore` reads it back.
+pub fn open(
+    tx: &Transaction<'_>,
+    id: &SecretHash,
+    stored: &PendingRequest,
+    now: UnixTime,
+) -> StoreResult<()> {
+    let json = serde_json::to_string(stored)
+        .map_err(|e| StoreError::Corrupt(format!("a pending request would not serialise: {e}")))?;
+    pending::insert(tx, id, &json, now, now + PENDING_LIFETIME)
 }
 
 /// A stored pending request, rebuilt and validated again (CONS-7); None
