@@ -240,13 +240,15 @@ pub(super) fn make_private(path: &Path) {
         match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(narrowed)) {
             Ok(()) => tracing::warn!(
                 file = %p.display(),
-                "the database was readable by other users (mode {mode:o}); changed it to {narrowed:o}"
+                "{} was readable by other users (mode {mode:o}); changed it to {narrowed:o}",
+                p.display()
             ),
             Err(e) => tracing::warn!(
                 file = %p.display(),
                 error = %crate::errors::error_chain(&e),
-                "the database is readable by other users (mode {mode:o}) and doorstep cannot change \
-                 that; make it readable by doorstep's user only (chmod 600)"
+                "{} is readable by other users (mode {mode:o}) and doorstep cannot change that; \
+                 make it readable by doorstep's user only (chmod 600)",
+                p.display()
             ),
         }
     }
