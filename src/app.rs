@@ -18,7 +18,7 @@ use crate::housekeeping;
 use crate::http::connection::{BodyDeadline, Gate, Guarded};
 use crate::http::{self, AppState};
 use crate::owner::password::PasswordWorker;
-use crate::owner::throttle::LoginThrottle;
+use crate::owner::throttle::{CodeGuard, LoginThrottle};
 use crate::ratelimit::FailureLimiter;
 use crate::store::identity::{self, Identity};
 use crate::store::usage::Usage;
@@ -320,6 +320,7 @@ fn app_state(
         store,
         clock,
         login_throttle: LoginThrottle::default(),
+        code_guard: CodeGuard::default(),
         passwords,
         // 20 inactive answers in a burst, then one per 2 s.
         self_auth_throttle: FailureLimiter::new(20, 0.5),

@@ -281,6 +281,10 @@ pub fn describe_event(kind: &Result<EventKind, String>) -> String {
         EventKind::PasskeyRemoved => "Passkey removed",
         EventKind::PasskeyRenamed => "Passkey renamed",
         EventKind::PasskeyFailed => "A passkey sign-in failed",
+        EventKind::SecondFactorPaused => {
+            "Wrong codes after the right password: code entry paused. If this was not you, change \
+             your password"
+        }
         EventKind::TotpAdded => "Authenticator app added",
         EventKind::TotpRemoved => "Authenticator app removed",
         EventKind::RecoveryCodesCreated => "New recovery codes",

@@ -29,7 +29,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::owner::password::PasswordWorker;
 use crate::owner::pending::PendingSteps;
-use crate::owner::throttle::LoginThrottle;
+use crate::owner::throttle::{CodeGuard, LoginThrottle};
 use crate::ratelimit::FailureLimiter;
 use crate::store::Store;
 use crate::store::usage::Usage;
@@ -44,6 +44,8 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub login_throttle: LoginThrottle,
+    /// Wrong second-factor codes in a row, for the account (RFC 6238 §5.2).
+    pub code_guard: CodeGuard,
     /// The one thread that runs argon2 (login, setup), one run at a time in
     /// one reused 19 MiB block: a burst of sign-in POSTs queues instead of
     /// taking memory (SEC-16).

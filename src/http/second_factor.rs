@@ -9,9 +9,11 @@ use super::body::Body;
 use super::login::{render_login, signed_in, with_login_csrf};
 use super::respond::{allow_own_script, body_text, html, internal_error_page, with_retry_after};
 use super::session;
+use crate::errors::error_chain;
 use crate::oauth::Params;
 use crate::owner::factors::{Factors, SignInMode};
 use crate::owner::pending::{Pending, StartedBy};
+use crate::owner::throttle::FIRST_PAUSE_AT;
 use crate::owner::{recovery, totp};
 use crate::store::events::EventKind;
 use crate::store::{StoreResult, events, factors};
@@ -132,6 +134,31 @@ fn throttled(
     with_retry_after(resp, retry_after)
 }
 
+/// Code entry is paused after wrong codes in a row; a passkey, or a browser
+/// the owner signed in from before, still gets in.
+fn code_entry_paused(
+    req: &HttpRequest,
+    state: &AppState,
+    sign_in: &SignIn,
+    retry_after: i64,
+) -> HttpResponse {
+    let minutes = (retry_after + 59) / 60;
+    let msg = format!(
+        "Too many wrong codes in a row: codes are not taken for {minutes} minute{}. A passkey \
+         still works, and so does a browser you signed in from before. If these were not your \
+         tries, someone knows your password: change it.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let resp = render(
+        req,
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        sign_in,
+        Some(&msg),
+    );
+    with_retry_after(resp, retry_after)
+}
+
 /// The half-finished sign-in is gone (expired, or the form is stale):
 /// start again with the password.
 async fn took_too_long(req: &HttpRequest, state: &AppState) -> HttpResponse {
@@ -184,7 +211,13 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
             },
         )
     };
-    // Codes are guesses like passwords: the same throttle, counted first.
+    // Codes are guesses like passwords: the same throttle, counted first;
+    // and wrong codes in a row pause code entry for the account, whatever
+    // the address (`CodeGuard`).
+    if let Err(t) = state.code_guard.check(now, known_device) {
+        put_back(attempts);
+        return code_entry_paused(&req, &state, &sign_in, t.retry_after);
+    }
     if let Err(t) = state.login_throttle.begin(addr, now, known_device) {
         put_back(attempts);
         return throttled(&req, &state, &sign_in, t.retry_after);
@@ -205,6 +238,28 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
     };
     let Some(accepted) = accepted else {
         tracing::warn!(%addr, "failed second factor");
+        if let Some(pause) = state.code_guard.record_failure(now) {
+            tracing::warn!(
+                %addr,
+                wrong_codes = pause.failures,
+                pause_seconds = pause.seconds,
+                "wrong second-factor codes in a row after the right password: code entry paused"
+            );
+            // Told to the owner once per run, not per guess: the activity
+            // list must not fill with a guesser's attempts.
+            if pause.failures == FIRST_PAUSE_AT {
+                let detail = format!("{} wrong codes in a row", pause.failures);
+                let recorded = state
+                    .store
+                    .write(move |tx| {
+                        events::record(tx, now, EventKind::SecondFactorPaused, None, Some(&detail))
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::warn!("could not record the pause: {}", error_chain(&e));
+                }
+            }
+        }
         put_back(attempts);
         return render(
             &req,
@@ -215,6 +270,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
         );
     };
     state.login_throttle.record_success_after(addr, attempts);
+    state.code_guard.record_success();
     let method = match accepted {
         Accepted::App => "with the password and the authenticator app".to_owned(),
         Accepted::Recovery { left } => {

@@ -159,6 +159,85 @@ impl LoginThrottle {
     }
 }
 
+/// Wrong codes in a row before code entry pauses.
+const FREE_CODE_FAILURES: u32 = 5;
+/// The wrong code that starts a run's first pause (what the activity list
+/// is told of, once per run).
+pub const FIRST_PAUSE_AT: u32 = FREE_CODE_FAILURES;
+/// The first pause, in seconds; it doubles per further wrong code.
+const FIRST_CODE_PAUSE: i64 = 60;
+/// The longest pause, in seconds.
+const MAX_CODE_PAUSE: i64 = 4 * 3600;
+
+/// Wrong second-factor codes (authenticator app or recovery code), counted
+/// for the account rather than per address (RFC 6238 §5.2). Whoever types
+/// them has already given the right password, and a password thief with
+/// many addresses would otherwise guess on at the login throttle's global
+/// pace, about 43,000 codes a day, three of them right at any moment.
+/// After `FREE_CODE_FAILURES` in a row, code entry pauses for a minute,
+/// doubling with each further wrong code up to `MAX_CODE_PAUSE`: a few
+/// dozen guesses a day at most. A right code starts the count afresh. A
+/// browser the owner signed in from before is never paused, so the thief
+/// cannot keep the owner out; a passkey is not a code and is not paused
+/// either. State is in memory, like the login throttle's.
+#[derive(Debug, Default)]
+pub struct CodeGuard {
+    inner: Mutex<CodeRun>,
+}
+
+#[derive(Debug, Default)]
+struct CodeRun {
+    failures: u32,
+    paused_until: UnixTime,
+}
+
+/// A wrong code that paused code entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodePause {
+    /// Wrong codes in this run so far.
+    pub failures: u32,
+    /// Seconds until codes are taken again.
+    pub seconds: i64,
+}
+
+impl CodeGuard {
+    /// May a code be checked now?
+    pub fn check(&self, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
+        let Ok(run) = self.inner.lock() else {
+            return Err(Throttled { retry_after: 60 });
+        };
+        if !known_device && now < run.paused_until {
+            return Err(Throttled {
+                retry_after: run.paused_until - now,
+            });
+        }
+        Ok(())
+    }
+
+    /// A wrong code: the pause it starts, if any.
+    pub fn record_failure(&self, now: UnixTime) -> Option<CodePause> {
+        let mut run = self.inner.lock().ok()?;
+        run.failures = run.failures.saturating_add(1);
+        if run.failures < FREE_CODE_FAILURES {
+            return None;
+        }
+        let doublings = (run.failures - FREE_CODE_FAILURES).min(20);
+        let seconds = (FIRST_CODE_PAUSE << doublings).min(MAX_CODE_PAUSE);
+        run.paused_until = now + seconds;
+        Some(CodePause {
+            failures: run.failures,
+            seconds,
+        })
+    }
+
+    /// A right code: the run is over.
+    pub fn record_success(&self) {
+        if let Ok(mut run) = self.inner.lock() {
+            *run = CodeRun::default();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +316,49 @@ mod tests {
             fail(&t, a, 0);
         }
         assert!(check(&t, "2001:db8::ffff".parse().unwrap(), 0, false).is_err());
+    }
+
+    #[test]
+    fn wrong_codes_pause_entry_for_everyone_but_a_known_browser() {
+        let g = CodeGuard::default();
+        for _ in 0..FREE_CODE_FAILURES - 1 {
+            assert_eq!(g.record_failure(100), None);
+            assert!(g.check(100, false).is_ok());
+        }
+        assert_eq!(
+            g.record_failure(100),
+            Some(CodePause {
+                failures: FREE_CODE_FAILURES,
+                seconds: FIRST_CODE_PAUSE
+            })
+        );
+        assert_eq!(
+            g.check(100, false),
+            Err(Throttled {
+                retry_after: FIRST_CODE_PAUSE
+            })
+        );
+        // The owner's own browser is never kept out.
+        assert!(g.check(100, true).is_ok());
+        // Each further wrong code doubles the pause, up to the cap.
+        let later = 100 + FIRST_CODE_PAUSE;
+        assert!(g.check(later, false).is_ok());
+        assert_eq!(
+            g.record_failure(later).map(|p| p.seconds),
+            Some(2 * FIRST_CODE_PAUSE)
+        );
+        for _ in 0..30 {
+            g.record_failure(later);
+        }
+        assert_eq!(
+            g.check(later, false),
+            Err(Throttled {
+                retry_after: MAX_CODE_PAUSE
+            })
+        );
+        // A right code ends the run.
+        g.record_success();
+        assert!(g.check(later, false).is_ok());
+        assert_eq!(g.record_failure(later), None);
     }
 }

@@ -30,6 +30,9 @@ pub enum EventKind {
     PasskeyRemoved,
     PasskeyRenamed,
     PasskeyFailed,
+    /// Several wrong second-factor codes in a row after the right
+    /// password: code entry was paused (`owner::throttle::CodeGuard`).
+    SecondFactorPaused,
     TotpAdded,
     TotpRemoved,
     RecoveryCodesCreated,
@@ -47,7 +50,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for tests and for anyone listing them.
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::Approved,
         EventKind::Denied,
         EventKind::SignedIn,
@@ -61,6 +64,7 @@ impl EventKind {
         EventKind::PasskeyRemoved,
         EventKind::PasskeyRenamed,
         EventKind::PasskeyFailed,
+        EventKind::SecondFactorPaused,
         EventKind::TotpAdded,
         EventKind::TotpRemoved,
         EventKind::RecoveryCodesCreated,
@@ -91,6 +95,7 @@ impl EventKind {
             EventKind::PasskeyRemoved => "passkey_removed",
             EventKind::PasskeyRenamed => "passkey_renamed",
             EventKind::PasskeyFailed => "passkey_failed",
+            EventKind::SecondFactorPaused => "second_factor_paused",
             EventKind::TotpAdded => "totp_added",
             EventKind::TotpRemoved => "totp_removed",
             EventKind::RecoveryCodesCreated => "recovery_codes_created",

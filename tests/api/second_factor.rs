@@ -384,3 +384,60 @@ async fn the_password_changes_on_the_dashboard_only_after_a_fresh_sign_in() {
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
+
+/// Answers the second step on `page` with `code`, through the trusted
+/// proxy as a client at `addr`.
+async fn code_from(browser: &Browser, page: &Response, code: &str, addr: &str) -> Response {
+    let (action, mut fields) = form_fields(page, "form#second-factor");
+    fields.retain(|(k, _)| k != "code");
+    fields.push(("code".into(), code.into()));
+    let req = browser
+        .http
+        .post(format!("{}{action}", browser.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("X-Forwarded-For", addr)
+        .body(serde_urlencoded::to_string(&fields).expect("encode"));
+    Response::read(req.send().await.expect("code")).await
+}
+
+/// RFC 6238 §5.2, SEC-16: someone who has the password cannot guess the
+/// authenticator code at the login throttle's global pace from many
+/// addresses: five wrong codes in a row pause code entry for the account,
+/// wherever the next one comes from, and the owner's activity list says so
+/// once. After the pause the right code works.
+#[tokio::test]
+async fn wrong_codes_in_a_row_pause_code_entry_from_every_address() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
+    let (owner, key, _) = owner_with_app(&app).await;
+    let now = app.clock.now();
+    let valid = [now - 30, now, now + 30].map(|t| app_code(&key, t));
+    let wrong = (0..10)
+        .map(|d| format!("{d}{d}{d}{d}{d}{d}"))
+        .find(|c| !valid.contains(c))
+        .expect("a wrong code");
+    let thief = app.browser();
+    let mut page = thief.sign_in(PASSWORD, Some("198.51.100.1")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.has("form#second-factor"), "{}", page.body);
+    for i in 0..5 {
+        page = code_from(&thief, &page, &wrong, &format!("198.51.100.{}", 10 + i)).await;
+        assert_eq!(page.status, 401, "{}", page.body);
+    }
+    let right = app_code(&key, app.clock.now());
+    let paused = code_from(&thief, &page, &right, "203.0.113.50").await;
+    assert_eq!(paused.status, 429, "{}", paused.body);
+    assert!(
+        paused.body.contains("Too many wrong codes"),
+        "{}",
+        paused.body
+    );
+    assert!(paused.header("retry-after").is_some());
+    assert!(!is_signed_in(&thief).await);
+    assert_activity(&owner, &["Wrong codes after the right password"]).await;
+
+    app.clock.advance(61);
+    let right = app_code(&key, app.clock.now());
+    let done = code_from(&thief, &paused, &right, "203.0.113.51").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(is_signed_in(&thief).await);
+}
