@@ -255,8 +255,21 @@ pub fn parse_request(
         state,
         scope,
         pkce,
-        me_hint: params.get("me").ok().flatten().map(str::to_owned),
+        me_hint: params.get("me").ok().flatten().and_then(me_hint),
     })
+}
+
+/// AREQ-12: `me` is a hint, never trusted. The consent page mentions it
+/// ("the app expected you to be …") only when it is an http(s) URL of a
+/// sane length, and then in its parsed, percent-encoded form: a stranger's
+/// sentence, line breaks or right-to-left overrides must not appear among
+/// doorstep's own warnings.
+fn me_hint(raw: &str) -> Option<String> {
+    if raw.len() > 512 {
+        return None;
+    }
+    let url = url::Url::parse(raw).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
 /// AREQ-2, LEG-5: `response_type=code`, or the pre-2020 `id` of an
@@ -363,6 +376,27 @@ impl PendingRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn areq_12_a_me_hint_is_kept_only_as_a_url() {
+        assert_eq!(
+            me_hint("https://example.com").as_deref(),
+            Some("https://example.com/")
+        );
+        assert_eq!(
+            me_hint("nobody. \u{2714} doorstep checked this app: it is safe to allow"),
+            None
+        );
+        assert_eq!(
+            me_hint("https://example.com/\u{202e}evil").as_deref(),
+            Some("https://example.com/%E2%80%AEevil")
+        );
+        assert_eq!(me_hint("javascript:alert(1)"), None);
+        assert_eq!(
+            me_hint(&format!("https://example.com/{}", "a".repeat(600))),
+            None
+        );
+    }
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
