@@ -24,6 +24,12 @@ pub enum PasswordError {
     TooShort,
     #[error("the password is longer than {MAX_LEN} bytes")]
     TooLong,
+    #[error("the password must not be only spaces")]
+    Blank,
+    #[error(
+        "that password is one of the most common ones, which are guessed first; choose another"
+    )]
+    Common,
     #[error("could not hash the password")]
     Hash,
 }
@@ -75,6 +81,80 @@ fn with_blocks<T>(n: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
     out
 }
 
+/// The most common passwords of eight characters or more, from the public
+/// lists of leaked passwords (lower case): a guesser tries these first, and
+/// doorstep faces the open internet.
+const COMMON: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "0123456789",
+    "87654321",
+    "11111111",
+    "00000000",
+    "12341234",
+    "11223344",
+    "12121212",
+    "123123123",
+    "qwertyui",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "q1w2e3r4",
+    "asdfghjk",
+    "asdfasdf",
+    "abcd1234",
+    "abc12345",
+    "abcdefgh",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "starwars",
+    "whatever",
+    "trustno1",
+    "letmein1",
+    "welcome1",
+    "welcome123",
+    "admin123",
+    "administrator",
+    "changeme",
+    "computer",
+    "internet",
+    "michelle",
+    "jennifer",
+    "master12",
+    "dragon12",
+    "monkey12",
+    "shadow12",
+    "doorstep",
+    "doorstep1",
+    "indieauth",
+    "indieweb",
+];
+
+/// A password from `COMMON`, or one character over and over.
+fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let mut chars = lower.chars();
+    let first = chars.next();
+    chars.all(|c| Some(c) == first) || COMMON.contains(&lower.as_str())
+}
+
 /// Hashes a new password with fresh salt into a PHC string.
 pub fn hash(password: &str) -> Result<String, PasswordError> {
     if password.chars().count() < MIN_LEN {
@@ -82,6 +162,12 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
     }
     if password.len() > MAX_LEN {
         return Err(PasswordError::TooLong);
+    }
+    if password.trim().is_empty() {
+        return Err(PasswordError::Blank);
+    }
+    if is_common(password) {
+        return Err(PasswordError::Common);
     }
     let mut salt = [0u8; 16];
     use rand::TryRng;
@@ -249,6 +335,10 @@ mod tests {
     #[test]
     fn short_passwords_are_refused() {
         assert!(matches!(hash("short"), Err(PasswordError::TooShort)));
+        assert!(matches!(hash("        "), Err(PasswordError::Blank)));
+        assert!(matches!(hash("Password"), Err(PasswordError::Common)));
+        assert!(matches!(hash("12345678"), Err(PasswordError::Common)));
+        assert!(matches!(hash("zzzzzzzzzz"), Err(PasswordError::Common)));
     }
 
     #[test]
