@@ -146,6 +146,24 @@ enum Refused {
     Webauthn(String),
 }
 
+impl Refused {
+    /// For the owner's activity list, in plain words (the log keeps the
+    /// library's own).
+    fn plainly(&self) -> &'static str {
+        match self {
+            Refused::NoChallenge => "the sign-in had expired",
+            Refused::OtherUser | Refused::Unknown => "a passkey this doorstep does not know",
+            Refused::Webauthn(_) => "the passkey's answer did not check out",
+        }
+    }
+}
+
+/// Failed passkey sign-ins reach the owner's activity list at most once in
+/// this many seconds: anyone can fetch a challenge and send a bad answer,
+/// and one address gets ten tries, so entries for every failure would push
+/// the owner's real activity out of the list. The log has each one.
+const PASSKEY_FAILURE_EVENT_EVERY: i64 = 24 * 3600;
+
 /// `POST /login/passkey`: `csrf`, `continue`, `credential` (the browser's
 /// answer as JSON). Signs in, and stores the credential as webauthn-rs
 /// updated it (counter, backup state).
@@ -222,10 +240,17 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
         }
         Ok(Err(why)) => {
             tracing::warn!(%addr, reason = %why, "failed passkey sign-in");
-            let detail = why.to_string();
+            let detail = format!(
+                "{}; further failures today are only in the server's log",
+                why.plainly()
+            );
             if let Err(e) = state
                 .store
                 .write(move |tx| {
+                    let since = now - PASSKEY_FAILURE_EVENT_EVERY;
+                    if events::recorded_since(tx, EventKind::PasskeyFailed, since)? {
+                        return Ok(());
+                    }
                     events::record(tx, now, EventKind::PasskeyFailed, None, Some(&detail))
                 })
                 .await

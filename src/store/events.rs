@@ -141,6 +141,13 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
+/// Whether an event of `kind` was recorded at `since` or later.
+pub fn recorded_since(conn: &Connection, kind: EventKind, since: UnixTime) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE kind = ?1 AND at >= ?2)")?
+        .query_row(params![kind.as_str(), since], |r| r.get(0))?)
+}
+
 pub fn recent(conn: &Connection, limit: usize) -> StoreResult<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT at, kind, client_id, detail FROM events ORDER BY id DESC LIMIT ?1",
