@@ -133,9 +133,32 @@ fn answered_challenge(cred: &PublicKeyCredential) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// WebAuthn Level 2 §7.2 steps 6 and 13, which webauthn-rs leaves to its
+/// caller: an answer the browser says was given inside a frame of another
+/// origin (`crossOrigin`), or one naming a user handle that is not the
+/// owner's, is refused. doorstep's pages cannot be framed, and with one
+/// owner the credential already says whose it is; these keep it so.
+fn foreign_answer(cred: &PublicKeyCredential, owner: Option<&[u8]>) -> Option<Refused> {
+    #[derive(serde::Deserialize)]
+    struct ClientData {
+        #[serde(rename = "crossOrigin", default)]
+        cross_origin: bool,
+    }
+    let data: ClientData = serde_json::from_slice(cred.response.client_data_json.as_ref()).ok()?;
+    if data.cross_origin {
+        return Some(Refused::CrossOrigin);
+    }
+    match &cred.response.user_handle {
+        Some(handle) if Some(handle.as_ref()) != owner => Some(Refused::OtherUser),
+        _ => None,
+    }
+}
+
 /// Why a passkey sign-in failed (logged, and the owner told in general).
 #[derive(Debug, thiserror::Error)]
 enum Refused {
+    #[error("the answer was given in a frame of another origin")]
+    CrossOrigin,
     #[error("no challenge is pending for this browser and answer, or it expired")]
     NoChallenge,
     #[error("the passkey belongs to someone else")]
@@ -153,6 +176,7 @@ impl Refused {
         match self {
             Refused::NoChallenge => "the sign-in had expired",
             Refused::OtherUser | Refused::Unknown => "a passkey this doorstep does not know",
+            Refused::CrossOrigin => "the passkey was used inside another site's page",
             Refused::Webauthn(_) => "the passkey's answer did not check out",
         }
     }
@@ -318,6 +342,9 @@ async fn verify(
     };
     let stored = state.store.read(factors::passkeys).await?;
     let user_id = state.store.read(factors::webauthn_user_id).await?;
+    if let Some(why) = foreign_answer(&cred, user_id.as_deref()) {
+        return Ok(Err(why));
+    }
     let mut registered = parse_all(stored);
     let result = match pending {
         Pending::PasskeyAuthentication(st) => webauthn.finish_passkey_authentication(&cred, &st),

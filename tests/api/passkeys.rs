@@ -495,3 +495,45 @@ async fn a_second_factor_passkey_challenge_survives_strangers_at_many_addresses(
     assert_eq!(done.status, 303, "{}", done.body);
     assert!(is_signed_in(&b).await);
 }
+
+/// WebAuthn Level 2 §7.2 steps 6 and 13: an answer naming a user handle
+/// that is not the owner's (unsigned, so anyone may put one there), or
+/// given in a cross-origin frame, does not sign in; the owner's own answer
+/// still does.
+#[tokio::test]
+async fn an_answer_for_another_user_or_from_a_cross_origin_frame_is_refused() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = localhost_app().await;
+    let (owner, mut key) = owner_with_passkey(&app, "key").await;
+
+    let b = app.browser();
+    let page = b.get("/login").await;
+    let mut cred: serde_json::Value =
+        serde_json::from_str(&key.sign(&passkey_options(&b, &page, false).await)).unwrap();
+    cred["response"]["userHandle"] = serde_json::json!(URL_SAFE_NO_PAD.encode([7u8; 16]));
+    let r = submit_passkey(&b, &page, &cred.to_string()).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!is_signed_in(&b).await);
+    assert_activity(&owner, &["A passkey sign-in failed", "does not know"]).await;
+
+    let c = app.browser();
+    let page = c.get("/login").await;
+    let mut cred: serde_json::Value =
+        serde_json::from_str(&key.sign(&passkey_options(&c, &page, false).await)).unwrap();
+    let data = URL_SAFE_NO_PAD
+        .decode(cred["response"]["clientDataJSON"].as_str().unwrap())
+        .unwrap();
+    let mut data: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    data["crossOrigin"] = serde_json::json!(true);
+    data["topOrigin"] = serde_json::json!("https://evil.example");
+    cred["response"]["clientDataJSON"] =
+        serde_json::json!(URL_SAFE_NO_PAD.encode(data.to_string()));
+    let r = submit_passkey(&c, &page, &cred.to_string()).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!is_signed_in(&c).await);
+
+    let d = app.browser();
+    let done = passkey_sign_in(&d, &mut key).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
