@@ -18,6 +18,7 @@ use crate::oauth::Params;
 use crate::owner::factors::SignInMode;
 use crate::owner::password;
 use crate::owner::pending::{CHALLENGE_SECONDS, Pending, StartedBy};
+use crate::owner::throttle::Guesser;
 use crate::store::events::EventKind;
 use crate::store::{events, owner, sessions};
 use crate::views::{LoginPage, SetupPage};
@@ -125,11 +126,11 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Body) -> 
     }
     let addr = session::client_addr(&req, &state);
     let now = state.now();
-    let known_device = session::known_device(&req, &state).await;
+    let who = session::guesser(&req, &state).await;
     // The attempt is counted as a failure before the password is checked
     // (and forgiven on success), so simultaneous guesses cannot all slip
     // past the lockout while argon2 runs (SEC-16).
-    if let Err(t) = state.login_throttle.begin(addr, now, known_device) {
+    if let Err(t) = state.login_throttle.begin(who, addr, now) {
         let msg = format!(
             "Too many failed attempts. Try again in {} seconds.",
             t.retry_after
@@ -173,11 +174,11 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: Body) -> 
     };
     let to = if cont.is_empty() { "/dashboard" } else { &cont };
     if sign_in.mode == SignInMode::Password {
-        state.login_throttle.record_success(addr);
+        state.login_throttle.record_success(who);
         return signed_in(&req, &state, to, "with the password").await;
     }
     // A second factor is due: the attempt stays counted until it comes.
-    second_factor_due(&req, &state, &sign_in, to, now)
+    second_factor_due(&req, &state, &sign_in, to, who, now)
 }
 
 /// Whether `presented` is the owner's password; Err is the page to answer
@@ -211,6 +212,7 @@ fn second_factor_due(
     state: &AppState,
     sign_in: &second_factor::SignIn,
     to: &str,
+    counted: Guesser,
     now: UnixTime,
 ) -> HttpResponse {
     if sign_in.mode == SignInMode::PasskeyOnly && sign_in.recovery_codes_left == 0 {
@@ -239,6 +241,7 @@ fn second_factor_due(
         Pending::SecondFactor {
             continue_to: to.to_owned(),
             attempts: 1,
+            counted,
         },
     );
     second_factor::render(req, state, StatusCode::OK, sign_in, None)

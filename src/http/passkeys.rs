@@ -236,7 +236,7 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
             if spent.is_ok() {
                 state.passkey_failures.refund(addr, now);
             }
-            let to = finish_password_sign_in(&req, &state, addr, now)
+            let to = finish_password_sign_in(&req, &state, now)
                 .filter(|_| cont_field.is_empty())
                 .unwrap_or(cont);
             signed_in(&req, &state, &to, &format!("with the passkey “{label}”")).await
@@ -294,19 +294,15 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: Body) -
 /// A passkey used as the second step after a password ends that sign-in:
 /// its destination (if one was held), with the throttle's advance count
 /// given back.
-fn finish_password_sign_in(
-    req: &HttpRequest,
-    state: &AppState,
-    addr: std::net::IpAddr,
-    now: i64,
-) -> Option<String> {
+fn finish_password_sign_in(req: &HttpRequest, state: &AppState, now: i64) -> Option<String> {
     let key = session::login_pending_key(req, state, super::second_factor::PENDING)?;
     match state.pending.take(&key, now)? {
         Pending::SecondFactor {
             continue_to,
             attempts,
+            counted,
         } => {
-            state.login_throttle.record_success_after(addr, attempts);
+            state.login_throttle.record_success_after(counted, attempts);
             Some(continue_to)
         }
         _ => None,

@@ -189,6 +189,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
         Pending::SecondFactor {
             continue_to,
             attempts,
+            counted,
         },
     )) = state.pending.take_with_expiry(&key, now)
     else {
@@ -199,7 +200,6 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
         Err(e) => return internal_error_page(&state, &e),
     };
     let addr = session::client_addr(&req, &state);
-    let known_device = session::known_device(&req, &state).await;
     let put_back = |attempts: u32| {
         state.pending.put_back(
             key,
@@ -208,17 +208,19 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
             Pending::SecondFactor {
                 continue_to: continue_to.clone(),
                 attempts,
+                counted,
             },
         )
     };
-    // Codes are guesses like passwords: the same throttle, counted first;
-    // and wrong codes in a row pause code entry for the account, whatever
-    // the address (`CodeGuard`).
-    if let Err(t) = state.code_guard.check(now, known_device) {
+    // Codes are guesses like passwords: the same throttle, counted first
+    // against whoever gave the password (`counted`: its address, or its
+    // known device), wherever the codes come from; and wrong codes in a
+    // row pause code entry for the account (`CodeGuard`).
+    if let Err(t) = state.code_guard.check(now, counted.is_known_device()) {
         put_back(attempts);
         return code_entry_paused(&req, &state, &sign_in, t.retry_after);
     }
-    if let Err(t) = state.login_throttle.begin(addr, now, known_device) {
+    if let Err(t) = state.login_throttle.begin(counted, addr, now) {
         put_back(attempts);
         return throttled(&req, &state, &sign_in, t.retry_after);
     }
@@ -269,7 +271,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
             Some("That code is not right, or it was used already."),
         );
     };
-    state.login_throttle.record_success_after(addr, attempts);
+    state.login_throttle.record_success_after(counted, attempts);
     state.code_guard.record_success();
     let method = match accepted {
         Accepted::App => "with the password and the authenticator app".to_owned(),

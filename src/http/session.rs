@@ -8,6 +8,7 @@ use crate::errors::error_chain;
 use crate::owner::session::{
     csrf_matches, csrf_token, device_cookie_name, login_cookie_name, session_cookie_name,
 };
+use crate::owner::throttle::Guesser;
 use crate::store::{StoreResult, owner as owner_store, sessions};
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -143,9 +144,22 @@ pub async fn forget_device(req: &HttpRequest, state: &AppState) -> StoreResult<C
 /// True when this browser carries the cookie of a device the owner signed
 /// in from before (it exempts the browser from the global login cap).
 pub async fn known_device(req: &HttpRequest, state: &AppState) -> bool {
-    let Some(hash) = device_hash(req, state) else {
-        return false;
-    };
+    known_device_hash(req, state).await.is_some()
+}
+
+/// Who this browser's sign-in attempts count against: its known device,
+/// or its address.
+pub async fn guesser(req: &HttpRequest, state: &AppState) -> Guesser {
+    match known_device_hash(req, state).await {
+        Some(hash) => Guesser::KnownDevice(hash),
+        None => Guesser::Address(client_addr(req, state)),
+    }
+}
+
+/// The hash of this browser's device cookie, when it names a device the
+/// owner signed in from before.
+async fn known_device_hash(req: &HttpRequest, state: &AppState) -> Option<SecretHash> {
+    let hash = device_hash(req, state)?;
     state
         .store
         .read(move |conn| owner_store::is_known_device(conn, &hash))
@@ -155,6 +169,7 @@ pub async fn known_device(req: &HttpRequest, state: &AppState) -> bool {
             tracing::warn!("could not look up a known device: {}", error_chain(&e));
             false
         })
+        .then_some(hash)
 }
 
 /// Remembers this browser after a successful sign-in: refreshes its device

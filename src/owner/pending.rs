@@ -48,10 +48,12 @@ const OWN_SHARE: usize = 8;
 pub enum Pending {
     /// The password was right; a second factor (or, in passkey-only mode, a
     /// recovery code) must follow. `attempts` counts the login-throttle
-    /// failures this sign-in has spent, given back when it succeeds.
+    /// failures this sign-in has spent, against `counted`, given back when
+    /// it succeeds.
     SecondFactor {
         continue_to: String,
         attempts: u32,
+        counted: crate::owner::throttle::Guesser,
     },
     /// A TOTP secret shown as a QR code, waiting for its first code.
     TotpEnrolment {

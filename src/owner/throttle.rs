@@ -4,6 +4,7 @@
 //! it, which only helps the owner.
 
 use crate::clock::UnixTime;
+use crate::domain::SecretHash;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -24,9 +25,40 @@ struct Entry {
     last_failure: UnixTime,
 }
 
+/// Who a sign-in attempt is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guesser {
+    /// A browser the owner signed in with before (its device cookie's
+    /// hash): counted on its own, so a stranger's failures from the same
+    /// address (shared Wi-Fi, a carrier's NAT, one IPv6 /64) cannot lock
+    /// it out, and exempt from the global cap.
+    KnownDevice(SecretHash),
+    /// Anyone else, by address (an IPv6 /64 as one).
+    Address(IpAddr),
+}
+
+impl Guesser {
+    fn key(self) -> Key {
+        match self {
+            Guesser::KnownDevice(h) => Key::Device(h),
+            Guesser::Address(a) => Key::Address(key(a)),
+        }
+    }
+
+    pub fn is_known_device(self) -> bool {
+        matches!(self, Guesser::KnownDevice(_))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Device(SecretHash),
+    Address(IpAddr),
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    by_addr: HashMap<IpAddr, Entry>,
+    by_addr: HashMap<Key, Entry>,
     window_start: UnixTime,
     window_failures: u32,
     /// Attempts refused since the operator was last told (`begin`).
@@ -57,13 +89,8 @@ impl LoginThrottle {
     /// in from before (`known_device`) is exempt from the global cap, so a
     /// distributed guesser cannot keep the owner out; its address's own
     /// lockout still applies.
-    fn check_locked(
-        inner: &Inner,
-        addr: IpAddr,
-        now: UnixTime,
-        known_device: bool,
-    ) -> Result<(), Throttled> {
-        if !known_device
+    fn check_locked(inner: &Inner, who: Guesser, now: UnixTime) -> Result<(), Throttled> {
+        if !who.is_known_device()
             && now < inner.window_start + 60
             && inner.window_failures >= GLOBAL_FAILURES_PER_MINUTE
         {
@@ -71,7 +98,7 @@ impl LoginThrottle {
                 retry_after: inner.window_start + 60 - now,
             });
         }
-        if let Some(e) = inner.by_addr.get(&key(addr))
+        if let Some(e) = inner.by_addr.get(&who.key())
             && e.locked_until > now
         {
             return Err(Throttled {
@@ -87,11 +114,11 @@ impl LoginThrottle {
     /// simultaneous guesses pass the check before the first failure was
     /// recorded, so neither the per-address lockout nor the global cap held
     /// (SEC-16).
-    pub fn begin(&self, addr: IpAddr, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
+    pub fn begin(&self, who: Guesser, addr: IpAddr, now: UnixTime) -> Result<(), Throttled> {
         let Ok(mut inner) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
-        if let Err(t) = Self::check_locked(&inner, addr, now, known_device) {
+        if let Err(t) = Self::check_locked(&inner, who, now) {
             inner.refused_unreported += 1;
             if inner.last_report.is_none_or(|at| now - at >= REPORT_EVERY) {
                 tracing::warn!(
@@ -105,18 +132,18 @@ impl LoginThrottle {
             }
             return Err(t);
         }
-        Self::record_locked(&mut inner, addr, now);
+        Self::record_locked(&mut inner, who, now);
         Ok(())
     }
 
-    fn record_locked(inner: &mut Inner, addr: IpAddr, now: UnixTime) {
+    fn record_locked(inner: &mut Inner, who: Guesser, now: UnixTime) {
         if now >= inner.window_start + 60 {
             inner.window_start = now;
             inner.window_failures = 0;
         }
         inner.window_failures += 1;
         if inner.by_addr.len() >= MAX_TRACKED
-            && !inner.by_addr.contains_key(&key(addr))
+            && !inner.by_addr.contains_key(&who.key())
             && let Some(oldest) = inner
                 .by_addr
                 .iter()
@@ -125,7 +152,7 @@ impl LoginThrottle {
         {
             inner.by_addr.remove(&oldest);
         }
-        let e = inner.by_addr.entry(key(addr)).or_default();
+        let e = inner.by_addr.entry(who.key()).or_default();
         // A day without failures starts the count afresh.
         if now - e.last_failure > 24 * 3600 {
             e.failures = 0;
@@ -142,8 +169,8 @@ impl LoginThrottle {
 
     /// A correct password: the address starts afresh, and the failure that
     /// `begin` counted in advance is taken back from the global window.
-    pub fn record_success(&self, addr: IpAddr) {
-        self.record_success_after(addr, 1);
+    pub fn record_success(&self, who: Guesser) {
+        self.record_success_after(who, 1);
     }
 
     /// A sign-in that took several counted steps (a password, then an
@@ -151,9 +178,9 @@ impl LoginThrottle {
     /// every step's advance count leaves the global window. A right
     /// password alone forgives nothing while a second factor is due, so
     /// knowing the password does not buy more guesses at the code.
-    pub fn record_success_after(&self, addr: IpAddr, attempts: u32) {
+    pub fn record_success_after(&self, who: Guesser, attempts: u32) {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.by_addr.remove(&key(addr));
+            inner.by_addr.remove(&who.key());
             inner.window_failures = inner.window_failures.saturating_sub(attempts);
         }
     }
@@ -243,13 +270,21 @@ mod tests {
     use super::*;
 
     /// `begin` without counting the attempt.
-    fn check(t: &LoginThrottle, a: IpAddr, now: UnixTime, known: bool) -> Result<(), Throttled> {
-        LoginThrottle::check_locked(&t.inner.lock().unwrap(), a, now, known)
+    fn check(t: &LoginThrottle, who: Guesser, now: UnixTime) -> Result<(), Throttled> {
+        LoginThrottle::check_locked(&t.inner.lock().unwrap(), who, now)
     }
 
     /// A failure, counted without asking first.
-    fn fail(t: &LoginThrottle, a: IpAddr, now: UnixTime) {
-        LoginThrottle::record_locked(&mut t.inner.lock().unwrap(), a, now);
+    fn fail(t: &LoginThrottle, who: Guesser, now: UnixTime) {
+        LoginThrottle::record_locked(&mut t.inner.lock().unwrap(), who, now);
+    }
+
+    fn by(a: IpAddr) -> Guesser {
+        Guesser::Address(a)
+    }
+
+    fn device(n: u8) -> Guesser {
+        Guesser::KnownDevice(SecretHash([n; 32]))
     }
 
     #[test]
@@ -258,22 +293,22 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let now = 1_000_000;
         for _ in 0..FREE_FAILURES {
-            assert!(check(&t, a, now, false).is_ok());
-            fail(&t, a, now);
+            assert!(check(&t, by(a), now).is_ok());
+            fail(&t, by(a), now);
         }
-        assert!(check(&t, a, now, false).is_ok());
-        fail(&t, a, now);
-        assert_eq!(check(&t, a, now, false), Err(Throttled { retry_after: 2 }));
+        assert!(check(&t, by(a), now).is_ok());
+        fail(&t, by(a), now);
+        assert_eq!(check(&t, by(a), now), Err(Throttled { retry_after: 2 }));
         // Even taken at the very end of a second, the lock holds through
         // the next whole second.
-        assert!(check(&t, a, now + 1, false).is_err());
-        fail(&t, a, now);
-        assert_eq!(check(&t, a, now, false), Err(Throttled { retry_after: 4 }));
-        assert!(check(&t, a, now + 4, false).is_ok());
+        assert!(check(&t, by(a), now + 1).is_err());
+        fail(&t, by(a), now);
+        assert_eq!(check(&t, by(a), now), Err(Throttled { retry_after: 4 }));
+        assert!(check(&t, by(a), now + 4).is_ok());
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(check(&t, other, now, false).is_ok());
-        t.record_success(a);
-        assert!(check(&t, a, now, false).is_ok());
+        assert!(check(&t, by(other), now).is_ok());
+        t.record_success(by(a));
+        assert!(check(&t, by(a), now).is_ok());
     }
 
     #[test]
@@ -282,14 +317,14 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         // Six attempts in flight at once; the seventh is refused at once.
         for _ in 0..=FREE_FAILURES {
-            assert!(t.begin(a, 0, false).is_ok());
+            assert!(t.begin(by(a), a, 0).is_ok());
         }
-        assert!(t.begin(a, 0, false).is_err());
+        assert!(t.begin(by(a), a, 0).is_err());
         // A correct password gives the global count back.
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..GLOBAL_FAILURES_PER_MINUTE * 2 {
-            assert!(t.begin(b, 1, false).is_ok());
-            t.record_success(b);
+            assert!(t.begin(by(b), b, 1).is_ok());
+            t.record_success(by(b));
         }
     }
 
@@ -299,13 +334,32 @@ mod tests {
         let now = 5_000;
         for i in 0..GLOBAL_FAILURES_PER_MINUTE {
             let a = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
-            fail(&t, a, now);
+            fail(&t, by(a), now);
         }
         let fresh: IpAddr = "198.51.100.7".parse().unwrap();
-        assert!(check(&t, fresh, now + 10, false).is_err());
+        assert!(check(&t, by(fresh), now + 10).is_err());
         // The owner's known browser is not kept out by strangers.
-        assert!(check(&t, fresh, now + 10, true).is_ok());
-        assert!(check(&t, fresh, now + 60, false).is_ok());
+        assert!(check(&t, device(1), now + 10).is_ok());
+        assert!(check(&t, by(fresh), now + 60).is_ok());
+    }
+
+    /// A stranger's failures at the owner's address (shared Wi-Fi, a
+    /// carrier's NAT, one IPv6 /64) do not lock out the owner's known
+    /// browser there; its own failures lock it.
+    #[test]
+    fn a_known_device_is_counted_on_its_own() {
+        let t = LoginThrottle::default();
+        let shared: IpAddr = "192.0.2.9".parse().unwrap();
+        for _ in 0..=FREE_FAILURES + 3 {
+            fail(&t, by(shared), 0);
+        }
+        assert!(check(&t, by(shared), 0).is_err());
+        assert!(check(&t, device(1), 0).is_ok());
+        for _ in 0..=FREE_FAILURES {
+            fail(&t, device(1), 0);
+        }
+        assert!(check(&t, device(1), 0).is_err());
+        assert!(check(&t, device(2), 0).is_ok());
     }
 
     #[test]
@@ -313,9 +367,9 @@ mod tests {
         let t = LoginThrottle::default();
         for i in 0..=FREE_FAILURES {
             let a: IpAddr = format!("2001:db8::{i:x}").parse().unwrap();
-            fail(&t, a, 0);
+            fail(&t, by(a), 0);
         }
-        assert!(check(&t, "2001:db8::ffff".parse().unwrap(), 0, false).is_err());
+        assert!(check(&t, by("2001:db8::ffff".parse().unwrap()), 0).is_err());
     }
 
     #[test]

@@ -428,6 +428,40 @@ async fn the_global_login_cap_never_keeps_out_the_owners_known_browser_sec_16() 
     );
 }
 
+/// SEC-16: a stranger sharing the owner's address (shared Wi-Fi, a
+/// carrier's NAT, one IPv6 /64) who fails again and again locks out that
+/// address, but not the owner's known browser there: a known browser's
+/// attempts are counted on their own.
+#[tokio::test]
+async fn a_stranger_at_the_owner_s_address_cannot_lock_out_the_known_browser_sec_16() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
+    let shared = "203.0.113.7";
+    let owner = app.browser();
+    assert_eq!(owner.sign_in(PASSWORD, Some(shared)).await.status, 303);
+    let stranger = app.browser();
+    let mut last = 0;
+    for _ in 0..12 {
+        last = stranger
+            .sign_in("wrong password!", Some(shared))
+            .await
+            .status;
+        if last == 429 {
+            break;
+        }
+    }
+    assert_eq!(last, 429, "the address is locked");
+    assert_eq!(
+        app.browser().sign_in(PASSWORD, Some(shared)).await.status,
+        429,
+        "an unknown browser at that address waits"
+    );
+    assert_eq!(
+        owner.sign_in(PASSWORD, Some(shared)).await.status,
+        303,
+        "the owner's known browser there does not"
+    );
+}
+
 /// Signing out forgets the browser as a known device (a shared computer
 /// keeps no exemption from the global login cap).
 #[tokio::test]
