@@ -178,7 +178,15 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
     let params = Params::parse(body_text(&body));
     let expired = || took_too_long(&req, &state);
     if !session::login_csrf_ok(&req, &state, params.get("csrf").ok().flatten()) {
-        return expired().await;
+        return render_login(
+            &req,
+            &state,
+            StatusCode::FORBIDDEN,
+            "",
+            None,
+            Some("This form has expired. Please sign in again."),
+        )
+        .await;
     }
     let now = state.now();
     let Some(key) = session::login_pending_key(&req, &state, PENDING) else {

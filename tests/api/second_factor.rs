@@ -301,7 +301,8 @@ async fn new_sign_in_forms_refuse_a_missing_csrf_token_sec_5() {
     let r = b
         .post("/login/second-factor", &[("code".into(), codes[0].clone())])
         .await;
-    assert_ne!(r.status, 303, "{}", r.body);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("This form has expired"), "{}", r.body);
     assert!(!is_signed_in(&b).await);
     let _ = key;
 }
