@@ -266,6 +266,8 @@ pub(super) async fn signed_in(
         Ok(cookie) => cookie,
         Err(e) => return internal_error_page(state, &e),
     };
+    // The owner is in, by whatever means: a run of wrong app codes is over.
+    state.code_guard.record_success();
     let now = state.now();
     let detail = method.to_owned();
     if let Err(e) = state

@@ -222,9 +222,13 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
     };
     // Codes are guesses like passwords: the same throttle, counted first
     // against whoever gave the password (`counted`: its address, or its
-    // known device), wherever the codes come from; and wrong codes in a
-    // row pause code entry for the account (`CodeGuard`).
-    if let Err(t) = state.code_guard.check(now, counted.is_known_device()) {
+    // known device), wherever the codes come from; and wrong app codes in
+    // a row pause app-code entry for the account (`CodeGuard`, which
+    // leaves recovery codes alone: nothing to guess there).
+    let code = params.get("code").ok().flatten().unwrap_or("").to_owned();
+    let guarded = !recovery::looks_like_one(&code);
+    let known_device = counted.is_known_device();
+    if guarded && let Err(t) = state.code_guard.check(now, known_device) {
         put_back(attempts);
         return code_entry_paused(&req, &state, &sign_in, t.retry_after);
     }
@@ -233,7 +237,19 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
         return throttled(&req, &state, &sign_in, t.retry_after);
     }
     let attempts = attempts + 1;
-    let code = params.get("code").ok().flatten().unwrap_or("").to_owned();
+    // Counted as wrong before it is checked, so codes sent at once cannot
+    // all pass the pause; a right code takes it back.
+    let pause = if guarded {
+        match state.code_guard.begin(now, known_device) {
+            Ok(p) => p,
+            Err(t) => {
+                put_back(attempts);
+                return code_entry_paused(&req, &state, &sign_in, t.retry_after);
+            }
+        }
+    } else {
+        None
+    };
     let app_allowed = sign_in.mode == SignInMode::SecondFactor;
     let checked = state
         .store
@@ -248,7 +264,7 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
     };
     let Some(accepted) = accepted else {
         tracing::warn!(%addr, "failed second factor");
-        if let Some(pause) = state.code_guard.record_failure(now) {
+        if let Some(pause) = pause {
             tracing::warn!(
                 %addr,
                 wrong_codes = pause.failures,
@@ -280,7 +296,6 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: Body) -> H
         );
     };
     state.login_throttle.record_success_after(counted, attempts);
-    state.code_guard.record_success();
     let method = match accepted {
         Accepted::App => "with the password and the authenticator app".to_owned(),
         Accepted::Recovery { left } => {

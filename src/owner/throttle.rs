@@ -196,17 +196,20 @@ const FIRST_CODE_PAUSE: i64 = 60;
 /// The longest pause, in seconds.
 const MAX_CODE_PAUSE: i64 = 4 * 3600;
 
-/// Wrong second-factor codes (authenticator app or recovery code), counted
-/// for the account rather than per address (RFC 6238 §5.2). Whoever types
-/// them has already given the right password, and a password thief with
-/// many addresses would otherwise guess on at the login throttle's global
-/// pace, about 43,000 codes a day, three of them right at any moment.
-/// After `FREE_CODE_FAILURES` in a row, code entry pauses for a minute,
-/// doubling with each further wrong code up to `MAX_CODE_PAUSE`: a few
-/// dozen guesses a day at most. A right code starts the count afresh. A
-/// browser the owner signed in from before is never paused, so the thief
-/// cannot keep the owner out; a passkey is not a code and is not paused
-/// either. State is in memory, like the login throttle's.
+/// Wrong authenticator-app codes, counted for the account rather than per
+/// address (RFC 6238 §5.2). Whoever types them has already given the right
+/// password, and a password thief with many addresses would otherwise
+/// guess on at the login throttle's global pace, about 43,000 codes a day,
+/// three of them right at any moment. After `FREE_CODE_FAILURES` in a row,
+/// code entry pauses for a minute, doubling with each further wrong code up
+/// to `MAX_CODE_PAUSE`: a few dozen guesses a day at most. Each code is
+/// counted as wrong before it is checked (`begin`), so codes sent at once
+/// cannot all pass the check before the first is counted; a right code, or
+/// any other successful sign-in, ends the run. A browser the owner signed
+/// in from before is never paused, so the thief cannot keep the owner out;
+/// nor are passkeys (not codes) or recovery codes (80 random bits each,
+/// nothing to guess, and the way back in for an owner who lost the app).
+/// State is in memory, like the login throttle's.
 #[derive(Debug, Default)]
 pub struct CodeGuard {
     inner: Mutex<CodeRun>,
@@ -228,7 +231,8 @@ pub struct CodePause {
 }
 
 impl CodeGuard {
-    /// May a code be checked now?
+    /// Whether code entry is paused for this browser now, without counting
+    /// anything (asked before the login throttle spends an attempt).
     pub fn check(&self, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
         let Ok(run) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
@@ -241,23 +245,32 @@ impl CodeGuard {
         Ok(())
     }
 
-    /// A wrong code: the pause it starts, if any.
-    pub fn record_failure(&self, now: UnixTime) -> Option<CodePause> {
-        let mut run = self.inner.lock().ok()?;
+    /// May a code be checked now? If so, it is counted as wrong at once,
+    /// under the lock, and `Ok` holds the pause that starts if it is
+    /// (to log, and tell the owner of); `record_success` takes it all back.
+    pub fn begin(&self, now: UnixTime, known_device: bool) -> Result<Option<CodePause>, Throttled> {
+        let Ok(mut run) = self.inner.lock() else {
+            return Err(Throttled { retry_after: 60 });
+        };
+        if !known_device && now < run.paused_until {
+            return Err(Throttled {
+                retry_after: run.paused_until - now,
+            });
+        }
         run.failures = run.failures.saturating_add(1);
         if run.failures < FREE_CODE_FAILURES {
-            return None;
+            return Ok(None);
         }
         let doublings = (run.failures - FREE_CODE_FAILURES).min(20);
         let seconds = (FIRST_CODE_PAUSE << doublings).min(MAX_CODE_PAUSE);
         run.paused_until = now + seconds;
-        Some(CodePause {
+        Ok(Some(CodePause {
             failures: run.failures,
             seconds,
-        })
+        }))
     }
 
-    /// A right code: the run is over.
+    /// A right code, or another successful sign-in: the run is over.
     pub fn record_success(&self) {
         if let Ok(mut run) = self.inner.lock() {
             *run = CodeRun::default();
@@ -376,43 +389,48 @@ mod tests {
     fn wrong_codes_pause_entry_for_everyone_but_a_known_browser() {
         let g = CodeGuard::default();
         for _ in 0..FREE_CODE_FAILURES - 1 {
-            assert_eq!(g.record_failure(100), None);
-            assert!(g.check(100, false).is_ok());
+            assert_eq!(g.begin(100, false), Ok(None));
         }
         assert_eq!(
-            g.record_failure(100),
-            Some(CodePause {
+            g.begin(100, false),
+            Ok(Some(CodePause {
                 failures: FREE_CODE_FAILURES,
                 seconds: FIRST_CODE_PAUSE
-            })
+            }))
         );
         assert_eq!(
-            g.check(100, false),
+            g.begin(100, false),
             Err(Throttled {
                 retry_after: FIRST_CODE_PAUSE
             })
         );
         // The owner's own browser is never kept out.
-        assert!(g.check(100, true).is_ok());
+        assert!(g.begin(100, true).is_ok());
         // Each further wrong code doubles the pause, up to the cap.
-        let later = 100 + FIRST_CODE_PAUSE;
-        assert!(g.check(later, false).is_ok());
-        assert_eq!(
-            g.record_failure(later).map(|p| p.seconds),
-            Some(2 * FIRST_CODE_PAUSE)
-        );
+        let later = 100 + 4 * FIRST_CODE_PAUSE;
+        assert!(matches!(g.begin(later, false), Ok(Some(p)) if p.seconds == 4 * FIRST_CODE_PAUSE));
         for _ in 0..30 {
-            g.record_failure(later);
+            let _ = g.begin(later, true);
         }
         assert_eq!(
-            g.check(later, false),
+            g.begin(later, false),
             Err(Throttled {
                 retry_after: MAX_CODE_PAUSE
             })
         );
-        // A right code ends the run.
+        // A success ends the run.
         g.record_success();
-        assert!(g.check(later, false).is_ok());
-        assert_eq!(g.record_failure(later), None);
+        assert_eq!(g.begin(later, false), Ok(None));
+    }
+
+    /// Codes sent at once are each counted before any is checked: the
+    /// sixth is refused even if none of the first five has been answered.
+    #[test]
+    fn codes_in_flight_are_counted_before_they_are_checked() {
+        let g = CodeGuard::default();
+        for _ in 0..FREE_CODE_FAILURES {
+            assert!(g.begin(0, false).is_ok());
+        }
+        assert!(g.begin(0, false).is_err());
     }
 }

@@ -185,7 +185,7 @@ mod tests {
 
     /// The spellings in databases written so far; changing one would make
     /// old rows unknown, so this list may only grow.
-    const STORED: [&str; 25] = [
+    const STORED: [&str; 26] = [
         "approved",
         "denied",
         "signed_in",
@@ -199,6 +199,7 @@ mod tests {
         "passkey_removed",
         "passkey_renamed",
         "passkey_failed",
+        "second_factor_paused",
         "totp_added",
         "totp_removed",
         "recovery_codes_created",

@@ -409,7 +409,7 @@ async fn code_from(browser: &Browser, page: &Response, code: &str, addr: &str) -
 #[tokio::test]
 async fn wrong_codes_in_a_row_pause_code_entry_from_every_address() {
     let app = TestApp::spawn_with(|s| s.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
-    let (owner, key, _) = owner_with_app(&app).await;
+    let (owner, key, recovery_codes) = owner_with_app(&app).await;
     let now = app.clock.now();
     let valid = [now - 30, now, now + 30].map(|t| app_code(&key, t));
     let wrong = (0..10)
@@ -435,6 +435,13 @@ async fn wrong_codes_in_a_row_pause_code_entry_from_every_address() {
     assert!(paused.header("retry-after").is_some());
     assert!(!is_signed_in(&thief).await);
     assert_activity(&owner, &["Wrong codes after the right password"]).await;
+    // A recovery code is not paused: nothing to guess in 80 random bits,
+    // and it is the way back in for an owner who lost the app.
+    let owner_elsewhere = app.browser();
+    let step = owner_elsewhere.sign_in(PASSWORD, Some("192.0.2.80")).await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    let r = code_from(&owner_elsewhere, &step, &recovery_codes[0], "192.0.2.80").await;
+    assert_eq!(r.status, 303, "{}", r.body);
 
     app.clock.advance(61);
     let right = app_code(&key, app.clock.now());
