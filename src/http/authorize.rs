@@ -180,15 +180,22 @@ async fn authorization_request(
     present(state, &owner, &request, &stored.client, id.expose()).await
 }
 
-/// AREQ-16: after validation, an internal failure goes back to the client.
+/// AREQ-16: after validation, an internal failure goes back to the client:
+/// `temporarily_unavailable` when it passes on its own (the database busy,
+/// its disk full), `server_error` otherwise.
 fn redirect_server_error(
     state: &AppState,
     request: &AuthorizationRequest,
     e: &StoreError,
 ) -> HttpResponse {
     log_chain(e);
+    let error = if e.is_temporary() {
+        OAuthError::temporarily_unavailable()
+    } else {
+        OAuthError::server_error()
+    };
     found(&request.redirect.error_location(
-        &OAuthError::server_error(),
+        &error,
         Some(&request.state),
         state.settings.issuer_str(),
     ))

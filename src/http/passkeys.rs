@@ -135,21 +135,27 @@ fn answered_challenge(cred: &PublicKeyCredential) -> Option<Vec<u8>> {
 
 /// WebAuthn Level 2 §7.2 steps 6 and 13, which webauthn-rs leaves to its
 /// caller: an answer the browser says was given inside a frame of another
-/// origin (`crossOrigin`), or one naming a user handle that is not the
-/// owner's, is refused. doorstep's pages cannot be framed, and with one
-/// owner the credential already says whose it is; these keep it so.
+/// origin (`crossOrigin`, or Level 3's `topOrigin`, present only then), or
+/// one naming a user handle that is not the owner's, is refused. doorstep's
+/// pages cannot be framed, and with one owner the credential already says
+/// whose it is; these keep it so. An empty user handle is no handle: older
+/// Safari sent an empty one for a credential that has none.
 fn foreign_answer(cred: &PublicKeyCredential, owner: Option<&[u8]>) -> Option<Refused> {
     #[derive(serde::Deserialize)]
     struct ClientData {
         #[serde(rename = "crossOrigin", default)]
         cross_origin: bool,
+        #[serde(rename = "topOrigin", default)]
+        top_origin: Option<String>,
     }
     let data: ClientData = serde_json::from_slice(cred.response.client_data_json.as_ref()).ok()?;
-    if data.cross_origin {
+    if data.cross_origin || data.top_origin.is_some() {
         return Some(Refused::CrossOrigin);
     }
     match &cred.response.user_handle {
-        Some(handle) if Some(handle.as_ref()) != owner => Some(Refused::OtherUser),
+        Some(handle) if !handle.is_empty() && Some(handle.as_ref()) != owner => {
+            Some(Refused::OtherUser)
+        }
         _ => None,
     }
 }

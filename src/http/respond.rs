@@ -231,14 +231,7 @@ pub fn unavailable(err: &dyn std::error::Error) -> HttpResponse {
     no_store(HttpResponse::ServiceUnavailable())
         .insert_header((header::RETRY_AFTER, "5"))
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(
-            OAuthError::new(
-                crate::oauth::ErrorCode::TemporarilyUnavailable,
-                "try again in a moment",
-            )
-            .to_json()
-            .to_string(),
-        )
+        .body(OAuthError::temporarily_unavailable().to_json().to_string())
 }
 
 /// The live access token of a resource-style request (userinfo, the

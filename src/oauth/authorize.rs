@@ -268,8 +268,20 @@ fn me_hint(raw: &str) -> Option<String> {
     if raw.len() > 512 {
         return None;
     }
-    let url = url::Url::parse(raw).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+    // IndieAuth lets a user type `example.com`; clients send it as typed.
+    let url = match url::Url::parse(raw) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            url::Url::parse(&format!("https://{raw}")).ok()?
+        }
+        Err(_) => return None,
+    };
+    // A profile URL never has a user name or password (IA §3.2), and one
+    // could read as a claim: `https://this-app-is-safe@evil.example/`.
+    (matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none())
+    .then(|| url.to_string())
 }
 
 /// AREQ-2, LEG-5: `response_type=code`, or the pre-2020 `id` of an
@@ -392,6 +404,11 @@ mod tests {
             Some("https://example.com/%E2%80%AEevil")
         );
         assert_eq!(me_hint("javascript:alert(1)"), None);
+        assert_eq!(
+            me_hint("example.com").as_deref(),
+            Some("https://example.com/")
+        );
+        assert_eq!(me_hint("https://this-app-is-safe@evil.example/"), None);
         assert_eq!(
             me_hint(&format!("https://example.com/{}", "a".repeat(600))),
             None

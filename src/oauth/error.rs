@@ -127,6 +127,11 @@ impl OAuthError {
         )
     }
 
+    /// AREQ-16's overload: the database busy or its disk full, which pass.
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, "try again in a moment")
+    }
+
     /// `{"error": …, "error_description": …}`.
     pub fn to_json(&self) -> serde_json::Value {
         match &self.description {

@@ -481,12 +481,12 @@ async fn short_and_reused_state_is_accepted_areq_6() {
 }
 
 /// AREQ-16: a request already validated (the owner is answering its
-/// consent page) whose answer cannot be saved goes back to the client as
-/// `server_error`, with `state` and `iss`, rather than a page the client
-/// never hears of. Another process holds the database's write lock for
-/// longer than doorstep waits for it.
+/// consent page) whose answer cannot be saved goes back to the client, with
+/// `state` and `iss`, rather than a page the client never hears of. Here
+/// another process holds the database's write lock for longer than
+/// doorstep waits for it: an overload, `temporarily_unavailable`.
 #[tokio::test]
-async fn an_answer_that_cannot_be_saved_is_a_server_error_for_the_client_areq_16() {
+async fn an_answer_that_cannot_be_saved_goes_back_to_the_client_areq_16() {
     let app = TestApp::spawn().await;
     let client = app.client();
     let browser = app.signed_in_browser().await;
@@ -504,7 +504,7 @@ async fn an_answer_that_cannot_be_saved_is_a_server_error_for_the_client_areq_16
         &app,
         &answer,
         &client.redirect_uri,
-        "server_error",
+        "temporarily_unavailable",
         Some("st-16"),
         "write lock held",
     );

@@ -536,4 +536,13 @@ async fn an_answer_for_another_user_or_from_a_cross_origin_frame_is_refused() {
     let d = app.browser();
     let done = passkey_sign_in(&d, &mut key).await;
     assert_eq!(done.status, 303, "{}", done.body);
+
+    // An empty user handle is no handle (older Safari sent one).
+    let e = app.browser();
+    let page = e.get("/login").await;
+    let mut cred: serde_json::Value =
+        serde_json::from_str(&key.sign(&passkey_options(&e, &page, false).await)).unwrap();
+    cred["response"]["userHandle"] = serde_json::json!("");
+    let r = submit_passkey(&e, &page, &cred.to_string()).await;
+    assert_eq!(r.status, 303, "{}", r.body);
 }
