@@ -330,7 +330,7 @@ fn database_identity(store: &Store, settings: &Settings, now: UnixTime) -> Check
         Ok((None, _, Some((me, live_apps)))) => Check::fail(
             name,
             identity::issued_as_another_message(&me, &configured, live_apps),
-            identity::MISMATCH_FIX,
+            identity::ISSUED_AS_ANOTHER_FIX,
         ),
         Ok((None, _, None)) => Check::warn(
             name,
@@ -364,14 +364,21 @@ fn file_mode(path: &Path) -> Check {
             .collect();
         if !foreign.is_empty() {
             let names: Vec<String> = foreign.iter().map(|p| p.display().to_string()).collect();
+            let verb = if names.len() == 1 {
+                "belongs"
+            } else {
+                "belong"
+            };
             return Check::fail(
                 "database permissions",
                 format!(
-                    "{} belong to another user than this one (uid {me}), which doorstep may not be able to write",
+                    "{} {verb} to another user than this one (uid {me}), which doorstep may not \
+                     be able to write",
                     names.join(", ")
                 ),
                 format!(
-                    "run doctor as the user doorstep runs as; if that is this user, `chown {me} {}` and then `chmod 600` them",
+                    "run doctor as the user doorstep runs as; if that is this user, \
+                     `sudo chown {me} {0}` and then `chmod 600 {0}`",
                     names.join(" ")
                 ),
             );

@@ -200,7 +200,7 @@ fn set_password(settings: &Settings, stdin: bool) -> Result<(), String> {
         password::hash(&ask_for_password()?)
     }
     .map_err(|e| format!("{e}; nothing was changed"))?;
-    let store = Store::open(&settings.database).map_err(|e| error_chain(&e))?;
+    let store = Store::open_for_password(&settings.database).map_err(|e| error_chain(&e))?;
     let now = Clock::system().now();
     store
         .write_now(|tx| owner::set_password(tx, &hashed, now, "from the command line"))

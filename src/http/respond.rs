@@ -67,6 +67,25 @@ pub fn error_page(
     any_error_page(state, status, title, message, None, None)
 }
 
+/// A refused change on the owner's dashboard: nothing was changed, and the
+/// way back is the dashboard (the sign-in flow's "go back to the app" does
+/// not apply).
+pub fn dashboard_error_page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> HttpResponse {
+    page_with_next(
+        state,
+        status,
+        title,
+        message,
+        "Nothing was changed.",
+        Some(("/dashboard", "Back to the dashboard")),
+    )
+}
+
 /// An error page outside the sign-in flow, with its own next step and an
 /// optional link onward.
 pub fn page_with_next(

@@ -8,7 +8,7 @@
 use super::AppState;
 use super::dashboard::{back_to_dashboard, id_param};
 use super::forms::{FreshOwnerForm, OwnerForm};
-use super::respond::{error_page, html, internal_error_page, see_other};
+use super::respond::{dashboard_error_page, html, internal_error_page, see_other};
 use super::second_factor;
 use crate::domain::SecretHash;
 use crate::owner::factors::{self as rules, LockOut, SignInMode};
@@ -23,7 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 const TOTP_PENDING: &str = "totp-enrolment";
 
 fn locked_out(state: &AppState, why: LockOut) -> HttpResponse {
-    error_page(
+    dashboard_error_page(
         state,
         StatusCode::CONFLICT,
         "That would lock you out",
@@ -229,7 +229,7 @@ pub async fn totp_confirm(
     let Some((expires, Pending::TotpEnrolment { secret })) =
         state.pending.take_with_expiry(&key, now)
     else {
-        return error_page(
+        return dashboard_error_page(
             &state,
             StatusCode::BAD_REQUEST,
             "Start again",
@@ -334,7 +334,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let Some(pw) = super::login::confirmed_password(&params) else {
-        return error_page(
+        return dashboard_error_page(
             &state,
             StatusCode::BAD_REQUEST,
             "The password was not changed",
@@ -344,7 +344,7 @@ pub async fn change_password(
     let hashed = match state.passwords.hash(pw).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
-            return error_page(
+            return dashboard_error_page(
                 &state,
                 StatusCode::BAD_REQUEST,
                 "The password was not changed",

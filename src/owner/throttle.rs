@@ -1,7 +1,9 @@
-//! Login throttling (SEC-16): per client address, a growing lockout after a
-//! few failures; across all addresses, a cap on failures per minute so a
-//! distributed guesser gains little. State is in memory: a restart forgets
-//! it, which only helps the owner.
+//! Login throttling (SEC-16): per client address (or per known browser of
+//! the owner's), a growing lockout after a few failures; across all
+//! addresses, a cap on failures per minute so a distributed guesser gains
+//! little; and, for the account, a pause after wrong authenticator-app
+//! codes in a row (`CodeGuard`). State is in memory: a restart forgets it,
+//! which only helps the owner.
 
 use crate::clock::UnixTime;
 use crate::domain::SecretHash;
@@ -58,7 +60,7 @@ enum Key {
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_addr: HashMap<Key, Entry>,
+    by_guesser: HashMap<Key, Entry>,
     window_start: UnixTime,
     window_failures: u32,
     /// Attempts refused since the operator was last told (`begin`).
@@ -85,10 +87,10 @@ pub struct Throttled {
 use crate::ratelimit::address_key as key;
 
 impl LoginThrottle {
-    /// May an attempt from `addr` go ahead now? A browser the owner signed
-    /// in from before (`known_device`) is exempt from the global cap, so a
-    /// distributed guesser cannot keep the owner out; its address's own
-    /// lockout still applies.
+    /// May an attempt by `who` go ahead now? A browser the owner signed in
+    /// from before (`Guesser::KnownDevice`) is exempt from the global cap,
+    /// so a distributed guesser cannot keep the owner out, and has a lockout
+    /// of its own, so a stranger at its address cannot either.
     fn check_locked(inner: &Inner, who: Guesser, now: UnixTime) -> Result<(), Throttled> {
         if !who.is_known_device()
             && now < inner.window_start + 60
@@ -98,7 +100,7 @@ impl LoginThrottle {
                 retry_after: inner.window_start + 60 - now,
             });
         }
-        if let Some(e) = inner.by_addr.get(&who.key())
+        if let Some(e) = inner.by_guesser.get(&who.key())
             && e.locked_until > now
         {
             return Err(Throttled {
@@ -142,17 +144,17 @@ impl LoginThrottle {
             inner.window_failures = 0;
         }
         inner.window_failures += 1;
-        if inner.by_addr.len() >= MAX_TRACKED
-            && !inner.by_addr.contains_key(&who.key())
+        if inner.by_guesser.len() >= MAX_TRACKED
+            && !inner.by_guesser.contains_key(&who.key())
             && let Some(oldest) = inner
-                .by_addr
+                .by_guesser
                 .iter()
                 .min_by_key(|(_, e)| e.last_failure)
                 .map(|(k, _)| *k)
         {
-            inner.by_addr.remove(&oldest);
+            inner.by_guesser.remove(&oldest);
         }
-        let e = inner.by_addr.entry(who.key()).or_default();
+        let e = inner.by_guesser.entry(who.key()).or_default();
         // A day without failures starts the count afresh.
         if now - e.last_failure > 24 * 3600 {
             e.failures = 0;
@@ -167,20 +169,20 @@ impl LoginThrottle {
         }
     }
 
-    /// A correct password: the address starts afresh, and the failure that
+    /// A correct password: the guesser starts afresh, and the failure that
     /// `begin` counted in advance is taken back from the global window.
     pub fn record_success(&self, who: Guesser) {
         self.record_success_after(who, 1);
     }
 
     /// A sign-in that took several counted steps (a password, then an
-    /// authenticator-app code) succeeded: the address starts afresh and
+    /// authenticator-app code) succeeded: the guesser starts afresh and
     /// every step's advance count leaves the global window. A right
     /// password alone forgives nothing while a second factor is due, so
     /// knowing the password does not buy more guesses at the code.
     pub fn record_success_after(&self, who: Guesser, attempts: u32) {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.by_addr.remove(&who.key());
+            inner.by_guesser.remove(&who.key());
             inner.window_failures = inner.window_failures.saturating_sub(attempts);
         }
     }

@@ -178,7 +178,7 @@ pub fn report(standing: &Standing, configured: &Identity, database: &Path) {
             configured_me = %configured.me,
             "WRONG ADDRESSES FOR THIS DATABASE: {} What to do: {}",
             issued_as_another_message(me, configured, *live_apps),
-            MISMATCH_FIX
+            ISSUED_AS_ANOTHER_FIX
         ),
     }
 }
@@ -203,6 +203,15 @@ pub const MISMATCH_FIX: &str = "if you restored a backup or copied the database,
      doorstep to the new addresses on purpose, revoke every app (\"Revoke every app\" on the \
      dashboard, or `doorstep tokens revoke ID` for each) so that they sign in again under the \
      new ones; doorstep then records the new addresses.";
+
+/// The ways out when a database from before schema 7 holds grants issued
+/// as another profile URL: nothing recorded its issuer, so only `me` can
+/// be named.
+pub const ISSUED_AS_ANOTHER_FIX: &str = "if you restored a backup or copied the database, stop \
+     doorstep and set `me` in the configuration back to the profile URL the apps' tokens were \
+     issued as (and `issuer` to the address doorstep had then). If you moved doorstep on \
+     purpose, revoke every app so that they sign in again; doorstep then records the new \
+     addresses.";
 
 #[cfg(test)]
 mod tests {

@@ -24,13 +24,14 @@ pub(super) fn version(conn: &Connection) -> StoreResult<i64> {
 /// What to do with a database from an older doorstep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Upgrade {
-    /// Migrate it: `serve` and `password`, which the owner runs to upgrade.
+    /// Migrate it: `serve`, which the owner restarts to upgrade.
     Apply,
     /// Refuse it, saying how to upgrade: the other commands, which may run
-    /// beside a still-running older server (a backup timer, an admin
-    /// command between installing a binary and restarting the service) and
-    /// must not upgrade its database under it, nor make a rollback
-    /// impossible.
+    /// beside a still-running older server (a backup timer, a command run
+    /// between installing a binary and restarting the service, `password`
+    /// for an owner locked out just then) and must not upgrade its
+    /// database under it, nor make a rollback impossible. A new, empty
+    /// database (version 0, which only `password` may create) is set up.
     Refuse,
     /// Use it as it is: `backup`, whose copy of an older database is what
     /// a rollback needs.
@@ -51,13 +52,14 @@ pub(super) fn apply(conn: &mut Connection, path: &Path, upgrade: Upgrade) -> Sto
     }
     match upgrade {
         Upgrade::Apply => {}
-        Upgrade::Refuse if found < known && found > 0 => {
+        Upgrade::Refuse if found > 0 && found < known => {
             return Err(StoreError::TooOld {
                 path: path.to_owned(),
                 found,
                 known,
             });
         }
+        Upgrade::Refuse if found == 0 => {}
         Upgrade::Refuse | Upgrade::AsFound => return Ok(()),
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {

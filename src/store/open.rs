@@ -92,18 +92,29 @@ fn explain(path: &Path, e: StoreError) -> StoreError {
 }
 
 impl Store {
-    /// Opens the database for `serve` and `password`, creating it (mode
-    /// 0600) if there is none, applies migrations, and proves that it can
-    /// be written with one real commit. A database that cannot be written
+    /// Opens the database for `serve`, creating it (mode 0600) if there is
+    /// none, applies migrations, and proves that it can be written with one
+    /// real commit. A database that cannot be written
     /// stops start-up here, naming the path and the reason, rather than
     /// after "listening". A file created here is taken away again if that
     /// fails. Runs at start-up, before the listener binds.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        Self::open_or_create(path, Upgrade::Apply)
+    }
+
+    /// `open` for `doorstep password`: it creates a new database as `serve`
+    /// would, but does not upgrade one from an older doorstep, which the
+    /// older server may still be using (`Upgrade::Refuse`).
+    pub fn open_for_password(path: &Path) -> StoreResult<Store> {
+        Self::open_or_create(path, Upgrade::Refuse)
+    }
+
+    fn open_or_create(path: &Path, upgrade: Upgrade) -> StoreResult<Store> {
         let created = file::create_or_open(path).map_err(|reason| StoreError::Unusable {
             path: path.to_owned(),
             reason,
         })?;
-        let opened = Self::open_file(path, true, Upgrade::Apply).and_then(|store| {
+        let opened = Self::open_file(path, true, upgrade).and_then(|store| {
             store.probe_write()?;
             Ok(store)
         });

@@ -203,7 +203,6 @@ pub fn active_grants(
     rows.map(|row| row?).collect()
 }
 
-/// How many grants `active_grants` would list without a limit.
 /// The profile URL most live grants were issued as, when it is not `me`,
 /// with how many grants hold tokens under it: how a database from before
 /// the identity table (schema 7) says whose it was.
@@ -225,6 +224,7 @@ pub fn live_grants_issued_as_another(
         .map(|(me, n)| (me, usize::try_from(n).unwrap_or(0))))
 }
 
+/// How many grants `active_grants` would list without a limit.
 pub fn count_active_grants(conn: &Connection, now: UnixTime) -> StoreResult<usize> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT COUNT(*) FROM grants g WHERE ",

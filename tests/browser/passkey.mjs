@@ -100,7 +100,9 @@ try {
   // that loads it may be aborted by the one that signs in: wait for where
   // the browser ends up, not for either navigation.
   await page.goto(url("/login"), { waitUntil: "commit" }).catch((e) => {
-    if (!/ERR_ABORTED|detached/.test(String(e))) throw e;
+    // Chromium says ERR_ABORTED, Playwright "interrupted by another
+    // navigation" or "detached", depending on when the sign-in wins.
+    if (!/ERR_ABORTED|detached|interrupted by another navigation/.test(String(e))) throw e;
   });
   await page.waitForSelector("form[action='/logout']");
   check(page.url() === url("/dashboard"), `the dashboard after autofill, got ${page.url()}`);
