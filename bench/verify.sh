@@ -98,7 +98,14 @@ done
 
 export DOORSTEP_LOG=warn
 unset DOORSTEP_CONFIG
-serve_args() { echo --database "$WORK/$1.db" --listen "127.0.0.1:${PORTS[$1]}" serve; }
+# `--me`: the profile URL the seeded grants were issued as
+# (examples/bench_seed.rs). The servers listen on other ports, so their
+# default `me` (the issuer) would name another profile than the database's
+# live grants: serve then refuses to record the database's identity and
+# says so at every start, after a scan of every grant (store::identity).
+serve_args() {
+    echo --database "$WORK/$1.db" --listen "127.0.0.1:${PORTS[$1]}" --me http://127.0.0.1:8080/ serve
+}
 
 echo "== cold start: exec to the first /health answer, $STARTS starts each, interleaved"
 for _ in $(seq 1 "$STARTS"); do
