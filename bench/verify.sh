@@ -98,13 +98,16 @@ done
 
 export DOORSTEP_LOG=warn
 unset DOORSTEP_CONFIG
-# `--me`: the profile URL the seeded grants were issued as
-# (examples/bench_seed.rs). The servers listen on other ports, so their
-# default `me` (the issuer) would name another profile than the database's
-# live grants: serve then refuses to record the database's identity and
-# says so at every start, after a scan of every grant (store::identity).
+# `--issuer`: the address the seeded grants were issued under
+# (examples/bench_seed.rs: http://127.0.0.1:8080/, also their `me`). The
+# servers listen on other ports; with their default issuer, each port's own,
+# the database's live grants would name another profile URL, and serve
+# (rightly) refuses to record its identity and says so at every start,
+# after a scan of every grant (store::identity). The issuer is only the
+# public address: the benchmark's requests go to the listening port.
 serve_args() {
-    echo --database "$WORK/$1.db" --listen "127.0.0.1:${PORTS[$1]}" --me http://127.0.0.1:8080/ serve
+    echo --database "$WORK/$1.db" --listen "127.0.0.1:${PORTS[$1]}" \
+        --issuer http://127.0.0.1:8080/ serve
 }
 
 echo "== cold start: exec to the first /health answer, $STARTS starts each, interleaved"
