@@ -119,17 +119,26 @@ fn challenge_purpose(challenge: &[u8]) -> String {
     format!("{SIGN_IN}\0{}", URL_SAFE_NO_PAD.encode(challenge))
 }
 
-/// The challenge an answer says it was signed for, from its client data
-/// (webauthn-rs then checks it against the challenge held, and the
-/// signature over it).
+/// What doorstep reads itself of an answer's client data; webauthn-rs
+/// checks the rest, and the signature over all of it.
+#[derive(serde::Deserialize)]
+struct ClientData {
+    challenge: String,
+    #[serde(rename = "crossOrigin", default)]
+    cross_origin: bool,
+    #[serde(rename = "topOrigin", default)]
+    top_origin: Option<String>,
+}
+
+fn client_data(cred: &PublicKeyCredential) -> Option<ClientData> {
+    serde_json::from_slice(cred.response.client_data_json.as_ref()).ok()
+}
+
+/// The challenge an answer says it was signed for (webauthn-rs then checks
+/// it against the challenge held).
 fn answered_challenge(cred: &PublicKeyCredential) -> Option<Vec<u8>> {
-    #[derive(serde::Deserialize)]
-    struct ClientData {
-        challenge: String,
-    }
-    let data: ClientData = serde_json::from_slice(cred.response.client_data_json.as_ref()).ok()?;
     URL_SAFE_NO_PAD
-        .decode(data.challenge.trim_end_matches('='))
+        .decode(client_data(cred)?.challenge.trim_end_matches('='))
         .ok()
 }
 
@@ -141,14 +150,7 @@ fn answered_challenge(cred: &PublicKeyCredential) -> Option<Vec<u8>> {
 /// whose it is; these keep it so. An empty user handle is no handle: older
 /// Safari sent an empty one for a credential that has none.
 fn foreign_answer(cred: &PublicKeyCredential, owner: Option<&[u8]>) -> Option<Refused> {
-    #[derive(serde::Deserialize)]
-    struct ClientData {
-        #[serde(rename = "crossOrigin", default)]
-        cross_origin: bool,
-        #[serde(rename = "topOrigin", default)]
-        top_origin: Option<String>,
-    }
-    let data: ClientData = serde_json::from_slice(cred.response.client_data_json.as_ref()).ok()?;
+    let data = client_data(cred)?;
     if data.cross_origin || data.top_origin.is_some() {
         return Some(Refused::CrossOrigin);
     }

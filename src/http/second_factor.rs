@@ -116,7 +116,25 @@ fn take_code(
     }
 }
 
-/// 429 with `Retry-After`, on the same form.
+/// 429 with `Retry-After`, on the same form, saying `message`.
+fn too_many(
+    req: &HttpRequest,
+    state: &AppState,
+    sign_in: &SignIn,
+    retry_after: i64,
+    message: &str,
+) -> HttpResponse {
+    let resp = render(
+        req,
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        sign_in,
+        Some(message),
+    );
+    with_retry_after(resp, retry_after)
+}
+
+/// The login throttle holds this sign-in back.
 fn throttled(
     req: &HttpRequest,
     state: &AppState,
@@ -124,18 +142,12 @@ fn throttled(
     retry_after: i64,
 ) -> HttpResponse {
     let msg = format!("Too many failed attempts. Try again in {retry_after} seconds.");
-    let resp = render(
-        req,
-        state,
-        StatusCode::TOO_MANY_REQUESTS,
-        sign_in,
-        Some(&msg),
-    );
-    with_retry_after(resp, retry_after)
+    too_many(req, state, sign_in, retry_after, &msg)
 }
 
-/// Code entry is paused after wrong codes in a row; a passkey, or a browser
-/// the owner signed in from before, still gets in.
+/// App-code entry is paused after wrong codes in a row; a passkey, a
+/// recovery code, or a browser the owner signed in from before still gets
+/// in.
 fn code_entry_paused(
     req: &HttpRequest,
     state: &AppState,
@@ -144,19 +156,12 @@ fn code_entry_paused(
 ) -> HttpResponse {
     let minutes = (retry_after + 59) / 60;
     let msg = format!(
-        "Too many wrong codes in a row: codes are not taken for {minutes} minute{}. A passkey \
-         still works, and so does a browser you signed in from before. If these were not your \
-         tries, someone knows your password: change it.",
+        "Too many wrong codes in a row: authenticator codes are not taken for {minutes} \
+         minute{}. A passkey or a recovery code still works, and so does a browser you signed \
+         in from before. If these were not your tries, someone knows your password: change it.",
         if minutes == 1 { "" } else { "s" }
     );
-    let resp = render(
-        req,
-        state,
-        StatusCode::TOO_MANY_REQUESTS,
-        sign_in,
-        Some(&msg),
-    );
-    with_retry_after(resp, retry_after)
+    too_many(req, state, sign_in, retry_after, &msg)
 }
 
 /// The half-finished sign-in is gone (expired, or the form is stale):

@@ -223,6 +223,18 @@ struct CodeRun {
     paused_until: UnixTime,
 }
 
+impl CodeRun {
+    /// Codes are taken now, unless paused (never for a known browser).
+    fn open_to(&self, now: UnixTime, known_device: bool) -> Result<(), Throttled> {
+        if !known_device && now < self.paused_until {
+            return Err(Throttled {
+                retry_after: self.paused_until - now,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A wrong code that paused code entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodePause {
@@ -239,12 +251,7 @@ impl CodeGuard {
         let Ok(run) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
-        if !known_device && now < run.paused_until {
-            return Err(Throttled {
-                retry_after: run.paused_until - now,
-            });
-        }
-        Ok(())
+        run.open_to(now, known_device)
     }
 
     /// May a code be checked now? If so, it is counted as wrong at once,
@@ -254,11 +261,7 @@ impl CodeGuard {
         let Ok(mut run) = self.inner.lock() else {
             return Err(Throttled { retry_after: 60 });
         };
-        if !known_device && now < run.paused_until {
-            return Err(Throttled {
-                retry_after: run.paused_until - now,
-            });
-        }
+        run.open_to(now, known_device)?;
         run.failures = run.failures.saturating_add(1);
         if run.failures < FREE_CODE_FAILURES {
             return Ok(None);

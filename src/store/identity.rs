@@ -125,12 +125,17 @@ pub fn describe(identity: &Identity) -> String {
 }
 
 /// What the owner reads when the configuration names other addresses than
-/// the database was made for: what each says, why it matters, what to do.
-pub fn mismatch_message(recorded: &Identity, configured: &Identity, live_apps: usize) -> String {
-    let apps = match live_apps {
+/// "1 app holds a token", "3 apps hold tokens".
+fn apps_hold_tokens(n: usize) -> String {
+    match n {
         1 => "1 app holds a token".to_owned(),
         n => format!("{n} apps hold tokens"),
-    };
+    }
+}
+
+/// the database was made for: what each says, why it matters, what to do.
+pub fn mismatch_message(recorded: &Identity, configured: &Identity, live_apps: usize) -> String {
+    let apps = apps_hold_tokens(live_apps);
     format!(
         "this database was made for {}, but the configuration names {}. {apps} issued as {}, so \
          token checks would answer with one identity while new sign-ins use the other.",
@@ -186,10 +191,7 @@ pub fn report(standing: &Standing, configured: &Identity, database: &Path) {
 /// What the owner reads when a database from before schema 7 holds live
 /// grants issued as another profile URL than the configured one.
 pub fn issued_as_another_message(me: &str, configured: &Identity, live_apps: usize) -> String {
-    let apps = match live_apps {
-        1 => "1 app holds a token".to_owned(),
-        n => format!("{n} apps hold tokens"),
-    };
+    let apps = apps_hold_tokens(live_apps);
     format!(
         "the configuration names {}, but {apps} issued as the profile URL {me}, so token checks \
          would answer with one identity while new sign-ins use the other.",

@@ -139,21 +139,13 @@ use open::open_connection;
 /// Readers kept idle at most; more are opened under load and then dropped.
 const MAX_IDLE_READERS: usize = 4;
 
-fn is_disk_full(e: &StoreError) -> bool {
-    match e {
-        StoreError::DiskFull { .. } => true,
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.code == ErrorCode::DiskFull,
-        _ => false,
-    }
-}
-
 impl StoreError {
     /// A failure that passes on its own: the disk is full, or another
     /// process held the database longer than the busy timeout. Endpoints
     /// answer these "try again" (503, `Retry-After`) rather than as a
     /// server error.
     pub fn is_temporary(&self) -> bool {
-        is_disk_full(self)
+        self.is_disk_full()
             || matches!(
                 self,
                 StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
@@ -161,9 +153,16 @@ impl StoreError {
             )
     }
 
-    /// Whether the disk is full, for the owner's error page.
+    /// Whether the disk is full (named in start-up errors and on the
+    /// owner's error page; a full disk also starts the recovery watch).
     pub fn is_disk_full(&self) -> bool {
-        is_disk_full(self)
+        match self {
+            StoreError::DiskFull { .. } => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == ErrorCode::DiskFull
+            }
+            _ => false,
+        }
     }
 }
 
@@ -318,7 +317,7 @@ impl Store {
                 }
                 Ok(value)
             }
-            Err(e) if is_disk_full(&e) => {
+            Err(e) if StoreError::is_disk_full(&e) => {
                 if !self.inner.disk_full.swap(true, Ordering::AcqRel) {
                     tracing::error!(
                         database = %self.inner.path.display(),
@@ -536,7 +535,7 @@ impl Store {
             });
         if let Err(e) = copied {
             let _ = std::fs::remove_file(target);
-            if is_disk_full(&e) {
+            if e.is_disk_full() {
                 return Err(unusable("the disk is full".into()));
             }
             return Err(e);

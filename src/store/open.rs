@@ -5,7 +5,7 @@
 //! start-up or for a command, before anything is served.
 
 use super::migrate::Upgrade;
-use super::{Inner, Store, StoreError, StoreResult, file, is_disk_full, migrate};
+use super::{Inner, Store, StoreError, StoreResult, file, migrate};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -66,7 +66,7 @@ fn next_store_id() -> u64 {
 /// A start-up failure from SQLite, as the path and a reason in plain words.
 fn explain(path: &Path, e: StoreError) -> StoreError {
     let reason = match &e {
-        _ if is_disk_full(&e) => "the disk is full".to_owned(),
+        _ if e.is_disk_full() => "the disk is full".to_owned(),
         StoreError::Sqlite(inner @ rusqlite::Error::SqliteFailure(f, _)) => {
             let cannot_write = matches!(
                 f.code,
